@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what building and testing shaplab needs, from the registries this machine reaches.
+# Idempotent: each step checks first, so a second run installs nothing.
+# Why each pin: ../shared/docs/TOOLCHAIN.md (wasm-bindgen-cli must equal the crate in Cargo.lock;
+# Debian's wasm-opt breaks hydration, so wasm-opt comes from npm binaryen).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock 2>/dev/null || true)
+WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
+want_e2e=${1:-all}   # "all" also installs Chromium and the Playwright npm packages
+
+say() { echo "install: $*" >&2; }
+
+# Debian packages: redis-server for the zero-config private Redis and the tests; chromium for e2e.
+apt_pkgs=()
+command -v redis-server >/dev/null || apt_pkgs+=(redis-server)
+if [ "$want_e2e" = all ] && [ ! -x /usr/bin/chromium ]; then apt_pkgs+=(chromium); fi
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  say "apt-get install ${apt_pkgs[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+fi
+
+# Rust: the browser target.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# wasm-bindgen-cli, same version as the crate (without --locked: its lockfile names a
+# webpki-roots version the registry here lacks).
+if ! wasm-bindgen --version 2>/dev/null | grep -q " ${WASM_BINDGEN_VERSION}\$"; then
+  say "cargo install wasm-bindgen-cli ${WASM_BINDGEN_VERSION} (~3 min, once)"
+  cargo install wasm-bindgen-cli --version "${WASM_BINDGEN_VERSION}" --force
+fi
+
+# npm tools (sass, binaryen's wasm-opt, Playwright) pinned in end2end/package-lock.json.
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/sass ] \
+   || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  say "npm ci in end2end/"
+  (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
