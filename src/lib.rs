@@ -1,9 +1,38 @@
 //! shaplab — exact TreeSHAP for XGBoost and LightGBM models.
 //!
 //! Pure functions over plain data: no web, no Redis, no tokio. Parallel over rows with rayon.
+//! Load a model with [`Ensemble::from_path`], read rows with [`CsvRows`], explain them with
+//! [`shap_values`], [`interaction_values`] or [`interventional_values`].
 //!
 //! # Layout
-//! (filled in as the engine lands; see ../shared/docs/ARCHITECTURE.md)
+//! - `error`: the one typed error enum, separating bad input from engine/IO failure.
+//! - `model`: the flat tree-ensemble form every explainer uses, its validation (`model/tree`),
+//!   and the loaders: XGBoost JSON/UBJSON (`model/xgboost`, with a bounded UBJSON reader in
+//!   `model/ubjson` over the shared document tree in `model/value`) and LightGBM text
+//!   (`model/lightgbm`).
+//! - `data`: CSV rows streamed in blocks and matched to the model's features by name.
+//! - `explain`: path-dependent TreeSHAP (`explain/path`), interaction values
+//!   (`explain/interactions`), interventional TreeSHAP with background rows
+//!   (`explain/interventional`).
+//! - `output`: CSV writers for SHAP and interaction values with round-trip float precision.
+//! - `cli`: `shaplab explain` — the clap arguments the server embeds and the streaming driver.
+//! - `io`: size-capped file reading.
+
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod explain;
+pub mod io;
+pub mod model;
+pub mod output;
+
+pub use cli::{ExplainArgs, RunSummary, run_explain};
+pub use data::{ColumnMap, CsvRows, Matrix};
+pub use error::{Error, Result};
+pub use explain::{
+    Background, Explanation, Output, interaction_values, interventional_values, shap_values,
+};
+pub use model::{Ensemble, Link, ModelFormat, Tree};
 
 /// The engine's version, reported by `/api/health` and stamped on exports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,250 @@
+//! Interventional TreeSHAP: SHAP values of f(x_S, r_¬S) averaged over background rows r, as
+//! `shap.TreeExplainer(model, data, feature_perturbation="interventional")` computes them.
+//!
+//! For one (x, r) pair and one tree, a row reaches a leaf only through splits where x and r
+//! agree, or where the split's feature is taken from x (set A) or from r (set B). A leaf reached
+//! with sets A, B is the game `v·[A ⊆ S, B ∩ S = ∅]`, whose Shapley values are closed-form:
+//! each j ∈ A gets `v·(|A|−1)!|B|!/(|A|+|B|)!`, each j ∈ B gets `−v·|A|!(|B|−1)!/(|A|+|B|)!`.
+//! For a non-identity output (probability), each pair's values are rescaled by
+//! `(T(f(x)) − T(f(r))) / (f(x) − f(r))`, exactly as shap's `dense_independent` does.
+
+use super::{Explanation, Output, check_shape};
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::model::{Ensemble, Link, Tree};
+use rayon::prelude::*;
+
+/// Background rows with their margins precomputed.
+#[derive(Clone, Debug)]
+pub struct Background {
+    pub rows: Matrix,
+    /// Raw margins, rows × outputs.
+    margins: Vec<f64>,
+}
+
+impl Background {
+    pub fn new(model: &Ensemble, rows: Matrix) -> Result<Self> {
+        check_shape(model, &rows)?;
+        if rows.rows == 0 {
+            return Err(Error::InvalidData("the background has no rows".into()));
+        }
+        let k = model.num_outputs;
+        let mut margins = vec![0.0; rows.rows * k];
+        for (i, m) in margins.chunks_mut(k).enumerate() {
+            model.predict_margin(rows.row(i), m);
+        }
+        Ok(Background { rows, margins })
+    }
+
+    /// A seeded, order-independent sample of at most `n` rows of `data` (all rows when fewer):
+    /// the same data and seed always give the same background.
+    pub fn sample(model: &Ensemble, data: &Matrix, n: usize, seed: u64) -> Result<Self> {
+        if data.rows <= n {
+            return Self::new(model, data.clone());
+        }
+        // Partial Fisher–Yates with SplitMix64: deterministic and dependency-free.
+        let mut idx: Vec<usize> = (0..data.rows).collect();
+        let mut state = seed;
+        for i in 0..n {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            let j = i + (z % (data.rows - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        let mut chosen = idx[..n].to_vec();
+        chosen.sort_unstable();
+        let mut values = Vec::with_capacity(n * data.cols);
+        for &i in &chosen {
+            values.extend_from_slice(data.row(i));
+        }
+        Self::new(model, Matrix::new(n, data.cols, values)?)
+    }
+}
+
+/// `weights[a][b] = (a−1)!·b!/(a+b)!` for a ≥ 1: the Shapley weight of a feature in A.
+fn weight_table(max: usize) -> Vec<Vec<f64>> {
+    let mut w = vec![vec![0.0; max + 1]; max + 1];
+    for (a, row) in w.iter_mut().enumerate().skip(1) {
+        for (b, cell) in row.iter_mut().enumerate() {
+            // (a−1)! b! / (a+b)! = 1 / ((a+b) · C(a+b−1, b))
+            let n = a + b - 1;
+            let mut c = 1.0f64;
+            for i in 0..b {
+                c = c * (n - i) as f64 / (i + 1) as f64;
+            }
+            *cell = 1.0 / ((a + b) as f64 * c);
+        }
+    }
+    w
+}
+
+/// Interventional SHAP values on the raw or probability scale.
+pub fn interventional_values(
+    model: &Ensemble,
+    rows: &Matrix,
+    background: &Background,
+    output: Output,
+) -> Result<Explanation> {
+    check_shape(model, rows)?;
+    check_shape(model, &background.rows)?;
+    let transform: Option<fn(Link, f64) -> f64> = match (output, model.link) {
+        (Output::Raw, _) | (Output::Probability, Link::Identity) => None,
+        (Output::Probability, Link::Softmax) => {
+            return Err(Error::InvalidArgs(
+                "probability output is not defined per class for a softmax (multiclass) model — shap \
+                 does not support it either; use --output raw"
+                    .into(),
+            ));
+        }
+        (Output::Probability, _) => Some(|link, m| link.transform(m).unwrap_or(m)),
+    };
+    let f = model.num_features;
+    let k = model.num_outputs;
+    let stride = k * (f + 1);
+    let weights = weight_table(model.max_depth() + 1);
+    let nb = background.rows.rows;
+    let link = model.link;
+    let tf = |m: f64| transform.map_or(m, |t| t(link, m));
+    // Base value per output: mean over background rows of T(f(r)).
+    let base: Vec<f64> = (0..k)
+        .map(|o| {
+            (0..nb)
+                .map(|j| tf(background.margins[j * k + o]))
+                .sum::<f64>()
+                / nb as f64
+        })
+        .collect();
+    let mut values = vec![0.0; rows.rows * stride];
+    values
+        .par_chunks_mut(stride.max(1))
+        .enumerate()
+        .for_each_init(
+            || Scratch {
+                state: vec![0; f],
+                path: Vec::new(),
+                tmp: vec![0.0; k * f],
+                margin: vec![0.0; k],
+            },
+            |s, (i, out)| {
+                let x = rows.row(i);
+                model.predict_margin(x, &mut s.margin);
+                for j in 0..nb {
+                    let r = background.rows.row(j);
+                    s.tmp.iter_mut().for_each(|v| *v = 0.0);
+                    for (tree, &o) in model.trees.iter().zip(&model.tree_output) {
+                        let mut walk = Walk {
+                            tree,
+                            x,
+                            r,
+                            weights: &weights,
+                            phi: &mut s.tmp[o * f..(o + 1) * f],
+                            state: &mut s.state,
+                            path: &mut s.path,
+                        };
+                        walk.recurse(0, 0, 0);
+                    }
+                    for o in 0..k {
+                        let (fx, fr) = (s.margin[o], background.margins[j * k + o]);
+                        let scale = match transform {
+                            Some(_) if fx != fr => (tf(fx) - tf(fr)) / (fx - fr),
+                            _ => 1.0,
+                        };
+                        for (dst, src) in out[o * (f + 1)..o * (f + 1) + f]
+                            .iter_mut()
+                            .zip(&s.tmp[o * f..(o + 1) * f])
+                        {
+                            *dst += src * scale;
+                        }
+                    }
+                }
+                for o in 0..k {
+                    for v in &mut out[o * (f + 1)..o * (f + 1) + f] {
+                        *v /= nb as f64;
+                    }
+                    out[o * (f + 1) + f] = base[o];
+                }
+            },
+        );
+    Ok(Explanation {
+        rows: rows.rows,
+        num_features: f,
+        num_outputs: k,
+        values,
+    })
+}
+
+struct Scratch {
+    /// Per feature: 0 free, 1 taken from x, 2 taken from r (along the current path).
+    state: Vec<u8>,
+    /// Features fixed along the current path, with where they came from.
+    path: Vec<(usize, u8)>,
+    tmp: Vec<f64>,
+    margin: Vec<f64>,
+}
+
+struct Walk<'a> {
+    tree: &'a Tree,
+    x: &'a [f64],
+    r: &'a [f64],
+    weights: &'a [Vec<f64>],
+    phi: &'a mut [f64],
+    state: &'a mut [u8],
+    path: &'a mut Vec<(usize, u8)>,
+}
+
+impl Walk<'_> {
+    fn recurse(&mut self, node: usize, nx: usize, nr: usize) {
+        let tree = self.tree;
+        if tree.is_leaf(node) {
+            let v = tree.value[node];
+            if nx + nr == 0 {
+                return;
+            }
+            let pos = if nx > 0 {
+                v * self.weights[nx][nr]
+            } else {
+                0.0
+            };
+            let neg = if nr > 0 {
+                -v * self.weights[nr][nx]
+            } else {
+                0.0
+            };
+            for &(feat, from) in self.path.iter() {
+                self.phi[feat] += if from == 1 { pos } else { neg };
+            }
+            return;
+        }
+        let feat = tree.feature[node] as usize;
+        let (l, rr) = (tree.left[node] as usize, tree.right[node] as usize);
+        let x_child = if tree.goes_left(node, self.x[feat]) {
+            l
+        } else {
+            rr
+        };
+        let r_child = if tree.goes_left(node, self.r[feat]) {
+            l
+        } else {
+            rr
+        };
+        match self.state[feat] {
+            1 => self.recurse(x_child, nx, nr),
+            2 => self.recurse(r_child, nx, nr),
+            _ if x_child == r_child => self.recurse(x_child, nx, nr),
+            _ => {
+                self.state[feat] = 1;
+                self.path.push((feat, 1));
+                self.recurse(x_child, nx + 1, nr);
+                self.path.pop();
+                self.state[feat] = 2;
+                self.path.push((feat, 2));
+                self.recurse(r_child, nx, nr + 1);
+                self.path.pop();
+                self.state[feat] = 0;
+            }
+        }
+    }
+}

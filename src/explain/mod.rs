@@ -1,0 +1,96 @@
+//! Explainers over an [`Ensemble`]: path-dependent TreeSHAP, interaction values, and
+//! interventional TreeSHAP against background rows.
+//!
+//! Every explainer takes any block of rows on its own (the server calls it chunk by chunk) and
+//! computes each row independently, in a fixed order over trees, so results are bit-identical
+//! for any thread count and any chunking. Rows run in parallel on the current rayon pool.
+
+mod interactions;
+mod interventional;
+pub mod path;
+
+pub use interactions::interaction_values;
+pub use interventional::{Background, interventional_values};
+
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::model::Ensemble;
+use path::{Condition, PathScratch, tree_shap};
+use rayon::prelude::*;
+
+/// Which scale the explained quantity lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// The raw margin (log-odds for logistic models).
+    Raw,
+    /// The model's prediction after its link (probability for logistic models).
+    Probability,
+}
+
+/// SHAP values for a block of rows.
+///
+/// `values` is rows × outputs × (features + 1): per output, one value per model feature in model
+/// feature order, then the base value — the layout of XGBoost's `pred_contribs` and of the CLI's
+/// CSV, so writing a row is a copy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    pub rows: usize,
+    pub num_features: usize,
+    pub num_outputs: usize,
+    pub values: Vec<f64>,
+}
+
+impl Explanation {
+    /// Values per row: outputs × (features + 1).
+    pub fn stride(&self) -> usize {
+        self.num_outputs * (self.num_features + 1)
+    }
+
+    /// The SHAP values and base value of row `row`, output `k`.
+    pub fn block(&self, row: usize, k: usize) -> &[f64] {
+        let f1 = self.num_features + 1;
+        let start = row * self.stride() + k * f1;
+        &self.values[start..start + f1]
+    }
+}
+
+/// Rows must have exactly the model's features, in model order.
+pub(crate) fn check_shape(model: &Ensemble, rows: &Matrix) -> Result<()> {
+    if rows.cols != model.num_features {
+        return Err(Error::InvalidData(format!(
+            "rows have {} features, the model expects {}",
+            rows.cols, model.num_features
+        )));
+    }
+    Ok(())
+}
+
+/// Path-dependent TreeSHAP values (what `shap.TreeExplainer(model).shap_values` returns, and
+/// XGBoost `pred_contribs` / LightGBM `pred_contrib`), on the raw margin scale.
+pub fn shap_values(model: &Ensemble, rows: &Matrix) -> Result<Explanation> {
+    check_shape(model, rows)?;
+    let f = model.num_features;
+    let k = model.num_outputs;
+    let stride = k * (f + 1);
+    let expected = model.expected_values();
+    let mut values = vec![0.0; rows.rows * stride];
+    values
+        .par_chunks_mut(stride.max(1))
+        .enumerate()
+        .for_each_init(PathScratch::default, |scratch, (i, out)| {
+            let row = rows.row(i);
+            for (tree, &o) in model.trees.iter().zip(&model.tree_output) {
+                let block = &mut out[o * (f + 1)..o * (f + 1) + f];
+                tree_shap(tree, row, block, Condition::Off, scratch);
+            }
+            for o in 0..k {
+                out[o * (f + 1) + f] = expected[o];
+            }
+        });
+    Ok(Explanation {
+        rows: rows.rows,
+        num_features: f,
+        num_outputs: k,
+        values,
+    })
+}

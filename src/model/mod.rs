@@ -1,0 +1,227 @@
+//! The one in-memory tree-ensemble form every explainer uses, and the loaders that build it.
+//!
+//! A loader's job ends at [`Ensemble::new`], which checks the cross-tree invariants; each tree
+//! was already checked by [`TreeBuilder::build`]. After that, explainers trust the structure.
+
+mod lightgbm;
+mod tree;
+mod ubjson;
+mod value;
+mod xgboost;
+
+pub use tree::{MAX_DEPTH, MissingType, Routing, Tree, TreeBuilder};
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Largest model file read into memory. A 500-tree depth-8 model is a few MB; 1 GiB leaves
+/// room for huge real models while refusing to swallow a disk.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
+
+/// Where a model came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelFormat {
+    XgboostJson,
+    XgboostUbjson,
+    LightgbmText,
+}
+
+impl ModelFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelFormat::XgboostJson => "XGBoost JSON",
+            ModelFormat::XgboostUbjson => "XGBoost UBJSON",
+            ModelFormat::LightgbmText => "LightGBM text",
+        }
+    }
+}
+
+/// The map from the raw margin to the model's prediction scale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Link {
+    /// Prediction = margin (regression, `binary:logitraw`, …).
+    Identity,
+    /// Prediction = 1 / (1 + exp(-scale · margin)), per output.
+    Logistic { scale: f64 },
+    /// Prediction = exp(margin) (poisson, gamma, tweedie, cox).
+    Log,
+    /// Prediction = softmax over the outputs (multiclass).
+    Softmax,
+}
+
+impl Link {
+    /// Margin → prediction for one output; `None` for links that mix outputs (softmax).
+    pub fn transform(self, margin: f64) -> Option<f64> {
+        match self {
+            Link::Identity => Some(margin),
+            Link::Logistic { scale } => Some(1.0 / (1.0 + (-scale * margin).exp())),
+            Link::Log => Some(margin.exp()),
+            Link::Softmax => None,
+        }
+    }
+}
+
+/// A validated tree ensemble: per-output trees, a base margin per output, and the link.
+#[derive(Clone, Debug)]
+pub struct Ensemble {
+    pub format: ModelFormat,
+    /// The objective as the file names it (e.g. `binary:logistic`, `multiclass`).
+    pub objective: String,
+    pub num_features: usize,
+    pub num_outputs: usize,
+    /// Feature names from the model, when it stores them.
+    pub feature_names: Option<Vec<String>>,
+    /// Margin-space intercept of each output (XGBoost's transformed base_score; 0 for LightGBM,
+    /// whose init score lives in the first trees).
+    pub base_margin: Vec<f64>,
+    pub link: Link,
+    pub trees: Vec<Tree>,
+    /// Output index of each tree.
+    pub tree_output: Vec<usize>,
+    /// Facts the user should know about how the model was read (e.g. best_iteration ignored).
+    pub notes: Vec<String>,
+}
+
+impl Ensemble {
+    /// Check cross-tree invariants and build the ensemble.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        format: ModelFormat,
+        objective: String,
+        num_features: usize,
+        num_outputs: usize,
+        feature_names: Option<Vec<String>>,
+        base_margin: Vec<f64>,
+        link: Link,
+        trees: Vec<Tree>,
+        tree_output: Vec<usize>,
+    ) -> Result<Self> {
+        if num_outputs == 0 {
+            return Err(Error::model("model", "model has zero outputs"));
+        }
+        if num_features == 0 {
+            return Err(Error::model("model", "model has zero features"));
+        }
+        if base_margin.len() != num_outputs {
+            return Err(Error::model(
+                "base_score",
+                format!(
+                    "{} base scores for {num_outputs} outputs",
+                    base_margin.len()
+                ),
+            ));
+        }
+        if let Some(bad) = base_margin.iter().find(|b| !b.is_finite()) {
+            return Err(Error::model(
+                "base_score",
+                format!("base margin {bad} is not finite"),
+            ));
+        }
+        if tree_output.len() != trees.len() {
+            return Err(Error::model(
+                "tree_info",
+                format!(
+                    "{} tree output indices for {} trees",
+                    tree_output.len(),
+                    trees.len()
+                ),
+            ));
+        }
+        if let Some((i, o)) = tree_output
+            .iter()
+            .enumerate()
+            .find(|(_, o)| **o >= num_outputs)
+        {
+            return Err(Error::model(
+                "tree_info",
+                format!("tree {i} belongs to output {o}, but the model has {num_outputs} outputs"),
+            ));
+        }
+        if let Some(names) = &feature_names
+            && names.len() != num_features
+        {
+            return Err(Error::model(
+                "feature_names",
+                format!("{} feature names for {num_features} features", names.len()),
+            ));
+        }
+        if link == Link::Softmax && num_outputs < 2 {
+            return Err(Error::model(
+                "objective",
+                "softmax link needs at least two outputs",
+            ));
+        }
+        Ok(Ensemble {
+            format,
+            objective,
+            num_features,
+            num_outputs,
+            feature_names,
+            base_margin,
+            link,
+            trees,
+            tree_output,
+            notes: Vec::new(),
+        })
+    }
+
+    /// Detect the format from the bytes and load.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .ok_or_else(|| Error::UnknownFormat("the model file is empty".into()))?;
+        let head = &bytes[start..];
+        if let Some(rest) = head.strip_prefix(b"{") {
+            // UBJSON follows `{` with a key-length marker or a container marker; JSON with
+            // whitespace, a quote or `}`.
+            match rest.first() {
+                Some(b'i' | b'U' | b'I' | b'l' | b'L' | b'$' | b'#') => xgboost::from_ubjson(bytes),
+                _ => xgboost::from_json(bytes),
+            }
+        } else if head.starts_with(b"tree\n") || head.starts_with(b"tree\r\n") {
+            lightgbm::from_text(bytes)
+        } else {
+            let shown: String = head.iter().take(16).map(|&b| b as char).collect();
+            Err(Error::UnknownFormat(format!(
+                "expected XGBoost JSON/UBJSON or a LightGBM text model, file starts with {shown:?}"
+            )))
+        }
+    }
+
+    /// Read and load a model file.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let bytes = crate::io::read_capped(path, MAX_MODEL_BYTES, "model")?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Name of feature `i`: the model's own, or `f{i}`.
+    pub fn feature_name(&self, i: usize) -> String {
+        match &self.feature_names {
+            Some(names) => names[i].clone(),
+            None => format!("f{i}"),
+        }
+    }
+
+    /// Expected raw margin per output: the base values of path-dependent TreeSHAP.
+    pub fn expected_values(&self) -> Vec<f64> {
+        let mut out = self.base_margin.clone();
+        for (tree, &o) in self.trees.iter().zip(&self.tree_output) {
+            out[o] += tree.expected;
+        }
+        out
+    }
+
+    /// Raw margins of one row, one per output.
+    pub fn predict_margin(&self, row: &[f64], out: &mut [f64]) {
+        out.copy_from_slice(&self.base_margin);
+        for (tree, &o) in self.trees.iter().zip(&self.tree_output) {
+            out[o] += tree.predict(row);
+        }
+    }
+
+    /// Deepest tree.
+    pub fn max_depth(&self) -> usize {
+        self.trees.iter().map(|t| t.depth).max().unwrap_or(0)
+    }
+}

@@ -1,0 +1,213 @@
+//! Golden tests: the engine against values the real libraries computed
+//! (fixtures/ is written by scripts/gen_fixtures.py; no Python needed here).
+//!
+//! Tolerance: 1e-5 × the reference's scale (the largest |value| in the reference matrix, at
+//! least 1). XGBoost computes SHAP in float32, so its own values carry ~1e-7 relative rounding
+//! per tree; the engine computes in f64.
+
+use shaplab::{Background, CsvRows, Ensemble, Matrix, Output};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+struct Case {
+    name: String,
+    dir: PathBuf,
+    models: Vec<String>,
+    interactions: bool,
+    interventional: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let text =
+        std::fs::read_to_string(fixtures().join("manifest.json")).expect("fixtures/manifest.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("manifest is JSON");
+    doc["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| Case {
+            name: c["name"].as_str().unwrap().to_string(),
+            dir: fixtures().join(c["name"].as_str().unwrap()),
+            models: c["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap().to_string())
+                .collect(),
+            interactions: c.get("interactions").is_some(),
+            interventional: c
+                .get("interventional")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A headerless numeric CSV as written by numpy.savetxt.
+fn read_matrix(path: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect())
+        .collect()
+}
+
+fn load_rows(path: &Path, model: &Ensemble) -> Matrix {
+    CsvRows::open(path, model).unwrap().read_all().unwrap()
+}
+
+/// Compare flat values against a reference matrix; returns a description of the worst miss.
+fn compare(label: &str, ours: &[f64], reference: &[Vec<f64>], rel: f64) -> Result<(), String> {
+    let flat: Vec<f64> = reference.iter().flatten().copied().collect();
+    if flat.len() != ours.len() {
+        return Err(format!(
+            "{label}: {} values, reference has {}",
+            ours.len(),
+            flat.len()
+        ));
+    }
+    let scale = flat.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let tol = rel
+        * scale
+        * if std::env::var("GOLDEN_STRICT").is_ok() {
+            0.0
+        } else {
+            1.0
+        };
+    let (worst, at) = ours
+        .iter()
+        .zip(&flat)
+        .enumerate()
+        .map(|(i, (a, b))| ((a - b).abs(), i))
+        .fold((0.0, 0), |acc, x| if x.0 > acc.0 { x } else { acc });
+    if worst > tol || ours.iter().any(|v| !v.is_finite()) {
+        return Err(format!(
+            "{label}: worst |diff| {worst:e} at index {at} (ours {}, reference {}), tolerance {tol:e}",
+            ours[at], flat[at]
+        ));
+    }
+    Ok(())
+}
+
+fn run_all(check: impl Fn(&Case) -> Result<(), String>) {
+    let failures: Vec<String> = cases().iter().filter_map(|c| check(c).err()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn path_dependent_values_match_the_libraries_own_contributions() {
+    run_all(|case| {
+        let reference = read_matrix(&case.dir.join("contribs.csv"));
+        for m in &case.models {
+            let model = Ensemble::from_path(&case.dir.join(m))
+                .map_err(|e| format!("{}/{m}: {e}", case.name))?;
+            let rows = load_rows(&case.dir.join("data.csv"), &model);
+            let ex = shaplab::shap_values(&model, &rows).map_err(|e| e.to_string())?;
+            compare(&format!("{}/{m}", case.name), &ex.values, &reference, 1e-5)?;
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn shap_values_plus_base_add_up_to_the_libraries_raw_margin() {
+    run_all(|case| {
+        let margins = read_matrix(&case.dir.join("margin.csv"));
+        let model =
+            Ensemble::from_path(&case.dir.join(&case.models[0])).map_err(|e| e.to_string())?;
+        let rows = load_rows(&case.dir.join("data.csv"), &model);
+        let ex = shaplab::shap_values(&model, &rows).map_err(|e| e.to_string())?;
+        let mut sums = Vec::new();
+        let mut ours_margin = vec![0.0; model.num_outputs];
+        for r in 0..ex.rows {
+            model.predict_margin(rows.row(r), &mut ours_margin);
+            for (k, &margin) in ours_margin.iter().enumerate() {
+                let s: f64 = ex.block(r, k).iter().sum();
+                // Additivity against our own margin is exact up to f64 rounding.
+                if (s - margin).abs() > 1e-9 * (1.0 + s.abs()) {
+                    return Err(format!(
+                        "{}: row {r} output {k}: Σφ+base {s} vs margin {margin}",
+                        case.name
+                    ));
+                }
+                sums.push(s);
+            }
+        }
+        compare(&format!("{} margin", case.name), &sums, &margins, 1e-5)
+    });
+}
+
+#[test]
+fn json_and_ubjson_files_of_one_model_give_identical_values() {
+    run_all(|case| {
+        if case.models.len() < 2 {
+            return Ok(());
+        }
+        let a = Ensemble::from_path(&case.dir.join(&case.models[0])).map_err(|e| e.to_string())?;
+        let b = Ensemble::from_path(&case.dir.join(&case.models[1])).map_err(|e| e.to_string())?;
+        let rows = load_rows(&case.dir.join("data.csv"), &a);
+        let va = shaplab::shap_values(&a, &rows).unwrap();
+        let vb = shaplab::shap_values(&b, &rows).unwrap();
+        if va != vb {
+            return Err(format!("{}: JSON and UBJSON values differ", case.name));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn interaction_values_match_xgboost_pred_interactions() {
+    run_all(|case| {
+        if !case.interactions {
+            return Ok(());
+        }
+        let reference = read_matrix(&case.dir.join("interactions.csv"));
+        let model =
+            Ensemble::from_path(&case.dir.join(&case.models[0])).map_err(|e| e.to_string())?;
+        let rows = load_rows(&case.dir.join("data.csv"), &model);
+        let ours = shaplab::interaction_values(&model, &rows).map_err(|e| e.to_string())?;
+        compare(
+            &format!("{} interactions", case.name),
+            &ours,
+            &reference,
+            1e-5,
+        )
+    });
+}
+
+#[test]
+fn interventional_values_match_shap_for_raw_and_probability_output() {
+    run_all(|case| {
+        for out in &case.interventional {
+            let reference = read_matrix(&case.dir.join(format!("interventional_{out}.csv")));
+            let model =
+                Ensemble::from_path(&case.dir.join(&case.models[0])).map_err(|e| e.to_string())?;
+            let rows = load_rows(&case.dir.join("data.csv"), &model);
+            let bg = Background::new(&model, load_rows(&case.dir.join("background.csv"), &model))
+                .unwrap();
+            let output = if out == "probability" {
+                Output::Probability
+            } else {
+                Output::Raw
+            };
+            let ex = shaplab::interventional_values(&model, &rows, &bg, output)
+                .map_err(|e| e.to_string())?;
+            compare(
+                &format!("{} interventional {out}", case.name),
+                &ex.values,
+                &reference,
+                1e-5,
+            )?;
+        }
+        Ok(())
+    });
+}
