@@ -82,6 +82,26 @@ impl Tree {
         self.expected
     }
 
+    /// The value stored at leaf `node`.
+    pub fn predict_leaf_value(&self, node: usize) -> f64 {
+        self.value[node]
+    }
+
+    /// Left and right child of internal `node`.
+    pub fn children(&self, node: usize) -> (usize, usize) {
+        (self.left[node] as usize, self.right[node] as usize)
+    }
+
+    /// Split feature of internal `node`.
+    pub fn split_feature(&self, node: usize) -> usize {
+        self.feature[node] as usize
+    }
+
+    /// Training cover of `node`.
+    pub fn node_cover(&self, node: usize) -> f64 {
+        self.cover[node]
+    }
+
     /// True when `node` has no children.
     #[inline]
     pub fn is_leaf(&self, node: usize) -> bool {

@@ -141,20 +141,30 @@ impl<'a> At<'a> {
 
     /// A numeric array of integers (floats with a fraction are rejected).
     pub fn as_i64s(&self) -> Result<Vec<i64>> {
+        let from_float = |i: usize, x: f64| {
+            if x.fract() == 0.0 && x.abs() < 9.0e15 {
+                Ok(x as i64)
+            } else {
+                Err(self.err(format!("element {i} ({x}) is not an integer")))
+            }
+        };
         match self.value {
             Value::Ints(v) => Ok(v.clone()),
             Value::U8s(v) => Ok(v.iter().map(|&x| x as i64).collect()),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Int(x) => Ok(*x),
+                    Value::Float(x) => from_float(i, *x),
+                    _ => Err(self.err(format!("element {i} is not a number"))),
+                })
+                .collect(),
             _ => self
                 .as_f64s()?
                 .into_iter()
                 .enumerate()
-                .map(|(i, x)| {
-                    if x.fract() == 0.0 && x.abs() < 9.0e15 {
-                        Ok(x as i64)
-                    } else {
-                        Err(self.err(format!("element {i} ({x}) is not an integer")))
-                    }
-                })
+                .map(|(i, x)| from_float(i, x))
                 .collect(),
         }
     }

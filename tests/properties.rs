@@ -1,0 +1,345 @@
+//! Property tests on random and crafted trees: the explainers against brute-force Shapley
+//! values computed from the definitions, additivity, and the symmetry and dummy axioms.
+//! Seeded (SplitMix64), so every failure reproduces.
+#![allow(clippy::needless_range_loop)] // index loops read clearer when comparing parallel arrays
+
+use shaplab::cli::SplitMix64;
+use shaplab::model::{MissingType, Routing, TreeBuilder};
+use shaplab::{Background, Ensemble, Link, Matrix, ModelFormat, Output, Tree};
+
+struct Rng(SplitMix64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(SplitMix64(seed))
+    }
+    fn unit(&mut self) -> f64 {
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.0.next_u64() % n as u64) as usize
+    }
+}
+
+/// A random tree over `f` features: depth ≤ `max_depth`, features may repeat along a path,
+/// covers consistent (children sum to the parent), LightGBM routing with NaN default-left.
+fn random_tree(rng: &mut Rng, f: usize, max_depth: usize, index: usize) -> Tree {
+    let mut b = TreeBuilder::default();
+    fn grow(
+        b: &mut TreeBuilder,
+        rng: &mut Rng,
+        f: usize,
+        depth: usize,
+        max_depth: usize,
+        cover: f64,
+    ) -> i64 {
+        let id = b.left.len();
+        b.left.push(-1);
+        b.right.push(-1);
+        b.feature.push(0);
+        b.threshold.push(0.0);
+        b.default_left.push(rng.unit() < 0.5);
+        b.missing.push(MissingType::NaN);
+        b.cover.push(cover);
+        b.value.push(rng.unit() * 4.0 - 2.0);
+        if depth < max_depth && (depth == 0 || rng.unit() < 0.8) {
+            b.feature[id] = rng.below(f) as i64;
+            b.threshold[id] = rng.unit() * 2.0 - 1.0;
+            let share = 0.1 + 0.8 * rng.unit();
+            let l = grow(b, rng, f, depth + 1, max_depth, cover * share);
+            let r = grow(b, rng, f, depth + 1, max_depth, cover * (1.0 - share));
+            b.left[id] = l;
+            b.right[id] = r;
+        }
+        id as i64
+    }
+    grow(&mut b, rng, f, 0, max_depth, 100.0);
+    b.build(index, f, Routing::LgbLessEq)
+        .expect("random tree is valid")
+}
+
+fn ensemble(trees: Vec<Tree>, f: usize, outputs: usize, base: f64) -> Ensemble {
+    let n = trees.len();
+    Ensemble::new(
+        ModelFormat::LightgbmText,
+        "regression".into(),
+        f,
+        outputs,
+        None,
+        vec![base; outputs],
+        Link::Identity,
+        trees,
+        (0..n).map(|i| i % outputs).collect(),
+    )
+    .unwrap()
+}
+
+fn random_rows(rng: &mut Rng, n: usize, f: usize) -> Matrix {
+    let values = (0..n * f)
+        .map(|_| {
+            if rng.unit() < 0.1 {
+                f64::NAN
+            } else {
+                rng.unit() * 2.4 - 1.2
+            }
+        })
+        .collect();
+    Matrix::new(n, f, values).unwrap()
+}
+
+/// E[f(x) | x_S] under the tree's cover distribution (Lundberg's EXPVALUE, Algorithm 1).
+fn cond_expectation(model: &Ensemble, x: &[f64], set: u32, output: usize) -> f64 {
+    fn walk(t: &Tree, x: &[f64], set: u32, node: usize) -> f64 {
+        if t.is_leaf(node) {
+            return t.predict_leaf_value(node);
+        }
+        let (l, r) = t.children(node);
+        let feat = t.split_feature(node);
+        if set & (1 << feat) != 0 {
+            walk(t, x, set, if t.goes_left(node, x[feat]) { l } else { r })
+        } else {
+            (t.node_cover(l) * walk(t, x, set, l) + t.node_cover(r) * walk(t, x, set, r))
+                / t.node_cover(node)
+        }
+    }
+    let mut total = model.base_margin[output];
+    for (t, &o) in model.trees.iter().zip(&model.tree_output) {
+        if o == output {
+            total += walk(t, x, set, 0);
+        }
+    }
+    total
+}
+
+/// Exact Shapley values of a set function over `f` players by enumerating subsets.
+fn brute_shapley(f: usize, v: impl Fn(u32) -> f64) -> Vec<f64> {
+    let fact = |n: usize| (1..=n).map(|i| i as f64).product::<f64>();
+    let mut phi = vec![0.0; f];
+    for (i, p) in phi.iter_mut().enumerate() {
+        for s in 0u32..(1 << f) {
+            if s & (1 << i) != 0 {
+                continue;
+            }
+            let size = s.count_ones() as usize;
+            let w = fact(size) * fact(f - size - 1) / fact(f);
+            *p += w * (v(s | (1 << i)) - v(s));
+        }
+    }
+    phi
+}
+
+#[test]
+fn path_dependent_values_equal_brute_force_shapley_values_on_random_trees() {
+    let mut rng = Rng::new(1);
+    let f = 5;
+    for trial in 0..40 {
+        let trees = (0..3)
+            .map(|i| random_tree(&mut rng, f, 2 + trial % 5, i))
+            .collect();
+        let model = ensemble(trees, f, 1, 0.25);
+        let rows = random_rows(&mut rng, 4, f);
+        let ex = shaplab::shap_values(&model, &rows).unwrap();
+        for r in 0..rows.rows {
+            let x = rows.row(r);
+            let expected = brute_shapley(f, |s| cond_expectation(&model, x, s, 0));
+            let got = ex.block(r, 0);
+            for i in 0..f {
+                assert!(
+                    (got[i] - expected[i]).abs() < 1e-9,
+                    "trial {trial} row {r} feature {i}: {} vs {}",
+                    got[i],
+                    expected[i]
+                );
+            }
+            let base = cond_expectation(&model, x, 0, 0);
+            assert!(
+                (got[f] - base).abs() < 1e-9,
+                "base value {} vs {base}",
+                got[f]
+            );
+        }
+    }
+}
+
+#[test]
+fn shap_values_add_up_to_the_margin_on_random_multi_output_ensembles() {
+    let mut rng = Rng::new(2);
+    for trial in 0..20 {
+        let f = 3 + trial % 6;
+        let trees = (0..12)
+            .map(|i| random_tree(&mut rng, f, 1 + trial % 8, i))
+            .collect();
+        let model = ensemble(trees, f, 3, -0.5);
+        let rows = random_rows(&mut rng, 10, f);
+        let ex = shaplab::shap_values(&model, &rows).unwrap();
+        let mut margin = vec![0.0; 3];
+        for r in 0..rows.rows {
+            model.predict_margin(rows.row(r), &mut margin);
+            for (k, m) in margin.iter().enumerate() {
+                let sum: f64 = ex.block(r, k).iter().sum();
+                assert!(
+                    (sum - m).abs() < 1e-9 * (1.0 + m.abs()),
+                    "trial {trial}: {sum} vs {m}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn interaction_rows_sum_to_shap_values_and_the_matrix_is_symmetric() {
+    let mut rng = Rng::new(3);
+    let f = 6;
+    let trees = (0..8).map(|i| random_tree(&mut rng, f, 5, i)).collect();
+    let model = ensemble(trees, f, 2, 0.0);
+    let rows = random_rows(&mut rng, 6, f);
+    let phi = shaplab::shap_values(&model, &rows).unwrap();
+    let inter = shaplab::interaction_values(&model, &rows).unwrap();
+    let f1 = f + 1;
+    for r in 0..rows.rows {
+        for k in 0..2 {
+            let m = &inter[(r * 2 + k) * f1 * f1..(r * 2 + k + 1) * f1 * f1];
+            let p = phi.block(r, k);
+            for i in 0..f1 {
+                let row_sum: f64 = m[i * f1..(i + 1) * f1].iter().sum();
+                assert!(
+                    (row_sum - p[i]).abs() < 1e-9,
+                    "row {r} output {k} feature {i}"
+                );
+                for j in 0..f1 {
+                    assert!(
+                        (m[i * f1 + j] - m[j * f1 + i]).abs() < 1e-9,
+                        "asymmetric at {i},{j}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn interventional_values_equal_brute_force_shapley_values_on_random_trees() {
+    let mut rng = Rng::new(4);
+    let f = 5;
+    for trial in 0..15 {
+        let trees = (0..3)
+            .map(|i| random_tree(&mut rng, f, 2 + trial % 4, i))
+            .collect();
+        let model = ensemble(trees, f, 1, 0.1);
+        let rows = random_rows(&mut rng, 3, f);
+        let bg_rows = random_rows(&mut rng, 5, f);
+        let bg = Background::new(&model, bg_rows.clone()).unwrap();
+        let ex = shaplab::interventional_values(&model, &rows, &bg, Output::Raw).unwrap();
+        for r in 0..rows.rows {
+            let x = rows.row(r);
+            let v = |s: u32| {
+                let mut total = 0.0;
+                let mut m = [0.0];
+                for b in 0..bg_rows.rows {
+                    let z: Vec<f64> = (0..f)
+                        .map(|j| {
+                            if s & (1 << j) != 0 {
+                                x[j]
+                            } else {
+                                bg_rows.row(b)[j]
+                            }
+                        })
+                        .collect();
+                    model.predict_margin(&z, &mut m);
+                    total += m[0];
+                }
+                total / bg_rows.rows as f64
+            };
+            let expected = brute_shapley(f, v);
+            for i in 0..f {
+                let got = ex.block(r, 0)[i];
+                assert!(
+                    (got - expected[i]).abs() < 1e-9,
+                    "trial {trial} row {r} feature {i}: {got} vs {}",
+                    expected[i]
+                );
+            }
+        }
+    }
+}
+
+/// Two trees of identical shape, one on feature 0 and one on feature 1; feature 2 splits but
+/// both of its children hold the same value.
+fn crafted() -> Ensemble {
+    let stump = |feat: i64, index: usize| {
+        TreeBuilder {
+            left: vec![1, -1, 3, -1, -1],
+            right: vec![2, -1, 4, -1, -1],
+            feature: vec![feat, 0, 2, 0, 0],
+            threshold: vec![0.0, 0.0, 0.5, 0.0, 0.0],
+            default_left: vec![true; 5],
+            missing: vec![MissingType::NaN; 5],
+            cover: vec![10.0, 4.0, 6.0, 3.0, 3.0],
+            value: vec![0.0, -1.0, 0.0, 2.0, 2.0],
+        }
+        .build(index, 3, Routing::LgbLessEq)
+        .unwrap()
+    };
+    ensemble(vec![stump(0, 0), stump(1, 1)], 3, 1, 0.0)
+}
+
+#[test]
+fn features_playing_symmetric_roles_get_equal_values() {
+    let model = crafted();
+    let rows = Matrix::new(2, 3, vec![1.0, 1.0, 0.0, -1.0, -1.0, 9.0]).unwrap();
+    let ex = shaplab::shap_values(&model, &rows).unwrap();
+    for r in 0..2 {
+        let b = ex.block(r, 0);
+        assert_eq!(b[0], b[1], "row {r}: {b:?}");
+        assert!(b[0] != 0.0);
+    }
+}
+
+#[test]
+fn a_feature_that_cannot_change_the_output_gets_zero() {
+    let model = crafted();
+    let rows = Matrix::new(2, 3, vec![1.0, -1.0, 0.0, 1.0, 1.0, 9.0]).unwrap();
+    for ex in [
+        shaplab::shap_values(&model, &rows).unwrap(),
+        shaplab::interventional_values(
+            &model,
+            &rows,
+            &Background::new(&model, rows.clone()).unwrap(),
+            Output::Raw,
+        )
+        .unwrap(),
+    ] {
+        for r in 0..2 {
+            assert_eq!(ex.block(r, 0)[2], 0.0, "row {r}");
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_thread_count_or_chunking() {
+    let mut rng = Rng::new(5);
+    let f = 7;
+    let trees = (0..30).map(|i| random_tree(&mut rng, f, 6, i)).collect();
+    let model = ensemble(trees, f, 1, 0.0);
+    let rows = random_rows(&mut rng, 101, f);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let a = one.install(|| shaplab::shap_values(&model, &rows).unwrap());
+    let b = two.install(|| shaplab::shap_values(&model, &rows).unwrap());
+    assert_eq!(a, b);
+    let mut chunked = Vec::new();
+    for start in (0..rows.rows).step_by(17) {
+        chunked.extend(
+            shaplab::shap_values(&model, &rows.slice(start, start + 17))
+                .unwrap()
+                .values,
+        );
+    }
+    assert_eq!(a.values, chunked);
+}
