@@ -1,0 +1,43 @@
+# shaplab — the two commands a newcomer needs are `make run` and `make test` (see README.md).
+# Everything else here is what those two are made of.
+
+SHELL := /bin/bash
+PORT ?= 3000
+CARGO ?= cargo
+
+.PHONY: run test install site release check fmt-check clippy unit e2e bench clean
+
+## make run: install what is missing, build, and serve http://127.0.0.1:$(PORT)
+run: install site release
+	PORT=$(PORT) LEPTOS_SITE_ROOT=target/site ./target/release/shaplab serve
+
+## make test: install what is missing, then formatting, lints, unit + integration tests, e2e
+test: install fmt-check clippy unit site e2e
+
+install:
+	@./scripts/install.sh
+
+site:
+	./scripts/build-site.sh
+
+release:
+	$(CARGO) build -p server --release
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+# Both Leptos feature sets: code that compiles under only one cfg is the classic Leptos bug.
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p app --lib --no-default-features --features hydrate \
+		--target wasm32-unknown-unknown --target-dir target/front -- -D warnings
+
+# Also builds target/debug/shaplab, which the end-to-end suite runs.
+unit:
+	$(CARGO) test --workspace
+
+e2e:
+	cd end2end && npx tsc --noEmit -p . && SHAPLAB_BIN=../target/debug/shaplab npx playwright test
+
+clean:
+	rm -rf target end2end/node_modules

@@ -1,0 +1,97 @@
+//! The HTML shell, the router and the pages.
+
+use crate::status::{OutageBanner, StatusIndicator, StatusSignals};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+/// The document around the app; rendered by the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: header with the service status, the outage banner, and the routed pages.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let status = StatusSignals::new();
+    provide_context(status);
+
+    // Effects never run during server rendering: this is the browser taking over.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            crate::browser::mark_hydrated();
+            crate::browser::spawn_health_poller(status);
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/shaplab.css" />
+        <Title text="shaplab — SHAP explanations for tree models" />
+        <Router>
+            <header class="top">
+                <a href="/" class="brand">
+                    "shaplab"
+                </a>
+                <StatusIndicator />
+            </header>
+            <OutageBanner />
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The start page.
+#[component]
+fn HomePage() -> impl IntoView {
+    view! {
+        <section class="intro">
+            <h1>"Explain your tree models"</h1>
+            <p>
+                "shaplab computes exact SHAP values for XGBoost and LightGBM models on your own "
+                "machines: drop in a trained model and a dataset, and explore why the model "
+                "predicts what it does, row by row."
+            </p>
+            <p class="muted">
+                "Uploads and plots arrive with the job system. The indicator at the top right "
+                "shows whether the job queue is ready."
+            </p>
+        </section>
+    }
+}
+
+/// Any path the router does not know (the server answers it with status 404).
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <section class="intro">
+            <h1>"Page not found"</h1>
+            <p>
+                "There is nothing at this address. " <a href="/">"Go to the start page"</a> "."
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,67 @@
+//! The `/api/health` report: one type, serialised by the server, parsed by the page and
+//! printed by `shaplab check-redis`, so the three can never disagree about a field.
+
+use serde::{Deserialize, Serialize};
+
+/// Overall verdict. `Degraded` means the process is fine but Redis (the job queue) is not.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+/// Everything `/api/health` answers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HealthReport {
+    pub status: HealthStatus,
+    /// shaplab's version (the server binary and the engine are released together).
+    pub version: String,
+    pub redis: RedisHealth,
+    pub config: EffectiveRedisConfig,
+}
+
+/// What the last probe of Redis found.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RedisHealth {
+    pub connected: bool,
+    /// Round trip of the probe, when it succeeded.
+    pub latency_ms: Option<f64>,
+    /// The most recent failure, kept after recovery so an operator can see what happened.
+    pub last_error: Option<String>,
+    /// Milliseconds since the Unix epoch of the last successful probe.
+    pub last_ok_at_ms: Option<u64>,
+    /// `private` (a redis-server child started by `shaplab serve`) or `external` (`REDIS_URL`).
+    pub mode: String,
+    /// What the server says of itself (absent while unreachable).
+    pub server: Option<RedisServerInfo>,
+    /// Settings of the Redis server that put queued work at risk.
+    pub warnings: Vec<String>,
+}
+
+/// Facts read from `INFO` on the Redis server.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RedisServerInfo {
+    pub version: String,
+    pub role: String,
+    pub aof_enabled: bool,
+    pub maxmemory_policy: String,
+    pub uptime_s: u64,
+}
+
+/// The Redis settings in effect, as read from the environment (the password is never shown).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EffectiveRedisConfig {
+    pub redis_url: String,
+    pub redis_timeout_s: f64,
+    /// `off`, or the keepalive idle time in seconds.
+    pub redis_socket_keepalive: String,
+    pub redis_connection_pool_size: usize,
+}
+
+impl HealthReport {
+    /// Whether the job queue can take work right now.
+    pub fn queue_reachable(&self) -> bool {
+        self.redis.connected
+    }
+}

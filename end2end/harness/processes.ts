@@ -1,0 +1,118 @@
+// The processes the end-to-end suite owns: a redis-server on a free loopback port and the
+// shaplab server pointed at it. Their ports and pids live in a state file so the specs (which
+// run in a worker process) can stop and restart Redis, and teardown can stop everything.
+
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+const stateDir = path.join(repoRoot, 'target', 'e2e');
+const statePath = path.join(stateDir, 'state.json');
+
+export interface HarnessState {
+  baseURL: string;
+  redisPort: number;
+  redisPid: number | null;
+  serverPid: number;
+}
+
+export function readState(): HarnessState {
+  return JSON.parse(fs.readFileSync(statePath, 'utf8')) as HarnessState;
+}
+
+export function writeState(state: HarnessState): void {
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
+}
+
+/** A loopback port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function logFile(name: string): number {
+  fs.mkdirSync(stateDir, { recursive: true });
+  return fs.openSync(path.join(stateDir, name), 'a');
+}
+
+/** Starts a throwaway redis-server (no persistence) on `port`; returns its pid. */
+export async function startRedis(port: number): Promise<number> {
+  const log = logFile('redis.log');
+  const child = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    { detached: true, stdio: ['ignore', log, log] },
+  );
+  child.unref();
+  await waitFor(() => canConnect(port), 10_000, `redis-server on port ${port}`);
+  return child.pid ?? -1;
+}
+
+/** Stops the process `pid` and waits until `port` no longer accepts connections. */
+export async function stopProcess(pid: number, port: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // already gone
+  }
+  await waitFor(async () => !(await canConnect(port)), 10_000, `process ${pid} to stop`);
+}
+
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts the shaplab server against the Redis on `redisPort`; returns its pid. */
+export function startServer(port: number, redisPort: number): number {
+  // Relative to where the suite was started (end2end/), not to the server's working directory.
+  const binary = path.resolve(process.env.SHAPLAB_BIN ?? path.join(repoRoot, 'target', 'debug', 'shaplab'));
+  if (!fs.existsSync(binary)) {
+    throw new Error(`no shaplab binary at ${binary}: run \`make test\` (or set SHAPLAB_BIN)`);
+  }
+  const log = logFile('server.log');
+  const child = spawn(binary, ['serve', '--port', String(port)], {
+    cwd: repoRoot,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: {
+      ...process.env,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      // Short, so an outage shows within a couple of seconds of the page's next check.
+      REDIS_TIMEOUT: '1',
+      LEPTOS_SITE_ROOT: 'target/site',
+    },
+  });
+  child.on('error', (error) => console.error(`shaplab server: ${error.message}`));
+  child.unref();
+  return child.pid ?? -1;
+}
+
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}

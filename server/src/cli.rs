@@ -1,0 +1,34 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::IpAddr;
+
+/// shaplab — exact SHAP explanations for XGBoost and LightGBM models.
+#[derive(Parser, Debug)]
+#[command(name = "shaplab", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app and API. Starts a private Redis when REDIS_URL is unset.
+    Serve(ServeArgs),
+    /// Check the Redis named by REDIS_URL: reachability, latency, version and settings that
+    /// put queued work at risk. Exits non-zero when Redis is unreachable or misconfigured.
+    CheckRedis,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SHAPLAB_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Where the private Redis keeps its data when REDIS_URL is unset.
+    #[arg(long, env = "SHAPLAB_DATA_DIR", default_value = ".shaplab")]
+    pub data_dir: std::path::PathBuf,
+}

@@ -1,0 +1,7 @@
+//! The subcommands, end to end.
+//!
+//! - [`serve`]: web app + API (and the private Redis when `REDIS_URL` is unset).
+//! - [`check_redis`]: the deployment check of the configured Redis.
+
+pub mod check_redis;
+pub mod serve;

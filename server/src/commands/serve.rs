@@ -1,0 +1,115 @@
+//! `shaplab serve`.
+
+use crate::cli::ServeArgs;
+use crate::config::{ConfigError, RedisSettings, redact_url};
+use crate::redis::probe::{HealthProbe, RedisMode};
+use crate::redis::{PrivateRedis, PrivateRedisError, RedisPool};
+use crate::startup::{self, AppState};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+/// Why `serve` could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    PrivateRedis(#[from] PrivateRedisError),
+    #[error(
+        "REDIS_URL={url} is not a usable Redis URL ({source}); expected e.g. redis://127.0.0.1:6379/0"
+    )]
+    RedisUrl {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error(
+        "cannot listen on {addr}: {source} (is another server using the port? set PORT to pick another)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+pub async fn run(args: ServeArgs) -> Result<ExitCode, ServeError> {
+    let settings = RedisSettings::from_env()?;
+    let (url, mode, private) = match &settings.url {
+        Some(url) => {
+            tracing::info!(redis = %redact_url(url), "using the Redis named by REDIS_URL");
+            (url.clone(), RedisMode::External, None)
+        }
+        None => {
+            let redis = PrivateRedis::start(&args.data_dir).await?;
+            tracing::info!(
+                url = %redis.url(),
+                log = %redis.log().display(),
+                "REDIS_URL is unset: started a private redis-server (AOF on); it stops when shaplab exits"
+            );
+            (redis.url(), RedisMode::Private, Some(redis))
+        }
+    };
+    let private = private.map(|p| Arc::new(tokio::sync::Mutex::new(Some(p))));
+    let outcome = serve_with(&args, &settings, &url, mode, private.clone()).await;
+    if let Some(private) = private
+        && let Some(redis) = private.lock().await.take()
+    {
+        tracing::info!("stopping the private redis-server");
+        redis.stop().await;
+    }
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+async fn serve_with(
+    args: &ServeArgs,
+    settings: &RedisSettings,
+    url: &str,
+    mode: RedisMode,
+    private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,
+) -> Result<(), ServeError> {
+    let pool = RedisPool::new(url, settings).map_err(|source| ServeError::RedisUrl {
+        url: redact_url(url),
+        source,
+    })?;
+    let health = Arc::new(HealthProbe::new(Arc::new(pool), url, settings, mode));
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let state = AppState {
+        health,
+        private_redis,
+    };
+    let router = startup::router(state, startup::leptos_options(addr));
+    tracing::info!("shaplab {} serving on http://{addr}", crate::VERSION);
+    startup::serve(listener, router, shutdown_signal())
+        .await
+        .map_err(ServeError::Serve)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

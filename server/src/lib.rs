@@ -1,0 +1,22 @@
+//! The `shaplab` binary's library: configuration, the Redis connection layer, the HTTP app
+//! (Leptos pages + JSON API) and the CLI subcommands. `main.rs` only parses arguments and
+//! dispatches, so integration tests drive everything here directly.
+//!
+//! # Layout
+//! - [`cli`]: the command line (`serve`, `check-redis`), parsed with clap.
+//! - [`config`]: typed settings read from the environment (`REDIS_*`, `LEPTOS_SITE_ROOT`).
+//! - [`redis`]: connections to Redis ([`redis::RedisPool`]), the private zero-config
+//!   `redis-server` child ([`redis::PrivateRedis`]), and the health probe.
+//! - [`routes`]: HTTP handlers: liveness, readiness and `/api/health`.
+//! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
+//! - [`commands`]: what each subcommand does, end to end.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod redis;
+pub mod routes;
+pub mod startup;
+
+/// shaplab's version, shown in `/api/health` and `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

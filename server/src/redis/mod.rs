@@ -1,0 +1,14 @@
+//! Everything about reaching Redis.
+//!
+//! - [`pool`]: [`RedisPool`], a few multiplexed `ConnectionManager`s with every call bounded
+//!   by `REDIS_TIMEOUT` and the outcome of each call remembered for health reports.
+//! - [`private`]: [`PrivateRedis`], the `redis-server` child `shaplab serve` starts when
+//!   `REDIS_URL` is unset.
+//! - [`probe`]: one health probe (`INFO`) turned into the `/api/health` report.
+
+pub mod pool;
+pub mod private;
+pub mod probe;
+
+pub use pool::{RedisCallError, RedisPool};
+pub use private::{PrivateRedis, PrivateRedisError};

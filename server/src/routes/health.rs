@@ -1,0 +1,35 @@
+//! Liveness, readiness and the health report.
+
+use crate::startup::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+/// `GET /healthz`: 200 while the process serves requests. Never touches Redis, so a Redis
+/// outage cannot make an orchestrator restart healthy instances.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: 503 only when this instance is broken — its private Redis child has died.
+/// A shared Redis being down is not a reason to leave the load balancer: the API answers
+/// that itself, as JSON, and the page explains it.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(private) = &state.private_redis {
+        let mut guard = private.lock().await;
+        if !guard.as_mut().is_some_and(|redis| redis.is_running()) {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the private redis-server has exited\n",
+            );
+        }
+    }
+    (StatusCode::OK, "ready\n")
+}
+
+/// `GET /api/health`: the report, `degraded` (still 200) when Redis is unreachable.
+pub async fn api_health(State(state): State<AppState>) -> impl IntoResponse {
+    let report = state.health.report().await;
+    ([(header::CACHE_CONTROL, "no-store")], Json(report))
+}

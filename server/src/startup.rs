@@ -1,0 +1,64 @@
+//! Builds the HTTP application and runs it until shutdown.
+
+use crate::redis::PrivateRedis;
+use crate::redis::probe::HealthProbe;
+use crate::routes::health;
+use app::{App, shell};
+use axum::Router;
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub health: Arc<HealthProbe>,
+    /// The private Redis child, when `serve` started one (readiness watches it; `serve` takes
+    /// it out to stop it at shutdown). A tokio mutex: `stop` awaits while holding it.
+    pub private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,
+}
+
+/// Leptos settings: the site (wasm, JS, CSS, assets) is read from `LEPTOS_SITE_ROOT`
+/// (default `target/site`, where `make` puts it), relative to the working directory.
+pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    LeptosOptions::builder()
+        .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("shaplab"))
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+/// The whole app: JSON API routes, then Leptos pages, then static files (and the 404 page).
+pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/health", get(health::api_health))
+        .with_state(state);
+    let routes = generate_route_list(App);
+    let site = Router::<LeptosOptions>::new()
+        .leptos_routes(&leptos, routes, {
+            let leptos = leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos);
+    api.merge(site)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight end.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

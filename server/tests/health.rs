@@ -1,0 +1,121 @@
+//! `/healthz`, `/readyz` and `/api/health` against a real redis-server that the test kills and
+//! restarts under the running app.
+
+mod support;
+
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use support::{TestApp, TestRedis, settings};
+
+async fn health(app: &TestApp) -> (reqwest::StatusCode, Value, Duration) {
+    let started = Instant::now();
+    let response = reqwest::get(app.url("/api/health"))
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    let body = response.json::<Value>().await.expect("a JSON body");
+    (status, body, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_redis_down_and_back_up_without_restarting_the_app() {
+    let mut redis = TestRedis::start();
+    let timeout = Duration::from_secs(1);
+    let app = TestApp::spawn(&redis.url(), settings(&redis.url(), timeout)).await;
+
+    // Up: connected, with a latency and what the server says of itself.
+    let (status, body, _) = health(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["redis"]["connected"], true);
+    assert!(
+        body["redis"]["latency_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms >= 0.0)
+    );
+    assert!(
+        body["redis"]["server"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit())),
+        "{body}"
+    );
+    assert_eq!(body["version"], server::VERSION);
+    assert_eq!(body["config"]["redis_timeout_s"], 1.0);
+    assert_eq!(body["config"]["redis_connection_pool_size"], 2);
+
+    // Down: still 200, `degraded`, quickly (within REDIS_TIMEOUT + 1 s), with the reason.
+    redis.kill();
+    for _ in 0..3 {
+        let (status, body, took) = health(&app).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["status"], "degraded", "{body}");
+        assert_eq!(body["redis"]["connected"], false);
+        assert!(body["redis"]["latency_ms"].is_null());
+        assert!(
+            body["redis"]["last_error"]
+                .as_str()
+                .is_some_and(|e| !e.is_empty())
+        );
+        assert!(took <= timeout + Duration::from_secs(1), "took {took:?}");
+    }
+    // Liveness and readiness do not depend on a shared Redis.
+    assert_eq!(
+        reqwest::get(app.url("/healthz")).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(app.url("/readyz")).await.unwrap().status(),
+        200
+    );
+
+    // Back up on the same port: the same app recovers by itself.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body, _) = health(&app).await;
+        if body["redis"]["connected"] == true {
+            assert_eq!(body["status"], "ok");
+            // The outage stays visible to an operator after recovery.
+            assert!(body["redis"]["last_error"].is_string());
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery within 10 s: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_boots_and_answers_while_redis_has_never_been_reachable() {
+    let port = support::free_port(); // nothing listens here
+    let url = format!("redis://127.0.0.1:{port}");
+    let app = TestApp::spawn(&url, settings(&url, Duration::from_millis(500))).await;
+
+    let (status, body, took) = health(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "degraded");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    let page = reqwest::get(app.url("/")).await.expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Explain your tree models")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_in_redis_url_never_reach_the_health_report() {
+    let redis = TestRedis::start();
+    let url = format!("redis://:s3cret@127.0.0.1:{}", redis.port);
+    let app = TestApp::spawn(&url, settings(&url, Duration::from_secs(1))).await;
+    let (_, body, _) = health(&app).await;
+    let text = body.to_string();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(
+        body["config"]["redis_url"]
+            .as_str()
+            .unwrap()
+            .contains(":***@")
+    );
+}

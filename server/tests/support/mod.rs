@@ -1,0 +1,152 @@
+//! Test helpers: real redis-server processes on free loopback ports, and the app on port 0.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use server::config::RedisSettings;
+use server::redis::RedisPool;
+use server::redis::probe::{HealthProbe, RedisMode};
+use server::startup::{self, AppState};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A redis-server child on a loopback port; killed when dropped.
+pub struct TestRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl TestRedis {
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut redis = TestRedis { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to connected clients) and waits for the port to close.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        wait_until(Duration::from_secs(5), || !accepts(self.port));
+    }
+
+    /// Starts (again) on the same port, with an empty dataset.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "redis is already running");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (make test installs it)");
+        self.child = Some(child);
+        assert!(
+            wait_until(Duration::from_secs(10), || accepts(self.port)),
+            "redis-server did not start on port {}",
+            self.port
+        );
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The app (API + pages) on a free port, talking to `redis_url`.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(redis_url: &str, settings: RedisSettings) -> Self {
+        let pool = RedisPool::new(redis_url, &settings).expect("valid URL");
+        let health = Arc::new(HealthProbe::new(
+            Arc::new(pool),
+            redis_url,
+            &settings,
+            RedisMode::External,
+        ));
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let router = startup::router(
+            AppState {
+                health,
+                private_redis: None,
+            },
+            startup::leptos_options(addr),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(startup::serve(listener, router, async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings as the environment would give them, with a short timeout for tests.
+pub fn settings(url: &str, timeout: Duration) -> RedisSettings {
+    RedisSettings {
+        url: Some(url.to_owned()),
+        timeout,
+        keepalive: server::config::Keepalive::After(Duration::from_secs(5)),
+        pool_size: 2,
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub fn accepts(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
