@@ -7,6 +7,7 @@
 
 mod interactions;
 mod interventional;
+mod linear;
 pub mod path;
 
 pub use interactions::interaction_values;
@@ -15,7 +16,7 @@ pub use interventional::{Background, interventional_values};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::model::Ensemble;
-use path::{Condition, PathScratch, tree_shap};
+use linear::{LinearScratch, LinearTrees};
 use rayon::prelude::*;
 
 /// Which scale the explained quantity lives on.
@@ -73,15 +74,16 @@ pub fn shap_values(model: &Ensemble, rows: &Matrix) -> Result<Explanation> {
     let k = model.num_outputs;
     let stride = k * (f + 1);
     let expected = model.expected_values();
+    let prepared = LinearTrees::new(&model.trees);
     let mut values = vec![0.0; rows.rows * stride];
     values
         .par_chunks_mut(stride.max(1))
         .enumerate()
-        .for_each_init(PathScratch::default, |scratch, (i, out)| {
+        .for_each_init(LinearScratch::default, |scratch, (i, out)| {
             let row = rows.row(i);
-            for (tree, &o) in model.trees.iter().zip(&model.tree_output) {
+            for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
                 let block = &mut out[o * (f + 1)..o * (f + 1) + f];
-                tree_shap(tree, row, block, Condition::Off, scratch);
+                prepared.add(t, tree, row, block, scratch);
             }
             for o in 0..k {
                 out[o * (f + 1) + f] = expected[o];

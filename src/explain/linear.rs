@@ -1,0 +1,334 @@
+//! Path-dependent TreeSHAP in O(nodes · Q) per tree and row: Linear TreeSHAP with Gauss–Legendre
+//! quadrature, and everything that depends only on the model precomputed once.
+//!
+//! Why it works: the Shapley weight |S|!(d−|S|−1)!/d! equals ∫₀¹ t^|S| (1−t)^(d−|S|−1) dt, so a
+//! leaf's contribution to feature j is `(o_j − z_j) · v · ∫₀¹ Π_{k≠j} (z_k + (o_k − z_k) t) dt`,
+//! where z_k is the cover fraction of the path's edges on feature k and o_k ∈ {0, 1} says
+//! whether the row follows them all. The integrand is a polynomial of degree (unique features on
+//! the path − 1), integrated exactly by Q-point Gauss–Legendre when 2Q − 1 ≥ that degree; Q is
+//! chosen per tree from its deepest path (3 points for a depth-6 tree).
+//!
+//! One DFS per tree and row carries P(t) = Π_k F_k(t) at the Q points downward and the
+//! leaf-value-weighted sums G(t) = Σ v·P(t) upward; at each edge on feature j, feature j gains
+//! Σ_q G(t_q)·c(t_q). A feature seen again deeper on the path is re-merged: the deeper edge
+//! subtracts what the shallower one credited for the leaves below it (the same quadrature sums,
+//! so the cancellation is exact up to rounding). Because o_k is a bit, the per-edge factors
+//! F_new/F_old and coefficients c exist in only three variants (hot, turned cold here, already
+//! cold), all model-only — so the per-row work is a multiply, an add and a dot product of
+//! length Q per edge. Trees needing more than `MAX_Q` points fall back to the classic algorithm.
+
+use super::path::{Condition, PathScratch, tree_shap};
+use crate::model::Tree;
+
+/// Most quadrature points used; exact for paths of up to 2·MAX_Q unique features.
+const MAX_Q: usize = 16;
+
+/// Gauss–Legendre nodes and weights on [0, 1], by Newton's method on the Legendre polynomial.
+fn gauss_legendre(q: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut nodes = Vec::with_capacity(q);
+    let mut weights = Vec::with_capacity(q);
+    for i in 0..q {
+        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (q as f64 + 0.5)).cos();
+        let mut dp = 1.0;
+        for _ in 0..100 {
+            let (mut p0, mut p1) = (1.0, x);
+            for k in 2..=q {
+                let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
+                p0 = p1;
+                p1 = p2;
+            }
+            if q == 1 {
+                p0 = 1.0;
+            }
+            dp = q as f64 * (x * p1 - p0) / (x * x - 1.0);
+            let dx = p1 / dp;
+            x -= dx;
+            if dx.abs() < 1e-16 {
+                break;
+            }
+        }
+        nodes.push((x + 1.0) / 2.0);
+        weights.push(1.0 / ((1.0 - x * x) * dp * dp));
+    }
+    (nodes, weights)
+}
+
+/// Per-edge model-only data, stored at the edge's child node.
+#[derive(Clone, Copy)]
+struct Edge<const Q: usize> {
+    /// Depth (in the path) of the previous node reached through an edge on the same feature,
+    /// or `u16::MAX` when the feature is new on this path.
+    prev: u16,
+    /// Cover fraction of this edge alone (the factor when the feature was already cold).
+    z_edge: f64,
+    /// F_new/F_old at the quadrature points: [row follows this edge, row leaves here].
+    ratio: [[f64; Q]; 2],
+    /// Weighted coefficients c(t_q): [row follows this edge, row leaves here].
+    coef: [[f64; Q]; 2],
+}
+
+/// One tree prepared for a fixed number of quadrature points.
+struct Prepared<const Q: usize> {
+    edges: Vec<Edge<Q>>,
+    leaf_value: Vec<f64>,
+}
+
+/// One tree prepared for the fastest exact method available to it.
+enum Method {
+    Empty,
+    Q1(Prepared<1>),
+    Q2(Prepared<2>),
+    Q3(Prepared<3>),
+    Q4(Prepared<4>),
+    Q5(Prepared<5>),
+    Q6(Prepared<6>),
+    Q8(Prepared<8>),
+    Q12(Prepared<12>),
+    Q16(Prepared<16>),
+    Classic,
+}
+
+/// The model-only precomputation of every tree, built once and reused for every row.
+pub struct LinearTrees {
+    methods: Vec<Method>,
+}
+
+/// Largest number of distinct features on any root-to-leaf path.
+fn max_unique_features(tree: &Tree) -> usize {
+    fn walk(tree: &Tree, node: usize, path: &mut Vec<usize>) -> usize {
+        if tree.is_leaf(node) {
+            let mut u = path.clone();
+            u.sort_unstable();
+            u.dedup();
+            return u.len();
+        }
+        path.push(tree.split_feature(node));
+        let (l, r) = tree.children(node);
+        let m = walk(tree, l, path).max(walk(tree, r, path));
+        path.pop();
+        m
+    }
+    walk(tree, 0, &mut Vec::new())
+}
+
+impl LinearTrees {
+    pub fn new(trees: &[Tree]) -> Self {
+        let methods = trees
+            .iter()
+            .map(|t| {
+                if t.is_leaf(0) {
+                    return Method::Empty;
+                }
+                // Degree of the integrand is u − 1; Q points integrate degree 2Q − 1 exactly.
+                let q = max_unique_features(t).div_ceil(2).max(1);
+                match q {
+                    1 => Method::Q1(prepare(t)),
+                    2 => Method::Q2(prepare(t)),
+                    3 => Method::Q3(prepare(t)),
+                    4 => Method::Q4(prepare(t)),
+                    5 => Method::Q5(prepare(t)),
+                    6 => Method::Q6(prepare(t)),
+                    7 | 8 => Method::Q8(prepare(t)),
+                    9..=12 => Method::Q12(prepare(t)),
+                    13..=MAX_Q => Method::Q16(prepare(t)),
+                    _ => Method::Classic,
+                }
+            })
+            .collect();
+        LinearTrees { methods }
+    }
+
+    /// Add tree `i`'s SHAP values for `row` into `phi`.
+    #[inline]
+    pub fn add(
+        &self,
+        i: usize,
+        tree: &Tree,
+        row: &[f64],
+        phi: &mut [f64],
+        scratch: &mut LinearScratch,
+    ) {
+        match &self.methods[i] {
+            Method::Empty => {}
+            Method::Q1(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q2(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q3(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q4(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q5(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q6(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q8(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q12(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Q16(p) => p.run(tree, row, phi, &mut scratch.hot),
+            Method::Classic => tree_shap(tree, row, phi, Condition::Off, &mut scratch.classic),
+        }
+    }
+}
+
+/// Per-thread scratch: the hot bits along the current path, and the classic fallback's buffer.
+#[derive(Default)]
+pub struct LinearScratch {
+    hot: Vec<bool>,
+    classic: PathScratch,
+}
+
+/// F(t) for a merged feature with cover fraction z and hot bit o: z + (o − z)·t.
+fn factor(z: f64, hot: bool, t: f64) -> f64 {
+    let o = if hot { 1.0 } else { 0.0 };
+    z + (o - z) * t
+}
+
+/// w·(o − z)/F(t), defined as 0 when o = z = 0 (the feature cannot contribute).
+fn coefficient(z: f64, hot: bool, t: f64, w: f64) -> f64 {
+    let o = if hot { 1.0 } else { 0.0 };
+    let f = factor(z, hot, t);
+    if o - z == 0.0 || f == 0.0 {
+        0.0
+    } else {
+        w * (o - z) / f
+    }
+}
+
+fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
+    let (nodes, weights) = gauss_legendre(Q);
+    let n = tree.num_nodes();
+    let empty = Edge {
+        prev: u16::MAX,
+        z_edge: 1.0,
+        ratio: [[1.0; Q]; 2],
+        coef: [[0.0; Q]; 2],
+    };
+    let mut edges = vec![empty; n];
+    let mut leaf_value = vec![0.0; n];
+    // DFS carrying, per feature on the path, (depth of its last edge's child, merged z).
+    struct Frame {
+        node: usize,
+        depth: usize,
+        seen: Vec<(usize, u16, f64)>,
+    }
+    let mut stack = vec![Frame {
+        node: 0,
+        depth: 0,
+        seen: Vec::new(),
+    }];
+    while let Some(Frame { node, depth, seen }) = stack.pop() {
+        if tree.is_leaf(node) {
+            leaf_value[node] = tree.predict_leaf_value(node);
+            continue;
+        }
+        let feature = tree.split_feature(node);
+        let (l, r) = tree.children(node);
+        let cover = tree.node_cover(node);
+        for child in [l, r] {
+            let z_edge = tree.node_cover(child) / cover;
+            let previous = seen.iter().find(|(f, _, _)| *f == feature).copied();
+            let (prev, z_old) = match previous {
+                Some((_, d, z)) => (d, z),
+                None => (u16::MAX, 1.0),
+            };
+            let z_new = z_old * z_edge;
+            let mut e = empty;
+            e.prev = prev;
+            e.z_edge = z_edge;
+            for (v, hot) in [(0usize, true), (1, false)] {
+                for q in 0..Q {
+                    let t = nodes[q];
+                    // With no previous edge the old factor is 1 (z = 1, hot).
+                    let old = if previous.is_some() {
+                        factor(z_old, true, t)
+                    } else {
+                        1.0
+                    };
+                    e.ratio[v][q] = factor(z_new, hot, t) / old;
+                    let old_coef = if previous.is_some() {
+                        coefficient(z_old, true, t, weights[q])
+                    } else {
+                        0.0
+                    };
+                    e.coef[v][q] = coefficient(z_new, hot, t, weights[q]) - old_coef;
+                }
+            }
+            edges[child] = e;
+            let mut child_seen: Vec<(usize, u16, f64)> = seen
+                .iter()
+                .filter(|(f, _, _)| *f != feature)
+                .copied()
+                .collect();
+            child_seen.push((feature, (depth + 1) as u16, z_new));
+            stack.push(Frame {
+                node: child,
+                depth: depth + 1,
+                seen: child_seen,
+            });
+        }
+    }
+    Prepared { edges, leaf_value }
+}
+
+impl<const Q: usize> Prepared<Q> {
+    fn run(&self, tree: &Tree, row: &[f64], phi: &mut [f64], hot: &mut Vec<bool>) {
+        let depth = tree.depth() + 2;
+        if hot.len() < depth {
+            hot.resize(depth, true);
+        }
+        hot[0] = true;
+        self.visit(tree, row, phi, hot, 0, 0, [1.0; Q]);
+    }
+
+    /// Returns G(t) = Σ over leaves below `node` of v·P(t).
+    #[allow(clippy::too_many_arguments)]
+    fn visit(
+        &self,
+        tree: &Tree,
+        row: &[f64],
+        phi: &mut [f64],
+        hot: &mut [bool],
+        node: usize,
+        depth: usize,
+        p: [f64; Q],
+    ) -> [f64; Q] {
+        if tree.is_leaf(node) {
+            let v = self.leaf_value[node];
+            return p.map(|x| x * v);
+        }
+        let feature = tree.split_feature(node);
+        let (l, r) = tree.children(node);
+        let goes_left = tree.goes_left(node, row[feature]);
+        let mut g = [0.0; Q];
+        for (child, follows) in [(l, goes_left), (r, !goes_left)] {
+            let e = &self.edges[child];
+            let was_hot = e.prev == u16::MAX || hot[e.prev as usize];
+            let is_hot = was_hot && follows;
+            hot[depth + 1] = is_hot;
+            let gc = if was_hot {
+                let v = if is_hot { 0 } else { 1 };
+                let mut pc = p;
+                for q in 0..Q {
+                    pc[q] *= e.ratio[v][q];
+                }
+                let gc = self.visit(tree, row, phi, hot, child, depth + 1, pc);
+                let mut s = 0.0;
+                for q in 0..Q {
+                    s += gc[q] * e.coef[v][q];
+                }
+                phi[feature] += s;
+                gc
+            } else {
+                // Already cold: the merged factor just scales by this edge's cover fraction and
+                // the credit cancels exactly with the shallower edge's.
+                self.visit(
+                    tree,
+                    row,
+                    phi,
+                    hot,
+                    child,
+                    depth + 1,
+                    p.map(|x| x * e.z_edge),
+                )
+            };
+            for q in 0..Q {
+                g[q] += gc[q];
+            }
+        }
+        g
+    }
+}
