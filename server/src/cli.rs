@@ -18,6 +18,8 @@ pub enum Command {
     /// Check the Redis named by REDIS_URL: reachability, latency, version and settings that
     /// put queued work at risk. Exits non-zero when Redis is unreachable or misconfigured.
     CheckRedis,
+    /// Explain every row of a CSV with the SHAP engine and write the values as CSV (no Redis).
+    Explain(shaplab::ExplainArgs),
 }
 
 #[derive(Args, Debug, Clone)]

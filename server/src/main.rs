@@ -2,6 +2,8 @@
 
 use clap::Parser;
 use server::cli::{Cli, Command};
+use std::fmt::Display;
+use std::future::Future;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -9,30 +11,33 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SHAPLAB_LOG")
-                .unwrap_or_else(|_| "info,server=info".into()),
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
 
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("shaplab: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => server::commands::serve::run(args).await,
-            Command::CheckRedis => Ok(server::commands::check_redis::run().await),
-        }
-    });
-    match outcome {
-        Ok(code) => code,
-        Err(e) => {
-            // One line a person can act on; the cause chain is in the message.
-            eprintln!("shaplab: {e}");
-            ExitCode::FAILURE
-        }
+    match cli.command {
+        Command::Serve(args) => on_runtime(server::commands::serve::run(args)),
+        Command::CheckRedis => on_runtime(async {
+            Ok::<_, std::convert::Infallible>(server::commands::check_redis::run().await)
+        }),
+        // The engine needs no async runtime: it parallelises with rayon.
+        Command::Explain(args) => report(shaplab::run_explain(&args).map(|_| ExitCode::SUCCESS)),
     }
+}
+
+/// Runs an async subcommand on a fresh tokio runtime.
+fn on_runtime<E: Display>(command: impl Future<Output = Result<ExitCode, E>>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => report(runtime.block_on(command)),
+        Err(e) => report(Err(format!("cannot start the async runtime: {e}"))),
+    }
+}
+
+/// One line a person can act on (the cause chain is in the message), and a failing exit code.
+fn report<E: Display>(outcome: Result<ExitCode, E>) -> ExitCode {
+    outcome.unwrap_or_else(|e| {
+        eprintln!("shaplab: {e}");
+        ExitCode::FAILURE
+    })
 }

@@ -128,3 +128,42 @@ mod reqwest {
         })
     }
 }
+
+#[test]
+fn explain_writes_shap_values_and_rejects_a_file_that_is_not_a_model() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/xgb_binary_d6");
+    let out = std::env::temp_dir().join(format!("shaplab-explain-{}.csv", std::process::id()));
+    let run = |model: &str| {
+        Command::new(BIN)
+            .arg("explain")
+            .args(["--model", &format!("{fixture}/{model}")])
+            .args(["--data", &format!("{fixture}/data.csv")])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run shaplab explain")
+    };
+
+    let ok = run("model.json");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let csv = std::fs::read_to_string(&out).expect("OUT.csv written");
+    let data = std::fs::read_to_string(format!("{fixture}/data.csv")).expect("data");
+    assert_eq!(
+        csv.lines().count(),
+        data.lines().count(),
+        "one line per row + header"
+    );
+    assert!(csv.lines().next().unwrap().ends_with(",base_value"));
+
+    let bad = run("data.csv");
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("model format"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_file(&out);
+}
