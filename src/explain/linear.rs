@@ -17,6 +17,9 @@
 //! cold), all model-only — so the per-row work is a multiply, an add and a dot product of
 //! length Q per edge. Trees needing more than `MAX_Q` points fall back to the classic algorithm.
 
+// Fixed-size loops over the Q quadrature points index several arrays in lockstep.
+#![allow(clippy::needless_range_loop)]
+
 use super::path::{Condition, PathScratch, tree_shap};
 use crate::model::Tree;
 
