@@ -97,6 +97,16 @@ fn serve_without_redis_url_starts_and_stops_a_private_redis() {
     assert_eq!(body["redis"]["connected"], true);
     assert_eq!(body["redis"]["server"]["aof_enabled"], true);
     assert_eq!(body["redis"]["server"]["maxmemory_policy"], "noeviction");
+    assert_eq!(reqwest::status(port, "/readyz"), 200);
+
+    // The private Redis dies under the running server: this instance is no longer ready,
+    // though it is still alive.
+    support::send_inline(redis_port, "SHUTDOWN NOSAVE");
+    assert!(support::wait_until(Duration::from_secs(5), || {
+        !support::accepts(redis_port)
+    }));
+    assert_eq!(reqwest::status(port, "/readyz"), 503);
+    assert_eq!(reqwest::status(port, "/healthz"), 200);
 
     // SIGTERM: shaplab stops, and takes its Redis with it.
     let _ = Command::new("kill").arg(child.id().to_string()).status();
@@ -110,15 +120,28 @@ fn serve_without_redis_url_starts_and_stops_a_private_redis() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-/// A tiny blocking GET of `/api/health` (the test is synchronous; reqwest's blocking client
-/// would need another feature).
+/// Tiny blocking GETs (the tests are synchronous; reqwest's blocking client would need another
+/// feature).
 mod reqwest {
-    pub fn blocking_get(port: u16) -> serde_json::Value {
-        let rt = tokio::runtime::Builder::new_current_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .expect("runtime");
-        rt.block_on(async {
+            .expect("runtime")
+    }
+
+    pub fn status(port: u16, path: &str) -> u16 {
+        runtime().block_on(async {
+            ::reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+                .await
+                .expect("the server answers")
+                .status()
+                .as_u16()
+        })
+    }
+
+    pub fn blocking_get(port: u16) -> serde_json::Value {
+        runtime().block_on(async {
             ::reqwest::get(format!("http://127.0.0.1:{port}/api/health"))
                 .await
                 .expect("health answers")
@@ -127,6 +150,26 @@ mod reqwest {
                 .expect("JSON")
         })
     }
+}
+
+#[test]
+fn serve_without_redis_url_or_redis_server_says_how_to_fix_it_in_one_line() {
+    let out = Command::new(BIN)
+        .args(["serve", "--port", &free_port().to_string(), "--data-dir"])
+        .arg(std::env::temp_dir().join("shaplab-no-redis-test"))
+        .env_remove("REDIS_URL")
+        .env("PATH", "/nonexistent") // no redis-server to be found
+        .output()
+        .expect("run shaplab serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("shaplab:"))
+        .unwrap_or_else(|| panic!("no error line in {stderr}"));
+    assert!(line.contains("no `redis-server` was found"), "{line}");
+    assert!(line.contains("apt-get install redis-server") && line.contains("REDIS_URL="));
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

@@ -140,6 +140,16 @@ pub fn accepts(port: u16) -> bool {
     .is_ok()
 }
 
+/// Sends one inline Redis command and ignores the reply.
+pub fn send_inline(port: u16, command: &str) {
+    use std::io::{Read, Write};
+    if let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
+        let _ = stream.write_all(format!("{command}\r\n").as_bytes());
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = stream.read(&mut [0u8; 64]);
+    }
+}
+
 pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
