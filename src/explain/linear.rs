@@ -56,18 +56,21 @@ fn gauss_legendre(q: usize) -> (Vec<f64>, Vec<f64>) {
     (nodes, weights)
 }
 
+/// Rows processed together through one tree: the tree's edge data stays in cache across
+/// them, and the per-node loops run over rows (SIMD-friendly).
+pub const BATCH: usize = 64;
+
 /// Per-edge model-only data, stored at the edge's child node.
 #[derive(Clone, Copy)]
 struct Edge<const Q: usize> {
     /// Depth (in the path) of the previous node reached through an edge on the same feature,
     /// or `u16::MAX` when the feature is new on this path.
     prev: u16,
-    /// Cover fraction of this edge alone (the factor when the feature was already cold).
-    z_edge: f64,
-    /// F_new/F_old at the quadrature points: [row follows this edge, row leaves here].
-    ratio: [[f64; Q]; 2],
-    /// Weighted coefficients c(t_q): [row follows this edge, row leaves here].
-    coef: [[f64; Q]; 2],
+    /// F_new/F_old at the quadrature points, per variant: [row follows this edge, row leaves
+    /// the feature's path here, feature already cold (then it is the edge's cover fraction)].
+    ratio: [[f64; Q]; 3],
+    /// Weighted coefficients c(t_q) per variant (zero when already cold: the credits cancel).
+    coef: [[f64; Q]; 3],
 }
 
 /// One tree prepared for a fixed number of quadrature points.
@@ -141,36 +144,66 @@ impl LinearTrees {
         LinearTrees { methods }
     }
 
-    /// Add tree `i`'s SHAP values for `row` into `phi`.
-    #[inline]
+    /// Add tree `i`'s SHAP values for `nb ≤ BATCH` rows (`x`, row-major with `nf` features)
+    /// into `out`, where row b's block for the tree's output starts at `b * stride + offset`.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &self,
         i: usize,
         tree: &Tree,
-        row: &[f64],
-        phi: &mut [f64],
-        scratch: &mut LinearScratch,
+        x: &[f64],
+        nb: usize,
+        nf: usize,
+        out: &mut [f64],
+        stride: usize,
+        offset: usize,
+        s: &mut LinearScratch,
     ) {
+        let rows = Rows { x, nb, nf };
         match &self.methods[i] {
             Method::Empty => {}
-            Method::Q1(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q2(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q3(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q4(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q5(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q6(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q8(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q12(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Q16(p) => p.run(tree, row, phi, &mut scratch.hot),
-            Method::Classic => tree_shap(tree, row, phi, Condition::Off, &mut scratch.classic),
+            Method::Q1(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q2(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q3(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q4(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q5(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q6(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q8(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q12(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Q16(p) => p.run(tree, rows, out, stride, offset, s),
+            Method::Classic => {
+                for b in 0..nb {
+                    let phi = &mut out[b * stride + offset..b * stride + offset + nf];
+                    tree_shap(
+                        tree,
+                        &x[b * nf..(b + 1) * nf],
+                        phi,
+                        Condition::Off,
+                        &mut s.classic,
+                    );
+                }
+            }
         }
     }
 }
 
-/// Per-thread scratch: the hot bits along the current path, and the classic fallback's buffer.
+/// A batch of rows, row-major.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    x: &'a [f64],
+    nb: usize,
+    nf: usize,
+}
+
+/// Per-thread scratch for a batch: per path level and row, P(t), G(t), hot bits, the edge
+/// variant and the split direction; plus the classic fallback's buffer.
 #[derive(Default)]
 pub struct LinearScratch {
+    p: Vec<f64>,
+    g: Vec<f64>,
     hot: Vec<bool>,
+    var: Vec<u8>,
+    left: Vec<bool>,
     classic: PathScratch,
 }
 
@@ -196,9 +229,8 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
     let n = tree.num_nodes();
     let empty = Edge {
         prev: u16::MAX,
-        z_edge: 1.0,
-        ratio: [[1.0; Q]; 2],
-        coef: [[0.0; Q]; 2],
+        ratio: [[1.0; Q]; 3],
+        coef: [[0.0; Q]; 3],
     };
     let mut edges = vec![empty; n];
     let mut leaf_value = vec![0.0; n];
@@ -231,7 +263,7 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
             let z_new = z_old * z_edge;
             let mut e = empty;
             e.prev = prev;
-            e.z_edge = z_edge;
+            e.ratio[2] = [z_edge; Q];
             for (v, hot) in [(0usize, true), (1, false)] {
                 for q in 0..Q {
                     let t = nodes[q];
@@ -268,70 +300,109 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
 }
 
 impl<const Q: usize> Prepared<Q> {
-    fn run(&self, tree: &Tree, row: &[f64], phi: &mut [f64], hot: &mut Vec<bool>) {
-        let depth = tree.depth() + 2;
-        if hot.len() < depth {
-            hot.resize(depth, true);
-        }
-        hot[0] = true;
-        self.visit(tree, row, phi, hot, 0, 0, [1.0; Q]);
-    }
-
-    /// Returns G(t) = Σ over leaves below `node` of v·P(t).
-    #[allow(clippy::too_many_arguments)]
-    fn visit(
+    /// Add this tree's SHAP values for `nb` rows (`x`, row-major, `nf` features) into `out`,
+    /// where row b's values for this tree's output start at `b * stride + offset`.
+    fn run(
         &self,
         tree: &Tree,
-        row: &[f64],
-        phi: &mut [f64],
-        hot: &mut [bool],
-        node: usize,
-        depth: usize,
-        p: [f64; Q],
-    ) -> [f64; Q] {
+        rows: Rows,
+        out: &mut [f64],
+        stride: usize,
+        offset: usize,
+        s: &mut LinearScratch,
+    ) {
+        let Rows { x, nb, nf } = rows;
+        let levels = tree.depth() + 1;
+        s.p.resize(levels * Q * BATCH, 0.0);
+        s.g.resize(levels * Q * BATCH, 0.0);
+        s.hot.resize(levels * BATCH, true);
+        s.var.resize(levels * BATCH, 0);
+        s.left.resize(levels * BATCH, false);
+        s.p[..Q * BATCH].fill(1.0);
+        s.hot[..BATCH].fill(true);
+        let mut ctx = Batch {
+            tree,
+            x,
+            nb,
+            nf,
+            out,
+            stride,
+            offset,
+            s,
+        };
+        self.visit(&mut ctx, 0, 0);
+    }
+
+    /// Leaves G(t) = Σ over leaves below `node` of v·P(t) at level `d` of `ctx.s.g`.
+    fn visit(&self, c: &mut Batch, node: usize, d: usize) {
+        let (nb, tree) = (c.nb, c.tree);
+        let lvl = |d: usize, q: usize| (d * Q + q) * BATCH;
         if tree.is_leaf(node) {
             let v = self.leaf_value[node];
-            return p.map(|x| x * v);
+            for q in 0..Q {
+                let (src, dst) = (lvl(d, q), lvl(d, q));
+                for b in 0..nb {
+                    c.s.g[dst + b] = v * c.s.p[src + b];
+                }
+            }
+            return;
         }
         let feature = tree.split_feature(node);
         let (l, r) = tree.children(node);
-        let goes_left = tree.goes_left(node, row[feature]);
-        let mut g = [0.0; Q];
-        for (child, follows) in [(l, goes_left), (r, !goes_left)] {
+        for b in 0..nb {
+            c.s.left[d * BATCH + b] = tree.goes_left(node, c.x[b * c.nf + feature]);
+        }
+        for q in 0..Q {
+            c.s.g[lvl(d, q)..lvl(d, q) + nb].fill(0.0);
+        }
+        for (child, is_left) in [(l, true), (r, false)] {
             let e = &self.edges[child];
-            let was_hot = e.prev == u16::MAX || hot[e.prev as usize];
-            let is_hot = was_hot && follows;
-            hot[depth + 1] = is_hot;
-            let gc = if was_hot {
-                let v = if is_hot { 0 } else { 1 };
-                let mut pc = p;
-                for q in 0..Q {
-                    pc[q] *= e.ratio[v][q];
-                }
-                let gc = self.visit(tree, row, phi, hot, child, depth + 1, pc);
-                let mut s = 0.0;
-                for q in 0..Q {
-                    s += gc[q] * e.coef[v][q];
-                }
-                phi[feature] += s;
-                gc
-            } else {
-                // Already cold: the merged factor just scales by this edge's cover fraction and
-                // the credit cancels exactly with the shallower edge's.
-                self.visit(
-                    tree,
-                    row,
-                    phi,
-                    hot,
-                    child,
-                    depth + 1,
-                    p.map(|x| x * e.z_edge),
-                )
-            };
+            for b in 0..nb {
+                let was_hot = e.prev == u16::MAX || c.s.hot[e.prev as usize * BATCH + b];
+                let is_hot = was_hot && c.s.left[d * BATCH + b] == is_left;
+                c.s.hot[(d + 1) * BATCH + b] = is_hot;
+                c.s.var[(d + 1) * BATCH + b] = if !was_hot {
+                    2
+                } else if is_hot {
+                    0
+                } else {
+                    1
+                };
+            }
             for q in 0..Q {
-                g[q] += gc[q];
+                let (src, dst) = (lvl(d, q), lvl(d + 1, q));
+                for b in 0..nb {
+                    let v = c.s.var[(d + 1) * BATCH + b] as usize;
+                    c.s.p[dst + b] = c.s.p[src + b] * e.ratio[v][q];
+                }
+            }
+            self.visit(c, child, d + 1);
+            for b in 0..nb {
+                let v = c.s.var[(d + 1) * BATCH + b] as usize;
+                let mut sum = 0.0;
+                for q in 0..Q {
+                    sum += c.s.g[lvl(d + 1, q) + b] * e.coef[v][q];
+                }
+                c.out[b * c.stride + c.offset + feature] += sum;
+            }
+            for q in 0..Q {
+                let (src, dst) = (lvl(d + 1, q), lvl(d, q));
+                for b in 0..nb {
+                    c.s.g[dst + b] += c.s.g[src + b];
+                }
             }
         }
-        g
     }
+}
+
+/// The rows and buffers of one batch run through one tree.
+struct Batch<'a> {
+    tree: &'a Tree,
+    x: &'a [f64],
+    nb: usize,
+    nf: usize,
+    out: &'a mut [f64],
+    stride: usize,
+    offset: usize,
+    s: &'a mut LinearScratch,
 }

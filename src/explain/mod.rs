@@ -16,7 +16,7 @@ pub use interventional::{Background, interventional_values};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::model::Ensemble;
-use linear::{LinearScratch, LinearTrees};
+use linear::{BATCH, LinearScratch, LinearTrees};
 use rayon::prelude::*;
 
 /// Which scale the explained quantity lives on.
@@ -76,17 +76,22 @@ pub fn shap_values(model: &Ensemble, rows: &Matrix) -> Result<Explanation> {
     let expected = model.expected_values();
     let prepared = LinearTrees::new(&model.trees);
     let mut values = vec![0.0; rows.rows * stride];
+    // Batches of rows go through one tree at a time; each row's arithmetic is independent of
+    // the others, so the result does not depend on batching or threads.
     values
-        .par_chunks_mut(stride.max(1))
+        .par_chunks_mut((stride * BATCH).max(1))
         .enumerate()
-        .for_each_init(LinearScratch::default, |scratch, (i, out)| {
-            let row = rows.row(i);
+        .for_each_init(LinearScratch::default, |scratch, (chunk, out)| {
+            let first = chunk * BATCH;
+            let nb = out.len() / stride.max(1);
+            let x = &rows.values[first * f..(first + nb) * f];
             for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
-                let block = &mut out[o * (f + 1)..o * (f + 1) + f];
-                prepared.add(t, tree, row, block, scratch);
+                prepared.add(t, tree, x, nb, f, out, stride, o * (f + 1), scratch);
             }
-            for o in 0..k {
-                out[o * (f + 1) + f] = expected[o];
+            for row in out.chunks_mut(stride.max(1)) {
+                for o in 0..k {
+                    row[o * (f + 1) + f] = expected[o];
+                }
             }
         });
     Ok(Explanation {
