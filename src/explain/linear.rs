@@ -20,7 +20,7 @@
 // Fixed-size loops over the Q quadrature points index several arrays in lockstep.
 #![allow(clippy::needless_range_loop)]
 
-use super::path::{Condition, PathScratch, tree_shap};
+use super::batch::Batch;
 use crate::model::Tree;
 
 /// Most quadrature points used; exact for paths of up to 2·MAX_Q unique features.
@@ -56,27 +56,23 @@ fn gauss_legendre(q: usize) -> (Vec<f64>, Vec<f64>) {
     (nodes, weights)
 }
 
-/// Rows processed together through one tree: the tree's edge data stays in cache across
-/// them, and the per-node loops run over rows (SIMD-friendly).
-pub const BATCH: usize = 64;
-
 /// Per-edge model-only data, stored at the edge's child node.
 #[derive(Clone, Copy)]
-struct Edge<const Q: usize> {
+pub(super) struct Edge<const Q: usize> {
     /// Depth (in the path) of the previous node reached through an edge on the same feature,
     /// or `u16::MAX` when the feature is new on this path.
-    prev: u16,
+    pub(super) prev: u16,
     /// F_new/F_old at the quadrature points, per variant: [row follows this edge, row leaves
     /// the feature's path here, feature already cold (then it is the edge's cover fraction)].
-    ratio: [[f64; Q]; 3],
+    pub(super) ratio: [[f64; Q]; 3],
     /// Weighted coefficients c(t_q) per variant (zero when already cold: the credits cancel).
-    coef: [[f64; Q]; 3],
+    pub(super) coef: [[f64; Q]; 3],
 }
 
 /// One tree prepared for a fixed number of quadrature points.
-struct Prepared<const Q: usize> {
-    edges: Vec<Edge<Q>>,
-    leaf_value: Vec<f64>,
+pub(super) struct Prepared<const Q: usize> {
+    pub(super) edges: Vec<Edge<Q>>,
+    pub(super) leaf_value: Vec<f64>,
 }
 
 /// One tree prepared for the fastest exact method available to it.
@@ -144,67 +140,23 @@ impl LinearTrees {
         LinearTrees { methods }
     }
 
-    /// Add tree `i`'s SHAP values for `nb ≤ BATCH` rows (`x`, row-major with `nf` features)
-    /// into `out`, where row b's block for the tree's output starts at `b * stride + offset`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add(
-        &self,
-        i: usize,
-        tree: &Tree,
-        x: &[f64],
-        nb: usize,
-        nf: usize,
-        out: &mut [f64],
-        stride: usize,
-        offset: usize,
-        s: &mut LinearScratch,
-    ) {
-        let rows = Rows { x, nb, nf };
+    /// Add tree `i`'s SHAP values for the batch into its transposed accumulator, at output
+    /// `output`'s block.
+    pub fn add(&self, i: usize, tree: &Tree, output: usize, batch: &mut Batch) {
         match &self.methods[i] {
             Method::Empty => {}
-            Method::Q1(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q2(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q3(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q4(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q5(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q6(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q8(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q12(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Q16(p) => p.run(tree, rows, out, stride, offset, s),
-            Method::Classic => {
-                for b in 0..nb {
-                    let phi = &mut out[b * stride + offset..b * stride + offset + nf];
-                    tree_shap(
-                        tree,
-                        &x[b * nf..(b + 1) * nf],
-                        phi,
-                        Condition::Off,
-                        &mut s.classic,
-                    );
-                }
-            }
+            Method::Q1(p) => batch.run(p, tree, output),
+            Method::Q2(p) => batch.run(p, tree, output),
+            Method::Q3(p) => batch.run(p, tree, output),
+            Method::Q4(p) => batch.run(p, tree, output),
+            Method::Q5(p) => batch.run(p, tree, output),
+            Method::Q6(p) => batch.run(p, tree, output),
+            Method::Q8(p) => batch.run(p, tree, output),
+            Method::Q12(p) => batch.run(p, tree, output),
+            Method::Q16(p) => batch.run(p, tree, output),
+            Method::Classic => batch.run_classic(tree, output),
         }
     }
-}
-
-/// A batch of rows, row-major.
-#[derive(Clone, Copy)]
-struct Rows<'a> {
-    x: &'a [f64],
-    nb: usize,
-    nf: usize,
-}
-
-/// Per-thread scratch for a batch: per path level and row, P(t), G(t), hot bits, the edge
-/// variant and the split direction; plus the classic fallback's buffer.
-#[derive(Default)]
-pub struct LinearScratch {
-    p: Vec<f64>,
-    g: Vec<f64>,
-    hot: Vec<bool>,
-    var: Vec<u8>,
-    left: Vec<bool>,
-    classic: PathScratch,
 }
 
 /// F(t) for a merged feature with cover fraction z and hot bit o: z + (o − z)·t.
@@ -297,112 +249,4 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
         }
     }
     Prepared { edges, leaf_value }
-}
-
-impl<const Q: usize> Prepared<Q> {
-    /// Add this tree's SHAP values for `nb` rows (`x`, row-major, `nf` features) into `out`,
-    /// where row b's values for this tree's output start at `b * stride + offset`.
-    fn run(
-        &self,
-        tree: &Tree,
-        rows: Rows,
-        out: &mut [f64],
-        stride: usize,
-        offset: usize,
-        s: &mut LinearScratch,
-    ) {
-        let Rows { x, nb, nf } = rows;
-        let levels = tree.depth() + 1;
-        s.p.resize(levels * Q * BATCH, 0.0);
-        s.g.resize(levels * Q * BATCH, 0.0);
-        s.hot.resize(levels * BATCH, true);
-        s.var.resize(levels * BATCH, 0);
-        s.left.resize(levels * BATCH, false);
-        s.p[..Q * BATCH].fill(1.0);
-        s.hot[..BATCH].fill(true);
-        let mut ctx = Batch {
-            tree,
-            x,
-            nb,
-            nf,
-            out,
-            stride,
-            offset,
-            s,
-        };
-        self.visit(&mut ctx, 0, 0);
-    }
-
-    /// Leaves G(t) = Σ over leaves below `node` of v·P(t) at level `d` of `ctx.s.g`.
-    fn visit(&self, c: &mut Batch, node: usize, d: usize) {
-        let (nb, tree) = (c.nb, c.tree);
-        let lvl = |d: usize, q: usize| (d * Q + q) * BATCH;
-        if tree.is_leaf(node) {
-            let v = self.leaf_value[node];
-            for q in 0..Q {
-                let (src, dst) = (lvl(d, q), lvl(d, q));
-                for b in 0..nb {
-                    c.s.g[dst + b] = v * c.s.p[src + b];
-                }
-            }
-            return;
-        }
-        let feature = tree.split_feature(node);
-        let (l, r) = tree.children(node);
-        for b in 0..nb {
-            c.s.left[d * BATCH + b] = tree.goes_left(node, c.x[b * c.nf + feature]);
-        }
-        for q in 0..Q {
-            c.s.g[lvl(d, q)..lvl(d, q) + nb].fill(0.0);
-        }
-        for (child, is_left) in [(l, true), (r, false)] {
-            let e = &self.edges[child];
-            for b in 0..nb {
-                let was_hot = e.prev == u16::MAX || c.s.hot[e.prev as usize * BATCH + b];
-                let is_hot = was_hot && c.s.left[d * BATCH + b] == is_left;
-                c.s.hot[(d + 1) * BATCH + b] = is_hot;
-                c.s.var[(d + 1) * BATCH + b] = if !was_hot {
-                    2
-                } else if is_hot {
-                    0
-                } else {
-                    1
-                };
-            }
-            for q in 0..Q {
-                let (src, dst) = (lvl(d, q), lvl(d + 1, q));
-                for b in 0..nb {
-                    let v = c.s.var[(d + 1) * BATCH + b] as usize;
-                    c.s.p[dst + b] = c.s.p[src + b] * e.ratio[v][q];
-                }
-            }
-            self.visit(c, child, d + 1);
-            for b in 0..nb {
-                let v = c.s.var[(d + 1) * BATCH + b] as usize;
-                let mut sum = 0.0;
-                for q in 0..Q {
-                    sum += c.s.g[lvl(d + 1, q) + b] * e.coef[v][q];
-                }
-                c.out[b * c.stride + c.offset + feature] += sum;
-            }
-            for q in 0..Q {
-                let (src, dst) = (lvl(d + 1, q), lvl(d, q));
-                for b in 0..nb {
-                    c.s.g[dst + b] += c.s.g[src + b];
-                }
-            }
-        }
-    }
-}
-
-/// The rows and buffers of one batch run through one tree.
-struct Batch<'a> {
-    tree: &'a Tree,
-    x: &'a [f64],
-    nb: usize,
-    nf: usize,
-    out: &'a mut [f64],
-    stride: usize,
-    offset: usize,
-    s: &'a mut LinearScratch,
 }

@@ -5,6 +5,7 @@
 //! computes each row independently, in a fixed order over trees, so results are bit-identical
 //! for any thread count and any chunking. Rows run in parallel on the current rayon pool.
 
+mod batch;
 mod interactions;
 mod interventional;
 mod linear;
@@ -16,7 +17,8 @@ pub use interventional::{Background, interventional_values};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::model::Ensemble;
-use linear::{BATCH, LinearScratch, LinearTrees};
+use batch::{BATCH, Batch};
+use linear::LinearTrees;
 use rayon::prelude::*;
 
 /// Which scale the explained quantity lives on.
@@ -79,21 +81,25 @@ pub fn shap_values(model: &Ensemble, rows: &Matrix) -> Result<Explanation> {
     // Batches of rows go through one tree at a time; each row's arithmetic is independent of
     // the others, so the result does not depend on batching or threads.
     values
-        .par_chunks_mut((stride * BATCH).max(1))
+        .par_chunks_mut(stride * BATCH)
         .enumerate()
-        .for_each_init(LinearScratch::default, |scratch, (chunk, out)| {
-            let first = chunk * BATCH;
-            let nb = out.len() / stride.max(1);
-            let x = &rows.values[first * f..(first + nb) * f];
-            for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
-                prepared.add(t, tree, x, nb, f, out, stride, o * (f + 1), scratch);
-            }
-            for row in out.chunks_mut(stride.max(1)) {
-                for o in 0..k {
-                    row[o * (f + 1) + f] = expected[o];
+        .for_each_init(
+            || Batch::new(f, k),
+            |batch, (chunk, out)| {
+                let first = chunk * BATCH;
+                let nb = out.len() / stride;
+                batch.load(&rows.values[first * f..(first + nb) * f], nb);
+                for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
+                    prepared.add(t, tree, o, batch);
                 }
-            }
-        });
+                batch.store(out, stride);
+                for row in out.chunks_exact_mut(stride) {
+                    for o in 0..k {
+                        row[o * (f + 1) + f] = expected[o];
+                    }
+                }
+            },
+        );
     Ok(Explanation {
         rows: rows.rows,
         num_features: f,

@@ -1,0 +1,210 @@
+//! The per-batch kernel of the fast path-dependent explainer (see `linear`): up to `BATCH`
+//! rows go through one tree together.
+//!
+//! Why batches: the traversal of Linear TreeSHAP visits every node whatever the row, so one
+//! DFS serves all rows of a batch; the tree's precomputed edge data is loaded once per batch
+//! instead of once per row, and each per-node step is a loop over rows with no branches that
+//! the compiler vectorises. Rows are transposed to columns (feature-major) for contiguous
+//! loads, and SHAP values accumulate in a transposed buffer, written back per row at the end.
+//! Each row's arithmetic is exactly what it would be alone, so batching and threading never
+//! change a result.
+
+use super::linear::Prepared;
+use super::path::{Condition, PathScratch, tree_shap};
+use crate::model::Tree;
+
+/// Rows per batch: big enough to amortise a tree's edge data, small enough that the per-level
+/// buffers (levels × Q × BATCH f64) stay in L1/L2.
+pub const BATCH: usize = 64;
+
+/// One batch of rows and every buffer the kernel needs; reused across batches by a thread.
+pub struct Batch {
+    nb: usize,
+    nf: usize,
+    outputs: usize,
+    /// Rows transposed: `xt[j * BATCH + b]` is feature j of row b.
+    xt: Vec<f64>,
+    /// SHAP values transposed: `phi[(o * nf + j) * BATCH + b]`.
+    phi: Vec<f64>,
+    /// P(t) per path level, quadrature point and row: `p[(level * Q + q) * BATCH + b]`.
+    p: Vec<f64>,
+    /// G(t), laid out like `p`.
+    g: Vec<f64>,
+    /// Edge variant per level and row: 0 row follows, 1 row leaves here, 2 already cold.
+    var: Vec<u8>,
+    /// Split direction per level and row.
+    left: Vec<bool>,
+    classic: PathScratch,
+    row: Vec<f64>,
+    tmp: Vec<f64>,
+}
+
+impl Batch {
+    pub fn new(nf: usize, outputs: usize) -> Self {
+        Batch {
+            nb: 0,
+            nf,
+            outputs,
+            xt: vec![0.0; nf * BATCH],
+            phi: vec![0.0; outputs * nf * BATCH],
+            p: Vec::new(),
+            g: Vec::new(),
+            var: Vec::new(),
+            left: Vec::new(),
+            classic: PathScratch::default(),
+            row: vec![0.0; nf],
+            tmp: vec![0.0; nf],
+        }
+    }
+
+    /// Start a batch of `nb ≤ BATCH` rows (`x` row-major).
+    pub fn load(&mut self, x: &[f64], nb: usize) {
+        self.nb = nb.min(BATCH);
+        for (b, row) in x.chunks_exact(self.nf).take(self.nb).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                self.xt[j * BATCH + b] = v;
+            }
+        }
+        self.phi.fill(0.0);
+    }
+
+    /// Write the batch's SHAP values into `out` (rows of `stride` values, output blocks of
+    /// `nf + 1`; the base-value slots are left alone).
+    pub fn store(&self, out: &mut [f64], stride: usize) {
+        let nf = self.nf;
+        for (b, row) in out.chunks_exact_mut(stride).take(self.nb).enumerate() {
+            for o in 0..self.outputs {
+                for j in 0..nf {
+                    row[o * (nf + 1) + j] = self.phi[(o * nf + j) * BATCH + b];
+                }
+            }
+        }
+    }
+
+    /// Run one prepared tree over the batch, adding into output `output`.
+    pub(super) fn run<const Q: usize>(&mut self, pt: &Prepared<Q>, tree: &Tree, output: usize) {
+        let levels = tree.depth() + 1;
+        if self.p.len() < levels * Q * BATCH {
+            self.p.resize(levels * Q * BATCH, 0.0);
+            self.g.resize(levels * Q * BATCH, 0.0);
+        }
+        if self.var.len() < levels * BATCH {
+            self.var.resize(levels * BATCH, 0);
+            self.left.resize(levels * BATCH, false);
+        }
+        self.p[..Q * BATCH].fill(1.0);
+        self.var[..BATCH].fill(0);
+        self.visit(pt, tree, 0, 0, output * self.nf * BATCH);
+    }
+
+    /// Trees too deep for the quadrature sizes: the classic algorithm, row by row.
+    pub(super) fn run_classic(&mut self, tree: &Tree, output: usize) {
+        let nf = self.nf;
+        for b in 0..self.nb {
+            for j in 0..nf {
+                self.row[j] = self.xt[j * BATCH + b];
+            }
+            self.tmp.fill(0.0);
+            tree_shap(
+                tree,
+                &self.row,
+                &mut self.tmp,
+                Condition::Off,
+                &mut self.classic,
+            );
+            for j in 0..nf {
+                self.phi[(output * nf + j) * BATCH + b] += self.tmp[j];
+            }
+        }
+    }
+
+    /// Leaves G(t) = Σ over leaves below `node` of v·P(t) at level `d` of `g`.
+    fn visit<const Q: usize>(
+        &mut self,
+        pt: &Prepared<Q>,
+        tree: &Tree,
+        node: usize,
+        d: usize,
+        phi_at: usize,
+    ) {
+        let nb = self.nb;
+        let lvl = |d: usize, q: usize| (d * Q + q) * BATCH;
+        if tree.is_leaf(node) {
+            let v = pt.leaf_value[node];
+            for q in 0..Q {
+                let i = lvl(d, q);
+                for (g, p) in self.g[i..i + nb].iter_mut().zip(&self.p[i..i + nb]) {
+                    *g = v * p;
+                }
+            }
+            return;
+        }
+        let feature = tree.split_feature(node);
+        let (l, r) = tree.children(node);
+        tree.route_batch(
+            node,
+            &self.xt[feature * BATCH..feature * BATCH + nb],
+            &mut self.left[d * BATCH..d * BATCH + nb],
+        );
+        for q in 0..Q {
+            let i = lvl(d, q);
+            self.g[i..i + nb].fill(0.0);
+        }
+        for (child, is_left) in [(l, true), (r, false)] {
+            let e = &pt.edges[child];
+            {
+                let (upper, lower) = self.var.split_at_mut((d + 1) * BATCH);
+                let var = &mut lower[..nb];
+                let left = &self.left[d * BATCH..d * BATCH + nb];
+                if e.prev == u16::MAX {
+                    for (v, &lf) in var.iter_mut().zip(left) {
+                        *v = (lf != is_left) as u8;
+                    }
+                } else {
+                    // The feature's previous edge is hot iff its variant there was 0.
+                    let prev = &upper[e.prev as usize * BATCH..e.prev as usize * BATCH + nb];
+                    for ((v, &lf), &h) in var.iter_mut().zip(left).zip(prev) {
+                        // 2 when already cold, else 0/1 by direction (branch-free).
+                        let cold = (h != 0) as u8;
+                        *v = cold * 2 + (1 - cold) * (lf != is_left) as u8;
+                    }
+                }
+            }
+            let var = &self.var[(d + 1) * BATCH..(d + 1) * BATCH + nb];
+            {
+                let (upper, lower) = self.p.split_at_mut(lvl(d + 1, 0));
+                for q in 0..Q {
+                    // A table lookup, not branches: variants are data-dependent and would
+                    // mispredict.
+                    let table = [e.ratio[0][q], e.ratio[1][q], e.ratio[2][q], e.ratio[2][q]];
+                    let src = &upper[lvl(d, q)..lvl(d, q) + nb];
+                    let dst = &mut lower[q * BATCH..q * BATCH + nb];
+                    for ((dst, &src), &v) in dst.iter_mut().zip(src).zip(var) {
+                        *dst = src * table[(v & 3) as usize];
+                    }
+                }
+            }
+            self.visit(pt, tree, child, d + 1, phi_at);
+            let var = &self.var[(d + 1) * BATCH..(d + 1) * BATCH + nb];
+            let mut acc = [0.0f64; BATCH];
+            for q in 0..Q {
+                let table = [e.coef[0][q], e.coef[1][q], e.coef[2][q], e.coef[2][q]];
+                let g = &self.g[lvl(d + 1, q)..lvl(d + 1, q) + nb];
+                for ((a, &g), &v) in acc[..nb].iter_mut().zip(g).zip(var) {
+                    *a += g * table[(v & 3) as usize];
+                }
+            }
+            let at = phi_at + feature * BATCH;
+            for (p, a) in self.phi[at..at + nb].iter_mut().zip(&acc[..nb]) {
+                *p += a;
+            }
+            let (upper, lower) = self.g.split_at_mut(lvl(d + 1, 0));
+            for q in 0..Q {
+                let dst = &mut upper[lvl(d, q)..lvl(d, q) + nb];
+                for (dst, src) in dst.iter_mut().zip(&lower[q * BATCH..q * BATCH + nb]) {
+                    *dst += src;
+                }
+            }
+        }
+    }
+}
