@@ -15,7 +15,7 @@ use crate::model::Tree;
 
 /// Rows per batch: big enough to amortise a tree's edge data, small enough that the per-level
 /// buffers (levels × Q × BATCH f64) stay in L1/L2.
-pub const BATCH: usize = 64;
+pub const BATCH: usize = 256;
 
 /// One batch of rows and every buffer the kernel needs; reused across batches by a thread.
 pub struct Batch {

@@ -92,6 +92,8 @@ enum Method {
 
 /// The model-only precomputation of every tree, built once and reused for every row.
 pub struct LinearTrees {
+    /// The trees renumbered in preorder: the DFS then reads nodes and edges sequentially.
+    trees: Vec<Tree>,
     methods: Vec<Method>,
 }
 
@@ -115,6 +117,7 @@ fn max_unique_features(tree: &Tree) -> usize {
 
 impl LinearTrees {
     pub fn new(trees: &[Tree]) -> Self {
+        let trees: Vec<Tree> = trees.iter().map(Tree::preorder).collect();
         let methods = trees
             .iter()
             .map(|t| {
@@ -137,12 +140,13 @@ impl LinearTrees {
                 }
             })
             .collect();
-        LinearTrees { methods }
+        LinearTrees { trees, methods }
     }
 
     /// Add tree `i`'s SHAP values for the batch into its transposed accumulator, at output
     /// `output`'s block.
-    pub fn add(&self, i: usize, tree: &Tree, output: usize, batch: &mut Batch) {
+    pub fn add(&self, i: usize, output: usize, batch: &mut Batch) {
+        let tree = &self.trees[i];
         match &self.methods[i] {
             Method::Empty => {}
             Method::Q1(p) => batch.run(p, tree, output),

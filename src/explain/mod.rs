@@ -89,8 +89,8 @@ pub fn shap_values(model: &Ensemble, rows: &Matrix) -> Result<Explanation> {
                 let first = chunk * BATCH;
                 let nb = out.len() / stride;
                 batch.load(&rows.values[first * f..(first + nb) * f], nb);
-                for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
-                    prepared.add(t, tree, o, batch);
+                for (t, &o) in model.tree_output.iter().enumerate() {
+                    prepared.add(t, o, batch);
                 }
                 batch.store(out, stride);
                 for row in out.chunks_exact_mut(stride) {

@@ -195,6 +195,38 @@ impl Tree {
         self.value[node]
     }
 
+    /// The same tree with reachable nodes renumbered in depth-first preorder (left first), so
+    /// a traversal reads its arrays front to back; unreachable nodes are dropped.
+    pub fn preorder(&self) -> Tree {
+        let mut order = Vec::with_capacity(self.num_nodes());
+        let mut stack = vec![0usize];
+        while let Some(n) = stack.pop() {
+            order.push(n);
+            if !self.is_leaf(n) {
+                stack.push(self.right[n] as usize);
+                stack.push(self.left[n] as usize);
+            }
+        }
+        let mut new_id = vec![LEAF; self.num_nodes()];
+        for (i, &n) in order.iter().enumerate() {
+            new_id[n] = i as u32;
+        }
+        let remap = |c: u32| if c == LEAF { LEAF } else { new_id[c as usize] };
+        Tree {
+            left: order.iter().map(|&n| remap(self.left[n])).collect(),
+            right: order.iter().map(|&n| remap(self.right[n])).collect(),
+            feature: order.iter().map(|&n| self.feature[n]).collect(),
+            threshold: order.iter().map(|&n| self.threshold[n]).collect(),
+            default_left: order.iter().map(|&n| self.default_left[n]).collect(),
+            missing: order.iter().map(|&n| self.missing[n]).collect(),
+            cover: order.iter().map(|&n| self.cover[n]).collect(),
+            value: order.iter().map(|&n| self.value[n]).collect(),
+            routing: self.routing,
+            depth: self.depth,
+            expected: self.expected,
+        }
+    }
+
     /// Scale every leaf value (DART weights, averaged rf output).
     pub(crate) fn scale(&mut self, factor: f64) {
         for v in &mut self.value {
