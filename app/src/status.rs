@@ -164,6 +164,7 @@ mod tests {
                 mode: "external".into(),
                 server: None,
                 warnings: vec![],
+                breaker: Default::default(),
             },
             config: EffectiveRedisConfig {
                 redis_url: "redis://127.0.0.1:6379".into(),

@@ -37,6 +37,23 @@ pub struct RedisHealth {
     pub server: Option<RedisServerInfo>,
     /// Settings of the Redis server that put queued work at risk.
     pub warnings: Vec<String>,
+    /// The circuit breaker in front of Redis.
+    #[serde(default)]
+    pub breaker: BreakerReport,
+}
+
+/// The circuit breaker's state and counters (see the server's `redis::breaker`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct BreakerReport {
+    /// `closed` (calls flow), `open` (calls fail fast), `half_open` (one probe in flight).
+    pub state: String,
+    pub consecutive_failures: u32,
+    pub opened_ago_ms: Option<u64>,
+    pub next_probe_in_ms: Option<u64>,
+    pub opened_total: u64,
+    pub rejected_total: u64,
+    /// Connections replaced after repeated timeouts.
+    pub connection_rebuilds_total: u64,
 }
 
 /// Facts read from `INFO` on the Redis server.

@@ -45,8 +45,13 @@ async fn health_follows_redis_down_and_back_up_without_restarting_the_app() {
 
     // Down: still 200, `degraded`, quickly (within REDIS_TIMEOUT + 1 s), with the reason.
     redis.kill();
-    for _ in 0..3 {
+    for attempt in 1..=3 {
         let (status, body, took) = health(&app).await;
+        if attempt == 3 {
+            // Three failed probes in a row: API calls now fail fast, and health says so.
+            assert_eq!(body["redis"]["breaker"]["state"], "open", "{body}");
+            assert_eq!(body["redis"]["breaker"]["opened_total"], 1);
+        }
         assert_eq!(status, 200);
         assert_eq!(body["status"], "degraded", "{body}");
         assert_eq!(body["redis"]["connected"], false);
@@ -75,6 +80,7 @@ async fn health_follows_redis_down_and_back_up_without_restarting_the_app() {
         let (_, body, _) = health(&app).await;
         if body["redis"]["connected"] == true {
             assert_eq!(body["status"], "ok");
+            assert_eq!(body["redis"]["breaker"]["state"], "closed");
             // The outage stays visible to an operator after recovery.
             assert!(body["redis"]["last_error"].is_string());
             break;

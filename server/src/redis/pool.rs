@@ -1,19 +1,28 @@
-//! Multiplexed connections to Redis, each call bounded in time.
+//! Multiplexed connections to Redis, each call bounded in time and guarded by a breaker.
 //!
 //! redis-rs's `ConnectionManager` is already a pool in the sense that matters: one multiplexed
 //! TCP connection carries many concurrent commands and reconnects in the background. We keep
 //! `REDIS_CONNECTION_POOL_SIZE` of them and hand them out round-robin so one slow reply does not
 //! queue every other command behind it. They are created lazily, so the server boots while
 //! Redis is down and recovers without a restart once it returns.
+//!
+//! What the manager does not do, we add: our own timeout on every call (a manager in a
+//! reconnect cycle makes callers wait), a circuit breaker so callers fail in microseconds while
+//! Redis is known to be down, and replacing a manager after consecutive timeouts (a half-open
+//! TCP connection keeps timing out and never triggers the manager's reconnect).
 
+use super::breaker::{Admission, Breaker, BreakerConfig, BreakerState};
 use crate::config::{Keepalive, RedisSettings};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
 use redis::{Client, FromRedisValue, IntoConnectionInfo};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
+
+/// Consecutive timeouts on one connection after which it is replaced.
+const REBUILD_AFTER_TIMEOUTS: u32 = 3;
 
 /// Why a Redis call failed.
 #[derive(Debug, Error)]
@@ -21,6 +30,9 @@ pub enum RedisCallError {
     /// No answer within `REDIS_TIMEOUT` (Redis down, paused, or the network is dropping packets).
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
+    /// Recent calls could not reach Redis; this one was not sent.
+    #[error("Redis is unreachable (circuit breaker open; next try in {retry_after:?})")]
+    BreakerOpen { retry_after: Duration },
     /// Redis or the connection reported an error.
     #[error("Redis error: {0}")]
     Redis(#[from] redis::RedisError),
@@ -31,28 +43,71 @@ impl RedisCallError {
     /// case an idempotent command may be sent once more on the reconnected manager.
     pub fn is_connection_failure(&self) -> bool {
         match self {
-            RedisCallError::Timeout(_) => false,
+            RedisCallError::Timeout(_) | RedisCallError::BreakerOpen { .. } => false,
             RedisCallError::Redis(e) => {
                 e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal()
             }
         }
     }
+
+    /// Whether Redis could not be reached at all (as opposed to answering with an error):
+    /// the API maps these to 503 `queue_unavailable` with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            RedisCallError::Timeout(_) | RedisCallError::BreakerOpen { .. } => true,
+            RedisCallError::Redis(_) => self.is_connection_failure(),
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RedisCallError::Timeout(_) => "timeout",
+            RedisCallError::BreakerOpen { .. } => "breaker_open",
+            RedisCallError::Redis(e) if e.is_connection_refusal() => "refused",
+            RedisCallError::Redis(e) if e.is_connection_dropped() || e.is_io_error() => "dropped",
+            RedisCallError::Redis(_) => "reply",
+        }
+    }
 }
 
-/// What the pool remembers about recent calls, for `/api/health`.
-#[derive(Debug, Clone, Default)]
-pub struct CallHistory {
+/// What the pool has seen, for `/api/health`.
+#[derive(Debug, Clone)]
+pub struct PoolStatus {
     pub last_ok_at_ms: Option<u64>,
     pub last_error: Option<String>,
+    pub breaker: BreakerState,
+    pub consecutive_failures: u32,
+    pub breaker_opened_ago_ms: Option<u64>,
+    pub breaker_next_probe_in_ms: Option<u64>,
+    pub breaker_opened_total: u64,
+    pub rejected_total: u64,
+    pub rebuilds_total: u64,
 }
 
-/// `REDIS_CONNECTION_POOL_SIZE` lazily connected managers with a per-call timeout.
+/// One multiplexed connection and its run of timeouts.
+struct Slot {
+    // A std mutex: held only to clone or swap the handle, never across an await.
+    manager: Mutex<ConnectionManager>,
+    consecutive_timeouts: AtomicU32,
+}
+
+#[derive(Default)]
+struct History {
+    last_ok_at_ms: Option<u64>,
+    last_error: Option<String>,
+}
+
+/// `REDIS_CONNECTION_POOL_SIZE` lazily connected managers with a per-call timeout and a breaker.
 pub struct RedisPool {
-    managers: Vec<ConnectionManager>,
+    client: Client,
+    config: ConnectionManagerConfig,
+    slots: Vec<Slot>,
     next: AtomicUsize,
     timeout: Duration,
-    // A std mutex: held for a field copy only, never across an await.
-    history: Mutex<CallHistory>,
+    breaker: Mutex<Breaker>,
+    history: Mutex<History>,
+    rebuilds: AtomicU64,
 }
 
 impl RedisPool {
@@ -77,14 +132,23 @@ impl RedisPool {
             // Reconnect attempts back off up to 2 s; our own timeout bounds what callers see.
             .set_max_delay(Duration::from_secs(2))
             .set_number_of_retries(3);
-        let managers = (0..settings.pool_size.max(1))
-            .map(|_| client.get_connection_manager_lazy(config.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let slots = (0..settings.pool_size.max(1))
+            .map(|_| {
+                Ok(Slot {
+                    manager: Mutex::new(client.get_connection_manager_lazy(config.clone())?),
+                    consecutive_timeouts: AtomicU32::new(0),
+                })
+            })
+            .collect::<Result<Vec<_>, redis::RedisError>>()?;
         Ok(RedisPool {
-            managers,
+            client,
+            config,
+            slots,
             next: AtomicUsize::new(0),
             timeout: settings.timeout,
-            history: Mutex::new(CallHistory::default()),
+            breaker: Mutex::new(Breaker::new(BreakerConfig::default())),
+            history: Mutex::new(History::default()),
+            rebuilds: AtomicU64::new(0),
         })
     }
 
@@ -93,16 +157,36 @@ impl RedisPool {
         self.timeout
     }
 
-    /// Sends `cmd` on the next manager, bounded by the timeout.
+    /// Sends `cmd` on the next connection, bounded by the timeout; fails at once while the
+    /// breaker is open.
     pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.managers.len();
-        let mut conn = self.managers[i].clone();
+        if let Admission::Rejected { retry_after } = self.with_breaker(|b| b.admit(Instant::now()))
+        {
+            return Err(RedisCallError::BreakerOpen { retry_after });
+        }
+        self.send(cmd).await
+    }
+
+    /// Sends `cmd` even while the breaker is open: for the health probe, whose job is to find
+    /// out whether Redis is back (its success closes the breaker for everyone).
+    pub async fn probe<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
+        match self.send(cmd).await {
+            Err(e) if e.is_connection_failure() => self.send(cmd).await,
+            outcome => outcome,
+        }
+    }
+
+    async fn send<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let Some(mut conn) = slot.manager.lock().ok().map(|m| m.clone()) else {
+            return Err(RedisCallError::Timeout(Duration::ZERO));
+        };
         let outcome = match tokio::time::timeout(self.timeout, cmd.query_async(&mut conn)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(RedisCallError::Redis(e)),
             Err(_) => Err(RedisCallError::Timeout(self.timeout)),
         };
-        self.remember(&outcome);
+        self.record(slot, &outcome);
         outcome
     }
 
@@ -119,18 +203,97 @@ impl RedisPool {
         }
     }
 
-    /// What recent calls did.
-    pub fn history(&self) -> CallHistory {
-        self.history.lock().map(|h| h.clone()).unwrap_or_default()
+    /// What the pool has seen lately.
+    pub fn status(&self) -> PoolStatus {
+        let now = Instant::now();
+        let (last_ok_at_ms, last_error) = self
+            .history
+            .lock()
+            .map(|h| (h.last_ok_at_ms, h.last_error.clone()))
+            .unwrap_or_default();
+        let ms = |d: Duration| d.as_millis() as u64;
+        let breaker = self.breaker.lock().ok();
+        PoolStatus {
+            last_ok_at_ms,
+            last_error,
+            breaker: breaker.as_ref().map_or(BreakerState::Closed, |b| b.state()),
+            consecutive_failures: breaker.as_ref().map_or(0, |b| b.consecutive_failures()),
+            breaker_opened_ago_ms: breaker
+                .as_ref()
+                .and_then(|b| b.opened_at())
+                .map(|at| ms(now.saturating_duration_since(at))),
+            breaker_next_probe_in_ms: breaker
+                .as_ref()
+                .and_then(|b| b.next_probe_at())
+                .map(|at| ms(at.saturating_duration_since(now))),
+            breaker_opened_total: breaker.as_ref().map_or(0, |b| b.opened_total),
+            rejected_total: breaker.as_ref().map_or(0, |b| b.rejected_total),
+            rebuilds_total: self.rebuilds.load(Ordering::Relaxed),
+        }
     }
 
-    fn remember<T>(&self, outcome: &Result<T, RedisCallError>) {
-        let Ok(mut history) = self.history.lock() else {
-            return;
+    fn with_breaker<R: Default>(&self, f: impl FnOnce(&mut Breaker) -> R) -> R {
+        // A poisoned lock (a panic while holding it) fails open: calls go through.
+        self.breaker
+            .lock()
+            .map(|mut b| f(&mut b))
+            .unwrap_or_default()
+    }
+
+    fn record<T>(&self, slot: &Slot, outcome: &Result<T, RedisCallError>) {
+        let reached_redis = match outcome {
+            Ok(_) => true,
+            Err(e) => !e.is_unavailable(),
         };
-        match outcome {
-            Ok(_) => history.last_ok_at_ms = Some(now_ms()),
-            Err(e) => history.last_error = Some(e.to_string()),
+        let (before, after) = self.with_breaker(|b| {
+            let before = b.state();
+            if reached_redis {
+                b.on_success();
+            } else {
+                b.on_failure(Instant::now());
+            }
+            (before, b.state())
+        });
+        if reached_redis {
+            slot.consecutive_timeouts.store(0, Ordering::Relaxed);
+        }
+        match (before, after) {
+            (BreakerState::Closed, BreakerState::Open) => {
+                tracing::warn!("Redis unreachable: circuit breaker opened, calls now fail fast");
+            }
+            (BreakerState::Open | BreakerState::HalfOpen, BreakerState::Closed) => {
+                tracing::info!("Redis reachable again: circuit breaker closed");
+            }
+            _ => {}
+        }
+        if let Err(RedisCallError::Timeout(_)) = outcome {
+            let run = slot.consecutive_timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+            if run >= REBUILD_AFTER_TIMEOUTS {
+                self.rebuild(slot);
+            }
+        }
+        if let Ok(mut history) = self.history.lock() {
+            match outcome {
+                Ok(_) => history.last_ok_at_ms = Some(now_ms()),
+                Err(e) => history.last_error = Some(e.to_string()),
+            }
+        }
+    }
+
+    /// Replaces a connection that keeps timing out with a fresh (lazy) one.
+    fn rebuild(&self, slot: &Slot) {
+        match self.client.get_connection_manager_lazy(self.config.clone()) {
+            Ok(fresh) => {
+                if let Ok(mut manager) = slot.manager.lock() {
+                    *manager = fresh;
+                }
+                slot.consecutive_timeouts.store(0, Ordering::Relaxed);
+                self.rebuilds.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "replaced a Redis connection after {REBUILD_AFTER_TIMEOUTS} timeouts in a row"
+                );
+            }
+            Err(e) => tracing::warn!("cannot replace a Redis connection: {e}"),
         }
     }
 }

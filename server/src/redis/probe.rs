@@ -3,9 +3,12 @@
 //! A single `INFO` call both measures the round trip and tells us what the server is (version,
 //! role, persistence, eviction policy), so a probe costs Redis one cheap command.
 
+use super::breaker::Breaker;
 use super::pool::{RedisPool, now_ms};
 use crate::config::{RedisSettings, redact_url};
-use app::wire::{EffectiveRedisConfig, HealthReport, HealthStatus, RedisHealth, RedisServerInfo};
+use app::wire::{
+    BreakerReport, EffectiveRedisConfig, HealthReport, HealthStatus, RedisHealth, RedisServerInfo,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,8 +48,9 @@ impl HealthProbe {
         HealthProbe { pool, config, mode }
     }
 
-    /// Probes Redis now. Never fails: an unreachable Redis is a `degraded` report, and the
-    /// answer comes within `REDIS_TIMEOUT` (plus one fast retry after a dropped connection).
+    /// Probes Redis now, even while the breaker is open (the probe is how recovery is noticed).
+    /// Never fails: an unreachable Redis is a `degraded` report, and the answer comes within
+    /// `REDIS_TIMEOUT` (plus one fast retry after a dropped connection).
     pub async fn report(&self) -> HealthReport {
         let started = Instant::now();
         let mut info = redis::cmd("INFO");
@@ -54,9 +58,9 @@ impl HealthProbe {
             .arg("replication")
             .arg("persistence")
             .arg("memory");
-        let outcome = self.pool.query_idempotent::<String>(&info).await;
+        let outcome = self.pool.probe::<String>(&info).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let history = self.pool.history();
+        let pool = self.pool.status();
         let (connected, server) = match outcome {
             Ok(text) => (true, Some(parse_info(&text))),
             Err(_) => (false, None),
@@ -72,11 +76,20 @@ impl HealthProbe {
             redis: RedisHealth {
                 connected,
                 latency_ms: connected.then_some((latency_ms * 1000.0).round() / 1000.0),
-                last_error: history.last_error,
-                last_ok_at_ms: history.last_ok_at_ms.or(connected.then(now_ms)),
+                last_error: pool.last_error,
+                last_ok_at_ms: pool.last_ok_at_ms.or(connected.then(now_ms)),
                 mode: self.mode.name().to_owned(),
                 server,
                 warnings,
+                breaker: BreakerReport {
+                    state: Breaker::state_name(pool.breaker).to_owned(),
+                    consecutive_failures: pool.consecutive_failures,
+                    opened_ago_ms: pool.breaker_opened_ago_ms,
+                    next_probe_in_ms: pool.breaker_next_probe_in_ms,
+                    opened_total: pool.breaker_opened_total,
+                    rejected_total: pool.rejected_total,
+                    connection_rebuilds_total: pool.rebuilds_total,
+                },
             },
             config: self.config.clone(),
         }

@@ -38,6 +38,15 @@ impl TestRedis {
         wait_until(Duration::from_secs(5), || !accepts(self.port));
     }
 
+    /// Sends a signal (`STOP`, `CONT`, …) to the server process.
+    pub fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args([&format!("-{name}"), &child.id().to_string()])
+                .status();
+        }
+    }
+
     /// Starts (again) on the same port, with an empty dataset.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis is already running");

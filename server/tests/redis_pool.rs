@@ -1,0 +1,106 @@
+//! The Redis connection layer against a real redis-server: bounded calls, the breaker that makes
+//! calls fail fast during an outage, and recovery without rebuilding the pool.
+
+mod support;
+
+use server::redis::{RedisCallError, RedisPool};
+use std::time::{Duration, Instant};
+use support::{TestRedis, settings};
+
+fn ping() -> redis::Cmd {
+    redis::cmd("PING")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_fail_fast_while_redis_is_down_and_flow_again_once_it_returns() {
+    let mut redis = TestRedis::start();
+    let timeout = Duration::from_millis(500);
+    let pool = RedisPool::new(&redis.url(), &settings(&redis.url(), timeout)).expect("pool");
+    let pong: String = pool.query(&ping()).await.expect("Redis is up");
+    assert_eq!(pong, "PONG");
+
+    redis.kill();
+    // The first failures each take at most the timeout...
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = pool
+            .query::<String>(&ping())
+            .await
+            .expect_err("Redis is down");
+        assert!(started.elapsed() <= timeout + Duration::from_millis(100));
+        assert!(err.is_unavailable(), "{err}");
+        errors.push(err);
+    }
+    // ...then the breaker is open and calls are refused without touching the network.
+    let started = Instant::now();
+    let err = pool
+        .query::<String>(&ping())
+        .await
+        .expect_err("breaker open");
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, RedisCallError::BreakerOpen { .. }), "{err}");
+    assert!(err.is_unavailable());
+    let status = pool.status();
+    assert_eq!(status.breaker_opened_total, 1);
+    assert!(status.rejected_total >= 1);
+    assert!(status.last_error.is_some_and(|e| !e.contains("breaker")));
+
+    // Redis returns: the probe (health) goes through the open breaker and closes it.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pool.probe::<String>(&ping()).await.is_err() {
+        assert!(Instant::now() < deadline, "no recovery within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pong: String = pool.query(&ping()).await.expect("calls flow again");
+    assert_eq!(pong, "PONG");
+    assert_eq!(pool.status().consecutive_failures, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_reply_from_redis_is_not_an_outage() {
+    let redis = TestRedis::start();
+    let pool = RedisPool::new(
+        &redis.url(),
+        &settings(&redis.url(), Duration::from_secs(1)),
+    )
+    .expect("pool");
+    for _ in 0..5 {
+        let err = pool
+            .query::<String>(&redis::cmd("NO-SUCH-COMMAND"))
+            .await
+            .expect_err("unknown command");
+        assert!(!err.is_unavailable(), "{err}");
+        assert_eq!(err.kind(), "reply");
+    }
+    let pong: String = pool.query(&ping()).await.expect("breaker still closed");
+    assert_eq!(pong, "PONG");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_times_out_and_its_connections_are_replaced() {
+    let redis = TestRedis::start();
+    let timeout = Duration::from_millis(300);
+    let pool = RedisPool::new(&redis.url(), &settings(&redis.url(), timeout)).expect("pool");
+    let _: String = pool.query(&ping()).await.expect("up");
+
+    // SIGSTOP: the socket stays open but nothing answers (what a half-open connection looks like).
+    redis.signal("STOP");
+    for _ in 0..8 {
+        let started = Instant::now();
+        let _ = pool.probe::<String>(&ping()).await.expect_err("paused");
+        assert!(started.elapsed() <= 2 * timeout + Duration::from_millis(200));
+    }
+    assert!(pool.status().rebuilds_total >= 1, "{:?}", pool.status());
+    redis.signal("CONT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pool.probe::<String>(&ping()).await.is_err() {
+        assert!(Instant::now() < deadline, "no recovery after SIGCONT");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
