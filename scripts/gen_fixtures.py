@@ -173,6 +173,14 @@ def main():
     lgb_case("lgb_poisson_d4", sxn, sc, {"objective": "poisson", "max_depth": 4, "num_leaves": 15,
                                           "learning_rate": 0.2, "min_data_in_leaf": 5}, 15)
 
+    # Random forests: LightGBM rf mode writes `average_output` (raw score = mean of the trees);
+    # XGBoost boosts 4 parallel trees per round (tree_info repeats per round).
+    lgb_case("lgb_rf_d4", rxn, ry, {"objective": "regression", "boosting": "rf", "max_depth": 4, "num_leaves": 12,
+                                     "bagging_fraction": 0.7, "bagging_freq": 1, "feature_fraction": 0.8,
+                                     "min_data_in_leaf": 5}, 8)
+    xgb_case("xgb_forest_d4", bxn, by, {"objective": "binary:logistic", "max_depth": 4, "num_parallel_tree": 4,
+                                         "subsample": 0.8, "colsample_bynode": 0.8, "eta": 0.5, "seed": 8}, 3)
+
     with open(os.path.join(ROOT, "manifest.json"), "w") as f:
         json.dump({"generator": "scripts/gen_fixtures.py",
                    "versions": {"xgboost": xgb.__version__, "lightgbm": lgb.__version__, "shap": shap.__version__},

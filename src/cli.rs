@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::explain::{Background, Output, interaction_values, interventional_values, shap_values};
 use crate::model::Ensemble;
 use crate::output::{RowWriter, interaction_header, shap_header};
+use crate::rng::SplitMix64;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -225,7 +226,7 @@ pub fn reservoir_sample(rows: &mut CsvRows, n: usize, seed: u64) -> Result<Matri
             if kept.len() < n {
                 kept.push((seen, block.row(i).to_vec()));
             } else {
-                let j = (rng.next_u64() % (seen as u64 + 1)) as usize;
+                let j = rng.below(seen + 1);
                 if j < n {
                     kept[j] = (seen, block.row(i).to_vec());
                 }
@@ -241,17 +242,4 @@ pub fn reservoir_sample(rows: &mut CsvRows, n: usize, seed: u64) -> Result<Matri
     kept.sort_by_key(|(i, _)| *i);
     let count = kept.len();
     Matrix::new(count, cols, kept.into_iter().flat_map(|(_, r)| r).collect())
-}
-
-/// SplitMix64: a tiny, well-mixed, seedable generator; no dependency needed for sampling.
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }

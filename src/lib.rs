@@ -11,12 +11,16 @@
 //!   `model/ubjson` over the shared document tree in `model/value`) and LightGBM text
 //!   (`model/lightgbm`).
 //! - `data`: CSV rows streamed in blocks and matched to the model's features by name.
-//! - `explain`: path-dependent TreeSHAP (`explain/path`), interaction values
-//!   (`explain/interactions`), interventional TreeSHAP with background rows
-//!   (`explain/interventional`).
+//! - `explain`: SHAP values of row blocks. Path-dependent TreeSHAP runs as Linear TreeSHAP
+//!   with per-tree Gauss–Legendre quadrature and model-only precomputation (`explain/linear`),
+//!   pushing 256-row batches through one tree at a time (`explain/batch`); the classic
+//!   algorithm (`explain/path`) serves interaction values (`explain/interactions`) and trees
+//!   too deep for the quadrature; interventional TreeSHAP with background rows lives in
+//!   `explain/interventional`.
 //! - `output`: CSV writers for SHAP and interaction values with round-trip float precision.
 //! - `cli`: `shaplab explain` — the clap arguments the server embeds and the streaming driver.
 //! - `io`: size-capped file reading.
+//! - `rng`: SplitMix64, for seeded background sampling.
 
 pub mod cli;
 pub mod data;
@@ -25,6 +29,7 @@ pub mod explain;
 pub mod io;
 pub mod model;
 pub mod output;
+pub mod rng;
 
 pub use cli::{ExplainArgs, RunSummary, run_explain};
 pub use data::{ColumnMap, CsvRows, Matrix};

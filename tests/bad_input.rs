@@ -77,7 +77,7 @@ fn a_truncated_ubjson_model_is_a_syntax_error_at_every_cut() {
 #[test]
 fn random_byte_flips_in_a_ubjson_model_never_panic() {
     let original = bytes("xgb_reg_d3", "model.ubj");
-    let mut state = shaplab::cli::SplitMix64(9);
+    let mut state = shaplab::rng::SplitMix64(9);
     for _ in 0..300 {
         let mut b = original.clone();
         for _ in 0..3 {

@@ -211,3 +211,24 @@ fn interventional_values_match_shap_for_raw_and_probability_output() {
         Ok(())
     });
 }
+
+#[test]
+fn a_scalar_base_score_string_as_older_xgboost_writes_it_reads_like_the_vector_form() {
+    // xgboost ≤ 3.0 writes "5E-1"; ≥ 3.1 writes "[5E-1]". Both must give the same model.
+    let dir = fixtures().join("xgb_binary_d6");
+    let text = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let vector = doc["learner"]["learner_model_param"]["base_score"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scalar = vector
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    doc["learner"]["learner_model_param"]["base_score"] = scalar.into();
+    let a = Ensemble::from_path(&dir.join("model.json")).unwrap();
+    let b = Ensemble::from_bytes(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert_eq!(a.base_margin, b.base_margin);
+    assert!(a.base_margin[0] != 0.0);
+}

@@ -3,8 +3,8 @@
 //! Seeded (SplitMix64), so every failure reproduces.
 #![allow(clippy::needless_range_loop)] // index loops read clearer when comparing parallel arrays
 
-use shaplab::cli::SplitMix64;
 use shaplab::model::{MissingType, Routing, TreeBuilder};
+use shaplab::rng::SplitMix64;
 use shaplab::{Background, Ensemble, Link, Matrix, ModelFormat, Output, Tree};
 
 struct Rng(SplitMix64);

@@ -12,6 +12,7 @@ use super::{Explanation, Output, check_shape};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::model::{Ensemble, Link, Tree};
+use crate::rng::SplitMix64;
 use rayon::prelude::*;
 
 /// Background rows with their margins precomputed.
@@ -36,22 +37,17 @@ impl Background {
         Ok(Background { rows, margins })
     }
 
-    /// A seeded, order-independent sample of at most `n` rows of `data` (all rows when fewer):
-    /// the same data and seed always give the same background.
+    /// A seeded sample of at most `n` rows of `data` (all rows when fewer), kept in data
+    /// order: the same data and seed always give the same background.
     pub fn sample(model: &Ensemble, data: &Matrix, n: usize, seed: u64) -> Result<Self> {
         if data.rows <= n {
             return Self::new(model, data.clone());
         }
-        // Partial Fisher–Yates with SplitMix64: deterministic and dependency-free.
+        // Partial Fisher–Yates.
         let mut idx: Vec<usize> = (0..data.rows).collect();
-        let mut state = seed;
+        let mut rng = SplitMix64(seed);
         for i in 0..n {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            let j = i + (z % (data.rows - i) as u64) as usize;
+            let j = i + rng.below(data.rows - i);
             idx.swap(i, j);
         }
         let mut chosen = idx[..n].to_vec();

@@ -84,15 +84,18 @@ pub fn from_text(bytes: &[u8]) -> Result<Ensemble> {
         trees.push(read_tree(i, *lineno, map, num_features)?);
         tree_output.push(i % k);
     }
-    if average_output && !trees.is_empty() {
-        // rf mode: the raw score is the mean over iterations, so each tree counts 1/iterations.
-        let iterations = trees.len().div_ceil(k) as f64;
-        for t in &mut trees {
-            t.scale(1.0 / iterations);
-        }
-    }
+    // rf mode: LightGBM's raw score and pred_contrib are the *sum* of the trees (checked
+    // against lightgbm 4.7); only the final prediction divides by the number of iterations, so
+    // the margin stays the sum and the averaging moves into the logistic link's scale.
+    let iterations = trees.len().div_ceil(k).max(1) as f64;
+    let link = match link {
+        Link::Logistic { scale } if average_output => Link::Logistic {
+            scale: scale / iterations,
+        },
+        other => other,
+    };
     let objective = objective_line.split(' ').next().unwrap_or("").to_string();
-    Ensemble::new(
+    let mut ensemble = Ensemble::new(
         ModelFormat::LightgbmText,
         objective,
         num_features,
@@ -102,7 +105,14 @@ pub fn from_text(bytes: &[u8]) -> Result<Ensemble> {
         link,
         trees,
         tree_output,
-    )
+    )?;
+    if average_output {
+        ensemble.notes.push(format!(
+            "random-forest model: raw values are the sum over the trees, as LightGBM's raw_score and \
+             pred_contrib report them; its predictions divide that by {iterations} iterations"
+        ));
+    }
+    Ok(ensemble)
 }
 
 fn link_of(objective_line: &str) -> Result<Link> {
