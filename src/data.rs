@@ -138,7 +138,7 @@ impl ColumnMap {
 }
 
 /// True for the spellings of a missing cell.
-fn is_missing(cell: &str) -> bool {
+pub(crate) fn is_missing(cell: &str) -> bool {
     cell.is_empty()
         || cell.eq_ignore_ascii_case("na")
         || cell.eq_ignore_ascii_case("nan")

@@ -11,6 +11,7 @@
 //!   `model/ubjson` over the shared document tree in `model/value`) and LightGBM text
 //!   (`model/lightgbm`).
 //! - `data`: CSV rows streamed in blocks and matched to the model's features by name.
+//! - `describe`: a data file's columns, rows and missing cells, before a model is chosen.
 //! - `explain`: SHAP values of row blocks. Path-dependent TreeSHAP runs as Linear TreeSHAP
 //!   with per-tree Gauss–Legendre quadrature and model-only precomputation (`explain/linear`),
 //!   pushing 256-row batches through one tree at a time (`explain/batch`); the classic
@@ -24,6 +25,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod describe;
 pub mod error;
 pub mod explain;
 pub mod io;
