@@ -164,6 +164,8 @@ impl CsvRows {
         })?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
+            // Ragged rows are reported by `next_block` with their row number.
+            .flexible(true)
             .from_reader(file);
         let header: Vec<String> = reader
             .headers()

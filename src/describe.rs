@@ -23,6 +23,8 @@ pub fn describe_csv(path: &Path) -> Result<CsvSummary> {
     })?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
+        // Ragged rows are reported below with the row number, not as a csv-crate error.
+        .flexible(true)
         .from_reader(file);
     let columns: Vec<String> = reader
         .headers()
