@@ -82,3 +82,56 @@ impl HealthReport {
         self.redis.connected
     }
 }
+
+/// What an uploaded file is for.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadKind {
+    Model,
+    Data,
+}
+
+/// `POST /api/uploads` → 201: a stored, validated file and what it holds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Upload {
+    pub id: String,
+    pub kind: UploadKind,
+    /// The file name the browser sent (display only; never used as a path).
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub created_at_ms: u64,
+    pub summary: UploadSummary,
+}
+
+/// The description of an uploaded file.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum UploadSummary {
+    Model(ModelSummary),
+    Data(DataSummary),
+}
+
+/// What a model file holds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ModelSummary {
+    /// `XGBoost JSON`, `XGBoost UBJSON` or `LightGBM text`.
+    pub format: String,
+    pub objective: String,
+    pub outputs: usize,
+    pub trees: usize,
+    pub max_depth: usize,
+    pub features: usize,
+    /// Absent when the model was trained without names (columns then match by position).
+    pub feature_names: Option<Vec<String>>,
+    /// What the loader noticed that an analyst should know.
+    pub notes: Vec<String>,
+}
+
+/// What a data file holds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DataSummary {
+    pub rows: u64,
+    pub columns: Vec<String>,
+    pub missing_cells: u64,
+}

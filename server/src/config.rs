@@ -114,6 +114,19 @@ impl RedisSettings {
     }
 }
 
+/// `MAX_UPLOAD_BYTES` (default 256 MiB): the largest model or data file accepted.
+pub fn max_upload_bytes_from(lookup: impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    match lookup("MAX_UPLOAD_BYTES").map(|v| v.trim().to_owned()) {
+        None => Ok(256 * 1024 * 1024),
+        Some(v) if v.is_empty() => Ok(256 * 1024 * 1024),
+        Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError {
+            var: "MAX_UPLOAD_BYTES",
+            value: v,
+            expected: "a whole number of bytes, e.g. 268435456 for 256 MiB",
+        }),
+    }
+}
+
 /// `redis://user:secret@host` → `redis://user:***@host`: URLs are shown, passwords never.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -190,6 +203,14 @@ mod tests {
             read(&[("REDIS_TIMEOUT", "-1")]).map_err(|e| e.var),
             Err("REDIS_TIMEOUT")
         );
+    }
+
+    #[test]
+    fn the_upload_cap_defaults_to_256_mib_and_rejects_nonsense() {
+        assert_eq!(max_upload_bytes_from(|_| None), Ok(268_435_456));
+        assert_eq!(max_upload_bytes_from(|_| Some("1024".into())), Ok(1024));
+        assert!(max_upload_bytes_from(|_| Some("big".into())).is_err());
+        assert!(max_upload_bytes_from(|_| Some("0".into())).is_err());
     }
 
     #[test]

@@ -5,18 +5,22 @@
 //! # Layout
 //! - [`cli`]: the command line (`serve`, `check-redis`), parsed with clap.
 //! - [`config`]: typed settings read from the environment (`REDIS_*`, `LEPTOS_SITE_ROOT`).
+//! - [`blobs`]: the blob store (local directory or S3-compatible) for uploads and results.
+//! - [`uploads`]: receiving, validating, describing and storing model and data files.
 //! - [`redis`]: connections to Redis ([`redis::RedisPool`]), the private zero-config
 //!   `redis-server` child ([`redis::PrivateRedis`]), and the health probe.
-//! - [`routes`]: HTTP handlers: liveness, readiness and `/api/health`.
+//! - [`routes`]: HTTP handlers: health, uploads, and the JSON error envelope.
 //! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
 //! - [`commands`]: what each subcommand does, end to end.
 
+pub mod blobs;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod redis;
 pub mod routes;
 pub mod startup;
+pub mod uploads;
 
 /// shaplab's version, shown in `/api/health` and `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

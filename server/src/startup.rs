@@ -2,10 +2,12 @@
 
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
-use crate::routes::health;
+use crate::routes::{health, uploads};
+use crate::uploads::UploadService;
 use app::{App, shell};
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::future::Future;
@@ -17,6 +19,7 @@ use tokio::net::TcpListener;
 #[derive(Clone)]
 pub struct AppState {
     pub health: Arc<HealthProbe>,
+    pub uploads: Arc<UploadService>,
     /// The private Redis child, when `serve` started one (readiness watches it; `serve` takes
     /// it out to stop it at shutdown). A tokio mutex: `stop` awaits while holding it.
     pub private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,
@@ -40,6 +43,13 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/health", get(health::api_health))
+        // Uploads enforce MAX_UPLOAD_BYTES themselves while streaming (axum's 2 MB default
+        // would refuse every real model).
+        .route(
+            "/api/uploads",
+            post(uploads::create).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/uploads/{id}", get(uploads::show))
         .with_state(state);
     let routes = generate_route_list(App);
     let site = Router::<LeptosOptions>::new()

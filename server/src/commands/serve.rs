@@ -1,10 +1,12 @@
 //! `shaplab serve`.
 
+use crate::blobs::{BlobError, BlobStore};
 use crate::cli::ServeArgs;
-use crate::config::{ConfigError, RedisSettings, redact_url};
+use crate::config::{ConfigError, RedisSettings, max_upload_bytes_from, redact_url};
 use crate::redis::probe::{HealthProbe, RedisMode};
 use crate::redis::{PrivateRedis, PrivateRedisError, RedisPool};
 use crate::startup::{self, AppState};
+use crate::uploads::UploadService;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot open the blob store: {0}")]
+    Blobs(#[from] BlobError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -76,6 +80,13 @@ async fn serve_with(
         source,
     })?;
     let health = Arc::new(HealthProbe::new(Arc::new(pool), url, settings, mode));
+    let blobs = BlobStore::from_env(&args.data_dir)?;
+    tracing::info!(location = %blobs.location, "blob store");
+    let uploads = Arc::new(UploadService {
+        blobs,
+        scratch: args.data_dir.join("scratch"),
+        max_bytes: max_upload_bytes_from(|var| std::env::var(var).ok())?,
+    });
     let addr = SocketAddr::new(args.host, args.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -83,6 +94,7 @@ async fn serve_with(
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     let state = AppState {
         health,
+        uploads,
         private_redis,
     };
     let router = startup::router(state, startup::leptos_options(addr));

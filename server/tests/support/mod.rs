@@ -2,11 +2,14 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+use server::blobs::BlobStore;
 use server::config::RedisSettings;
 use server::redis::RedisPool;
 use server::redis::probe::{HealthProbe, RedisMode};
 use server::startup::{self, AppState};
+use server::uploads::UploadService;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,11 +81,23 @@ impl Drop for TestRedis {
 /// The app (API + pages) on a free port, talking to `redis_url`.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Blobs and scratch files of this app (removed on drop).
+    pub data_dir: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl TestApp {
     pub async fn spawn(redis_url: &str, settings: RedisSettings) -> Self {
+        Self::spawn_with_upload_cap(redis_url, settings, 256 * 1024 * 1024).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with blobs in a fresh temporary directory and `max_bytes`
+    /// as the upload cap.
+    pub async fn spawn_with_upload_cap(
+        redis_url: &str,
+        settings: RedisSettings,
+        max_bytes: u64,
+    ) -> Self {
         let pool = RedisPool::new(redis_url, &settings).expect("valid URL");
         let health = Arc::new(HealthProbe::new(
             Arc::new(pool),
@@ -90,6 +105,7 @@ impl TestApp {
             &settings,
             RedisMode::External,
         ));
+        let data_dir = temp_dir("app");
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind port 0");
@@ -97,6 +113,11 @@ impl TestApp {
         let router = startup::router(
             AppState {
                 health,
+                uploads: Arc::new(UploadService {
+                    blobs: BlobStore::local(&data_dir.join("blobs")).expect("blob dir"),
+                    scratch: data_dir.join("scratch"),
+                    max_bytes,
+                }),
                 private_redis: None,
             },
             startup::leptos_options(addr),
@@ -107,6 +128,7 @@ impl TestApp {
         }));
         TestApp {
             addr,
+            data_dir,
             shutdown: Some(tx),
         }
     }
@@ -121,7 +143,17 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// A fresh directory under the system temp dir, unique to this process and call.
+pub fn temp_dir(label: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("shaplab-test-{label}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
 }
 
 /// Settings as the environment would give them, with a short timeout for tests.
