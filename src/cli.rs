@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_BACKGROUND_ROWS: usize = 100;
 /// Seed of the background sample, fixed so reruns give the same values.
 pub const BACKGROUND_SEED: u64 = 0x5EED_0005_4A9B;
+/// Most rows accepted in a `--background` file: interventional cost grows linearly with them,
+/// and shap's own default is a sample of 100.
+pub const MAX_BACKGROUND_ROWS: usize = 10_000;
 /// Values held in memory per streamed block (rows × values per row), about 64 MB of f64.
 const BLOCK_VALUES: usize = 8 << 20;
 
@@ -127,7 +130,21 @@ fn explain(args: &ExplainArgs) -> Result<RunSummary> {
     }
     let background = if interventional {
         let bg = match &args.background {
-            Some(path) => CsvRows::open(path, &model)?.read_all()?,
+            Some(path) => {
+                let mut rows = CsvRows::open(path, &model)?;
+                let mut all = Matrix::new(0, model.num_features, Vec::new())?;
+                while let Some(block) = rows.next_block(4096)? {
+                    all.rows += block.rows;
+                    all.values.extend_from_slice(&block.values);
+                    if all.rows > MAX_BACKGROUND_ROWS {
+                        return Err(Error::InvalidArgs(format!(
+                            "the background file has more than {MAX_BACKGROUND_ROWS} rows; pass a \
+                             smaller sample, or use --background-rows N to sample the data"
+                        )));
+                    }
+                }
+                all
+            }
             None => {
                 let n = args.background_rows.unwrap_or(DEFAULT_BACKGROUND_ROWS);
                 if n == 0 {

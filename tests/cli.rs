@@ -201,3 +201,26 @@ fn a_model_without_feature_names_matches_columns_by_position_and_says_so() {
     let (header, _) = read_csv(&out);
     assert_eq!(header[0], "alcohol[0]");
 }
+
+#[test]
+fn probability_output_of_a_regression_model_is_refused() {
+    let mut a = args("xgb_reg_d3", "model.json", &scratch("z.csv"));
+    a.output = Output::Probability;
+    match shaplab::run_explain(&a).unwrap_err() {
+        Error::InvalidArgs(m) => assert!(m.contains("no probability scale"), "{m}"),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn a_background_file_gives_interventional_values_with_its_row_count() {
+    let mut a = args("xgb_binary_d6", "model.json", &scratch("bgfile.csv"));
+    a.background = Some(fixture("xgb_binary_d6", "background.csv"));
+    let summary = shaplab::run_explain(&a).unwrap();
+    assert_eq!(
+        summary.method,
+        Method::Interventional {
+            background_rows: 40
+        }
+    );
+}

@@ -87,7 +87,14 @@ pub fn interventional_values(
     check_shape(model, rows)?;
     check_shape(model, &background.rows)?;
     let transform: Option<fn(Link, f64) -> f64> = match (output, model.link) {
-        (Output::Raw, _) | (Output::Probability, Link::Identity) => None,
+        (Output::Raw, _) => None,
+        (Output::Probability, Link::Identity) => {
+            return Err(Error::InvalidArgs(format!(
+                "objective {:?} has no probability scale (its prediction is the raw margin); use \
+                 --output raw",
+                model.objective
+            )));
+        }
         (Output::Probability, Link::Softmax) => {
             return Err(Error::InvalidArgs(
                 "probability output is not defined per class for a softmax (multiclass) model — shap \
@@ -95,6 +102,8 @@ pub fn interventional_values(
                     .into(),
             ));
         }
+        // Logistic as shap does; the exp of log-link models (poisson, gamma, tweedie) with the
+        // same per-background-row rescaling, which shap does not offer.
         (Output::Probability, _) => Some(|link, m| link.transform(m).unwrap_or(m)),
     };
     let f = model.num_features;
