@@ -10,6 +10,7 @@
 //! - [`redis`]: connections to Redis ([`redis::RedisPool`]), the private zero-config
 //!   `redis-server` child ([`redis::PrivateRedis`]), and the health probe.
 //! - [`routes`]: HTTP handlers: health, uploads, and the JSON error envelope.
+//! - [`telemetry`]: Prometheus metrics (`/metrics`) and the HTTP timing middleware.
 //! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
 //! - [`commands`]: what each subcommand does, end to end.
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod redis;
 pub mod routes;
 pub mod startup;
+pub mod telemetry;
 pub mod uploads;
 
 /// shaplab's version, shown in `/api/health` and `--version`.

@@ -39,6 +39,7 @@ pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 
 /// The whole app: JSON API routes, then Leptos pages, then static files (and the 404 page).
 pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
+    crate::telemetry::metrics_handle();
     let api = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -50,6 +51,8 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
             post(uploads::create).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/uploads/{id}", get(uploads::show))
+        .route("/metrics", get(crate::telemetry::render))
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .with_state(state);
     let routes = generate_route_list(App);
     let site = Router::<LeptosOptions>::new()

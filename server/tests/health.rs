@@ -125,3 +125,34 @@ async fn passwords_in_redis_url_never_reach_the_health_report() {
             .contains(":***@")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_and_time_requests_by_route_template() {
+    let redis = TestRedis::start();
+    let app = TestApp::spawn(&redis.url(), settings(&redis.url(), Duration::from_secs(1))).await;
+    let _ = health(&app).await;
+    let _ = reqwest::get(app.url("/api/uploads/not-an-id"))
+        .await
+        .expect("404 answer");
+
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("shaplab_http_requests_total{")
+                && l.contains("route=\"/api/health\"")
+                && l.contains("status=\"200\"")),
+        "{text}"
+    );
+    // Route templates, not concrete paths: ids never become label values.
+    assert!(text.contains("route=\"/api/uploads/{id}\""), "{text}");
+    assert!(!text.contains("not-an-id"));
+    assert!(
+        text.contains("shaplab_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+}

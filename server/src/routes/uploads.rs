@@ -12,8 +12,13 @@ pub async fn create(
     State(state): State<AppState>,
     form: Multipart,
 ) -> Result<(StatusCode, Json<app::wire::Upload>), ApiError> {
-    let upload = receive(&state.uploads, form).await?;
-    Ok((StatusCode::CREATED, Json(upload)))
+    let outcome = receive(&state.uploads, form).await;
+    let label = match &outcome {
+        Ok(_) => "stored",
+        Err(e) => e.code,
+    };
+    metrics::counter!(crate::telemetry::UPLOADS, "outcome" => label).increment(1);
+    Ok((StatusCode::CREATED, Json(outcome?)))
 }
 
 pub async fn show(
