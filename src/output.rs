@@ -34,7 +34,8 @@ pub fn shap_header(names: &[String], outputs: usize) -> String {
     cols.join(",")
 }
 
-/// The INTER.csv header: per output the (F+1)² cells `a×b`, row-major, `bias` last.
+/// The INTER.csv header: per output the (F+1)² cells `a:b` (R's interaction notation),
+/// row-major, `bias` last.
 pub fn interaction_header(names: &[String], outputs: usize) -> String {
     let mut all: Vec<String> = names.to_vec();
     all.push("bias".into());
@@ -47,7 +48,7 @@ pub fn interaction_header(names: &[String], outputs: usize) -> String {
         };
         for a in &all {
             for b in &all {
-                cols.push(quote(&format!("{a}×{b}{suffix}")));
+                cols.push(quote(&format!("{a}:{b}{suffix}")));
             }
         }
     }

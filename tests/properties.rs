@@ -421,3 +421,25 @@ fn deep_chain(rng: &mut Rng, f: usize, depth: usize, index: usize) -> Tree {
     }
     b.build(index, f, Routing::LgbLessEq).unwrap()
 }
+
+#[test]
+fn one_pass_interaction_values_equal_the_classic_rerun_algorithm() {
+    let mut rng = Rng::new(7);
+    for trial in 0..10 {
+        let f = 4 + trial % 5;
+        let trees = (0..6)
+            .map(|i| random_tree(&mut rng, f, 2 + trial % 7, i))
+            .collect();
+        let model = ensemble(trees, f, 2, 0.3);
+        let rows = random_rows(&mut rng, 5, f);
+        let fast = shaplab::interaction_values(&model, &rows).unwrap();
+        let classic =
+            shaplab::explain::interactions::classic_interaction_values(&model, &rows).unwrap();
+        for (i, (a, b)) in fast.iter().zip(&classic).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-9 * (1.0 + b.abs()),
+                "trial {trial} index {i}: {a} vs {b}"
+            );
+        }
+    }
+}

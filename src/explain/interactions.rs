@@ -1,10 +1,9 @@
-//! Path-dependent SHAP interaction values, laid out as XGBoost's `pred_interactions=True`:
-//! per row and output an (F+1)×(F+1) matrix, row-major, the last row/column the bias.
+//! The reference algorithm for interaction values, kept as the oracle the fast one
+//! (`explain/pairs`) is tested against: classic TreeSHAP rerun with each feature a tree splits
+//! on fixed on and fixed off (as shap's C++ does; XGBoost reruns every column).
 //!
 //! Off-diagonal (i, j) is half the difference of feature j's SHAP value with feature i fixed on
-//! and fixed off; the diagonal makes each matrix row sum to feature i's SHAP value. Like shap's
-//! C++ (and unlike XGBoost, which reruns every column), only the features a tree splits on are
-//! conditioned on in that tree: other features cannot change its values.
+//! and fixed off; the diagonal makes each matrix row sum to feature i's SHAP value.
 
 use super::path::{Condition, PathScratch, tree_shap};
 use super::{check_shape, shap_values};
@@ -13,8 +12,9 @@ use crate::error::Result;
 use crate::model::Ensemble;
 use rayon::prelude::*;
 
-/// Interaction values for a block of rows: rows × outputs × (F+1)².
-pub fn interaction_values(model: &Ensemble, rows: &Matrix) -> Result<Vec<f64>> {
+/// Interaction values for a block of rows: rows × outputs × (F+1)², by the classic algorithm
+/// (about 250× slower than [`super::interaction_values`]; for tests and cross-checks).
+pub fn classic_interaction_values(model: &Ensemble, rows: &Matrix) -> Result<Vec<f64>> {
     check_shape(model, rows)?;
     let phi = shap_values(model, rows)?;
     let f = model.num_features;

@@ -27,7 +27,7 @@ use crate::model::Tree;
 const MAX_Q: usize = 16;
 
 /// Gauss–Legendre nodes and weights on [0, 1], by Newton's method on the Legendre polynomial.
-fn gauss_legendre(q: usize) -> (Vec<f64>, Vec<f64>) {
+pub(super) fn gauss_legendre(q: usize) -> (Vec<f64>, Vec<f64>) {
     let mut nodes = Vec::with_capacity(q);
     let mut weights = Vec::with_capacity(q);
     for i in 0..q {
@@ -98,7 +98,7 @@ pub struct LinearTrees {
 }
 
 /// Largest number of distinct features on any root-to-leaf path.
-fn max_unique_features(tree: &Tree) -> usize {
+pub(super) fn max_unique_features(tree: &Tree) -> usize {
     fn walk(tree: &Tree, node: usize, path: &mut Vec<usize>) -> usize {
         if tree.is_leaf(node) {
             let mut u = path.clone();

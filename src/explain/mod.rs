@@ -6,13 +6,14 @@
 //! for any thread count and any chunking. Rows run in parallel on the current rayon pool.
 
 mod batch;
-mod interactions;
+pub mod interactions;
 mod interventional;
 mod linear;
+mod pairs;
 pub mod path;
 
-pub use interactions::interaction_values;
 pub use interventional::{Background, interventional_values};
+pub use pairs::interaction_values;
 
 use crate::data::Matrix;
 use crate::error::{Error, Result};
