@@ -364,3 +364,15 @@ fn a_row_with_too_few_fields_is_an_error_naming_the_row() {
     let err = CsvRows::open(&p, &model).unwrap().read_all().unwrap_err();
     assert!(err.to_string().contains("row 2"), "{err}");
 }
+
+#[test]
+fn a_ubjson_file_of_tiny_values_cannot_inflate_memory() {
+    // 1 MB of one-byte nulls in an untyped array: refused by the value budget.
+    let mut b = b"{U\x01a[".to_vec();
+    b.extend(std::iter::repeat_n(b'Z', 1 << 20));
+    b.extend(b"]}");
+    match Ensemble::from_bytes(&b).unwrap_err() {
+        Error::Syntax { message, .. } => assert!(message.contains("more values"), "{message}"),
+        other => panic!("{other}"),
+    }
+}

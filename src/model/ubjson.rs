@@ -13,7 +13,14 @@ const MAX_NESTING: usize = 64;
 
 /// Parse a whole UBJSON document. Trailing bytes after the top-level value are an error.
 pub fn parse(bytes: &[u8]) -> Result<Value> {
-    let mut r = Reader { bytes, pos: 0 };
+    // Every boxed value costs ~32 bytes of memory; a file of one-byte nulls would otherwise
+    // inflate 32-fold. Real models keep their bulk in typed arrays, far under this budget.
+    let budget = bytes.len() / 2 + 64;
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        budget,
+    };
     let marker = r.marker()?;
     let value = r.value(marker, 0)?;
     if r.pos != bytes.len() {
@@ -28,6 +35,8 @@ pub fn parse(bytes: &[u8]) -> Result<Value> {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Boxed values still allowed (see `parse`).
+    budget: usize,
 }
 
 impl Reader<'_> {
@@ -122,6 +131,10 @@ impl Reader<'_> {
     }
 
     fn value(&mut self, marker: u8, depth: usize) -> Result<Value> {
+        if self.budget == 0 {
+            return Err(self.err("more values than a model of this size can hold"));
+        }
+        self.budget -= 1;
         Ok(match marker {
             b'Z' => Value::Null,
             b'T' => Value::Bool(true),
