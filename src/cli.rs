@@ -5,7 +5,9 @@
 
 use crate::data::{CsvRows, Matrix};
 use crate::error::{Error, Result};
-use crate::explain::{Background, Output, interaction_values, interventional_values, shap_values};
+use crate::explain::{
+    Background, Output, PathExplainer, interaction_values, interventional_values,
+};
 use crate::model::Ensemble;
 use crate::output::{RowWriter, interaction_header, shap_header};
 use crate::rng::SplitMix64;
@@ -180,10 +182,11 @@ fn explain(args: &ExplainArgs) -> Result<RunSummary> {
     let progress = std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();
     let mut rows = 0;
+    let path = PathExplainer::new(&model);
     while let Some(block) = data.next_block(block_rows)? {
         let values = match &background {
             Some(bg) => interventional_values(&model, &block, bg, args.output)?,
-            None => shap_values(&model, &block)?,
+            None => path.explain(&block)?,
         };
         out.rows(&values.values, width)?;
         if let Some(w) = inter.as_mut() {

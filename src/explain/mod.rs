@@ -72,39 +72,62 @@ pub(crate) fn check_shape(model: &Ensemble, rows: &Matrix) -> Result<()> {
 /// Path-dependent TreeSHAP values (what `shap.TreeExplainer(model).shap_values` returns, and
 /// XGBoost `pred_contribs` / LightGBM `pred_contrib`), on the raw margin scale.
 pub fn shap_values(model: &Ensemble, rows: &Matrix) -> Result<Explanation> {
-    check_shape(model, rows)?;
-    let f = model.num_features;
-    let k = model.num_outputs;
-    let stride = k * (f + 1);
-    let expected = model.expected_values();
-    let prepared = LinearTrees::new(&model.trees);
-    let mut values = vec![0.0; rows.rows * stride];
-    // Batches of rows go through one tree at a time; each row's arithmetic is independent of
-    // the others, so the result does not depend on batching or threads.
-    values
-        .par_chunks_mut(stride * BATCH)
-        .enumerate()
-        .for_each_init(
-            || Batch::new(f, k),
-            |batch, (chunk, out)| {
-                let first = chunk * BATCH;
-                let nb = out.len() / stride;
-                batch.load(&rows.values[first * f..(first + nb) * f], nb);
-                for (t, &o) in model.tree_output.iter().enumerate() {
-                    prepared.add(t, o, batch);
-                }
-                batch.store(out, stride);
-                for row in out.chunks_exact_mut(stride) {
-                    for o in 0..k {
-                        row[o * (f + 1) + f] = expected[o];
+    PathExplainer::new(model).explain(rows)
+}
+
+/// Path-dependent TreeSHAP with the model-only precomputation (quadrature factors per edge,
+/// preorder trees, expected values) done once: build one per model, then explain any number
+/// of row blocks. [`shap_values`] is the one-shot form.
+pub struct PathExplainer<'m> {
+    model: &'m Ensemble,
+    prepared: LinearTrees,
+    expected: Vec<f64>,
+}
+
+impl<'m> PathExplainer<'m> {
+    pub fn new(model: &'m Ensemble) -> Self {
+        PathExplainer {
+            model,
+            prepared: LinearTrees::new(&model.trees),
+            expected: model.expected_values(),
+        }
+    }
+
+    /// SHAP values of a block of rows (model feature order).
+    pub fn explain(&self, rows: &Matrix) -> Result<Explanation> {
+        let model = self.model;
+        check_shape(model, rows)?;
+        let f = model.num_features;
+        let k = model.num_outputs;
+        let stride = k * (f + 1);
+        let mut values = vec![0.0; rows.rows * stride];
+        // Batches of rows go through one tree at a time; each row's arithmetic is independent
+        // of the others, so the result does not depend on batching or threads.
+        values
+            .par_chunks_mut(stride * BATCH)
+            .enumerate()
+            .for_each_init(
+                || Batch::new(f, k),
+                |batch, (chunk, out)| {
+                    let first = chunk * BATCH;
+                    let nb = out.len() / stride;
+                    batch.load(&rows.values[first * f..(first + nb) * f], nb);
+                    for (t, &o) in model.tree_output.iter().enumerate() {
+                        self.prepared.add(t, o, batch);
                     }
-                }
-            },
-        );
-    Ok(Explanation {
-        rows: rows.rows,
-        num_features: f,
-        num_outputs: k,
-        values,
-    })
+                    batch.store(out, stride);
+                    for row in out.chunks_exact_mut(stride) {
+                        for o in 0..k {
+                            row[o * (f + 1) + f] = self.expected[o];
+                        }
+                    }
+                },
+            );
+        Ok(Explanation {
+            rows: rows.rows,
+            num_features: f,
+            num_outputs: k,
+            values,
+        })
+    }
 }
