@@ -37,7 +37,8 @@ pub use cli::{ExplainArgs, RunSummary, run_explain};
 pub use data::{ColumnMap, CsvRows, Matrix};
 pub use error::{Error, Result};
 pub use explain::{
-    Background, Explanation, Output, interaction_values, interventional_values, shap_values,
+    Background, Explanation, Output, PathExplainer, interaction_values, interventional_values,
+    shap_values,
 };
 pub use model::{Ensemble, Link, ModelFormat, Tree};
 
