@@ -84,6 +84,7 @@ def xgb_case(name, X, y, params, rounds, names=True, interactions=False, interve
     de = xgb.DMatrix(Xe if names else Xe.values, missing=np.nan)
     save_matrix(os.path.join(d, "contribs.csv"), bst.predict(de, pred_contribs=True))
     save_matrix(os.path.join(d, "margin.csv"), bst.predict(de, output_margin=True))
+    save_matrix(os.path.join(d, "prediction.csv"), bst.predict(de))
     entry = {"name": name, "library": "xgboost", "models": ["model.json", "model.ubj"],
              "objective": params["objective"], "max_depth": params.get("max_depth"),
              "has_names": names, "rows": len(Xe), "features": X.shape[1]}
@@ -109,6 +110,7 @@ def lgb_case(name, X, y, params, rounds, interventional=None, stump_first=False)
     save_data(os.path.join(d, "data.csv"), Xe)
     save_matrix(os.path.join(d, "contribs.csv"), bst.predict(Xe, pred_contrib=True))
     save_matrix(os.path.join(d, "margin.csv"), bst.predict(Xe, raw_score=True))
+    save_matrix(os.path.join(d, "prediction.csv"), bst.predict(Xe))
     entry = {"name": name, "library": "lightgbm", "models": ["model.txt"],
              "objective": params["objective"], "max_depth": params.get("max_depth"),
              "has_names": True, "rows": len(Xe), "features": X.shape[1]}
@@ -180,6 +182,15 @@ def main():
                                      "min_data_in_leaf": 5}, 8)
     xgb_case("xgb_forest_d4", bxn, by, {"objective": "binary:logistic", "max_depth": 4, "num_parallel_tree": 4,
                                          "subsample": 0.8, "colsample_bynode": 0.8, "eta": 0.5, "seed": 8}, 3)
+
+    # More objectives: per-class sigmoid, a scaled sigmoid, logistic regression, tweedie.
+    lgb_case("lgb_multiova_d3", mxn, my, {"objective": "multiclassova", "num_class": 3, "max_depth": 3,
+                                           "num_leaves": 8, "learning_rate": 0.3, "min_data_in_leaf": 5}, 6)
+    lgb_case("lgb_binary_sigmoid2_d4", bxn, by, {"objective": "binary", "sigmoid": 2.0, "max_depth": 4,
+                                                  "num_leaves": 12, "learning_rate": 0.2, "min_data_in_leaf": 5}, 10)
+    xgb_case("xgb_reglogistic_d7", bxn, by.astype(float), {"objective": "reg:logistic", "max_depth": 7, "eta": 0.3,
+                                                            "seed": 9}, 8)
+    xgb_case("xgb_tweedie_d3", sxn, sc, {"objective": "reg:tweedie", "max_depth": 3, "eta": 0.3, "seed": 10}, 10)
 
     with open(os.path.join(ROOT, "manifest.json"), "w") as f:
         json.dump({"generator": "scripts/gen_fixtures.py",

@@ -232,3 +232,25 @@ fn a_scalar_base_score_string_as_older_xgboost_writes_it_reads_like_the_vector_f
     assert_eq!(a.base_margin, b.base_margin);
     assert!(a.base_margin[0] != 0.0);
 }
+
+#[test]
+fn predictions_through_the_link_match_the_libraries_predict() {
+    run_all(|case| {
+        let model =
+            Ensemble::from_path(&case.dir.join(&case.models[0])).map_err(|e| e.to_string())?;
+        if model.objective == "multi:softmax" {
+            return Ok(()); // its predict returns class labels, not a transform of the margin
+        }
+        let reference = read_matrix(&case.dir.join("prediction.csv"));
+        let rows = load_rows(&case.dir.join("data.csv"), &model);
+        let ours: Vec<f64> = (0..rows.rows)
+            .flat_map(|r| model.predict(rows.row(r)))
+            .collect();
+        compare(
+            &format!("{} prediction", case.name),
+            &ours,
+            &reference,
+            1e-5,
+        )
+    });
+}

@@ -86,7 +86,7 @@ pub fn interventional_values(
 ) -> Result<Explanation> {
     check_shape(model, rows)?;
     check_shape(model, &background.rows)?;
-    let transform: Option<fn(Link, f64) -> f64> = match (output, model.link) {
+    let transform: Option<fn(&Ensemble, f64) -> f64> = match (output, model.link) {
         (Output::Raw, _) => None,
         (Output::Probability, Link::Identity) => {
             return Err(Error::InvalidArgs(format!(
@@ -104,15 +104,14 @@ pub fn interventional_values(
         }
         // Logistic as shap does; the exp of log-link models (poisson, gamma, tweedie) with the
         // same per-background-row rescaling, which shap does not offer.
-        (Output::Probability, _) => Some(|link, m| link.transform(m).unwrap_or(m)),
+        (Output::Probability, _) => Some(|model, m| model.transform(m).unwrap_or(m)),
     };
     let f = model.num_features;
     let k = model.num_outputs;
     let stride = k * (f + 1);
     let weights = weight_table(model.max_depth() + 1);
     let nb = background.rows.rows;
-    let link = model.link;
-    let tf = |m: f64| transform.map_or(m, |t| t(link, m));
+    let tf = |m: f64| transform.map_or(m, |t| t(model, m));
     // Base value per output: mean over background rows of T(f(r)).
     let base: Vec<f64> = (0..k)
         .map(|o| {

@@ -84,16 +84,7 @@ pub fn from_text(bytes: &[u8]) -> Result<Ensemble> {
         trees.push(read_tree(i, *lineno, map, num_features)?);
         tree_output.push(i % k);
     }
-    // rf mode: LightGBM's raw score and pred_contrib are the *sum* of the trees (checked
-    // against lightgbm 4.7); only the final prediction divides by the number of iterations, so
-    // the margin stays the sum and the averaging moves into the logistic link's scale.
     let iterations = trees.len().div_ceil(k).max(1) as f64;
-    let link = match link {
-        Link::Logistic { scale } if average_output => Link::Logistic {
-            scale: scale / iterations,
-        },
-        other => other,
-    };
     let objective = objective_line.split(' ').next().unwrap_or("").to_string();
     let mut ensemble = Ensemble::new(
         ModelFormat::LightgbmText,
@@ -107,6 +98,9 @@ pub fn from_text(bytes: &[u8]) -> Result<Ensemble> {
         tree_output,
     )?;
     if average_output {
+        // rf mode: LightGBM's raw score and pred_contrib are the *sum* of the trees (checked
+        // against lightgbm 4.7); only its predictions divide by the number of iterations.
+        ensemble.margin_scale = 1.0 / iterations;
         ensemble.notes.push(format!(
             "random-forest model: raw values are the sum over the trees, as LightGBM's raw_score and \
              pred_contrib report them; its predictions divide that by {iterations} iterations"

@@ -75,6 +75,9 @@ pub struct Ensemble {
     /// whose init score lives in the first trees).
     pub base_margin: Vec<f64>,
     pub link: Link,
+    /// Factor between the raw margin and the link's input: 1, except for LightGBM random
+    /// forests, whose raw margin is the sum of the trees but whose prediction uses their mean.
+    pub margin_scale: f64,
     pub trees: Vec<Tree>,
     /// Output index of each tree.
     pub tree_output: Vec<usize>,
@@ -159,6 +162,7 @@ impl Ensemble {
             feature_names,
             base_margin,
             link,
+            margin_scale: 1.0,
             trees,
             tree_output,
             notes: Vec::new(),
@@ -217,6 +221,32 @@ impl Ensemble {
         out.copy_from_slice(&self.base_margin);
         for (tree, &o) in self.trees.iter().zip(&self.tree_output) {
             out[o] += tree.predict(row);
+        }
+    }
+
+    /// Map one output's raw margin to the prediction scale; `None` for softmax models, whose
+    /// outputs mix (see [`Ensemble::predict`]).
+    pub fn transform(&self, margin: f64) -> Option<f64> {
+        self.link.transform(margin * self.margin_scale)
+    }
+
+    /// The model's predictions for one row (probabilities, counts, …), as the library's own
+    /// `predict` returns them (class probabilities for multiclass models).
+    pub fn predict(&self, row: &[f64]) -> Vec<f64> {
+        let mut m = vec![0.0; self.num_outputs];
+        self.predict_margin(row, &mut m);
+        if self.link == Link::Softmax {
+            let top = m
+                .iter()
+                .fold(f64::NEG_INFINITY, |a, &b| a.max(b * self.margin_scale));
+            let exps: Vec<f64> = m
+                .iter()
+                .map(|&x| (x * self.margin_scale - top).exp())
+                .collect();
+            let total: f64 = exps.iter().sum();
+            exps.into_iter().map(|e| e / total).collect()
+        } else {
+            m.iter().map(|&x| self.transform(x).unwrap_or(x)).collect()
         }
     }
 
