@@ -36,6 +36,10 @@ clippy:
 unit:
 	$(CARGO) test --workspace
 
+## make bench: the engine against xgboost/LightGBM pred_contribs and the treeshap crate (W1)
+bench:
+	./scripts/bench.sh
+
 e2e:
 	cd end2end && npx tsc --noEmit -p . && SHAPLAB_BIN=../target/debug/shaplab npx playwright test
 
