@@ -15,12 +15,45 @@ use crate::model::{Ensemble, Link, Tree};
 use crate::rng::SplitMix64;
 use rayon::prelude::*;
 
-/// Background rows with their margins precomputed.
+/// Most routing bits precomputed for a background (8 MiB); beyond it, background rows are
+/// routed on the fly.
+const MAX_ROUTE_BITS: usize = 1 << 26;
+
+/// Background rows with their margins and their routing through every tree precomputed.
 #[derive(Clone, Debug)]
 pub struct Background {
     pub rows: Matrix,
     /// Raw margins, rows × outputs.
     margins: Vec<f64>,
+    /// First node of each tree in the flattened node numbering.
+    offsets: Vec<usize>,
+    /// Total nodes over all trees.
+    total: usize,
+    /// Bit `j * total + offsets[t] + n`: background row j goes left at node n of tree t.
+    /// Empty when it would exceed `MAX_ROUTE_BITS`.
+    routes: Vec<u64>,
+}
+
+/// Flattened node numbering of a model: per-tree offsets and the total.
+fn node_offsets(model: &Ensemble) -> (Vec<usize>, usize) {
+    let mut offsets = Vec::with_capacity(model.trees.len());
+    let mut total = 0;
+    for t in &model.trees {
+        offsets.push(total);
+        total += t.num_nodes();
+    }
+    (offsets, total)
+}
+
+/// Write the left/right decision of `row` at every internal node into `out` (flattened).
+fn route_all(model: &Ensemble, offsets: &[usize], row: &[f64], mut set: impl FnMut(usize, bool)) {
+    for (tree, &off) in model.trees.iter().zip(offsets) {
+        for n in 0..tree.num_nodes() {
+            if !tree.is_leaf(n) {
+                set(off + n, tree.goes_left(n, row[tree.split_feature(n)]));
+            }
+        }
+    }
 }
 
 impl Background {
@@ -34,7 +67,38 @@ impl Background {
         for (i, m) in margins.chunks_mut(k).enumerate() {
             model.predict_margin(rows.row(i), m);
         }
-        Ok(Background { rows, margins })
+        // Each background row meets every x, so route it through every tree once, here.
+        let (offsets, total) = node_offsets(model);
+        let mut routes = Vec::new();
+        if rows.rows.saturating_mul(total) <= MAX_ROUTE_BITS {
+            routes = vec![0u64; (rows.rows * total).div_ceil(64)];
+            for j in 0..rows.rows {
+                route_all(model, &offsets, rows.row(j), |i, left| {
+                    if left {
+                        let bit = j * total + i;
+                        routes[bit / 64] |= 1 << (bit % 64);
+                    }
+                });
+            }
+        }
+        Ok(Background {
+            rows,
+            margins,
+            offsets,
+            total,
+            routes,
+        })
+    }
+
+    /// Whether background row `j` goes left at flattened node `i`.
+    fn goes_left(&self, model: &Ensemble, tree: usize, j: usize, node: usize) -> bool {
+        if self.routes.is_empty() {
+            let t = &model.trees[tree];
+            t.goes_left(node, self.rows.row(j)[t.split_feature(node)])
+        } else {
+            let bit = j * self.total + self.offsets[tree] + node;
+            self.routes[bit / 64] >> (bit % 64) & 1 == 1
+        }
     }
 
     /// A seeded sample of at most `n` rows of `data` (all rows when fewer), kept in data
@@ -86,6 +150,11 @@ pub fn interventional_values(
 ) -> Result<Explanation> {
     check_shape(model, rows)?;
     check_shape(model, &background.rows)?;
+    if node_offsets(model).1 != background.total {
+        return Err(Error::InvalidArgs(
+            "the background was prepared for a different model".into(),
+        ));
+    }
     let transform: Option<fn(&Ensemble, f64) -> f64> = match (output, model.link) {
         (Output::Raw, _) => None,
         (Output::Probability, Link::Identity) => {
@@ -129,36 +198,48 @@ pub fn interventional_values(
             || Scratch {
                 state: vec![0; f],
                 path: Vec::new(),
-                tmp: vec![0.0; k * f],
+                tmp: vec![0.0; nb * k * f],
                 margin: vec![0.0; k],
+                x_left: vec![false; background.total],
             },
             |s, (i, out)| {
                 let x = rows.row(i);
                 model.predict_margin(x, &mut s.margin);
-                for j in 0..nb {
-                    let r = background.rows.row(j);
-                    s.tmp.iter_mut().for_each(|v| *v = 0.0);
-                    for (tree, &o) in model.trees.iter().zip(&model.tree_output) {
+                // x meets every background row: route it through every tree once.
+                let x_left = &mut s.x_left;
+                route_all(model, &background.offsets, x, |i, left| x_left[i] = left);
+                // Tree-major: one tree stays in cache while every background row meets x in
+                // it. Each (x, r) pair still sums its trees in model order.
+                s.tmp.fill(0.0);
+                for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
+                    for j in 0..nb {
+                        let at = j * k * f + o * f;
                         let mut walk = Walk {
+                            model,
                             tree,
-                            x,
-                            r,
+                            t,
+                            j,
+                            background,
+                            x_left: &s.x_left[background.offsets[t]..],
                             weights: &weights,
-                            phi: &mut s.tmp[o * f..(o + 1) * f],
+                            phi: &mut s.tmp[at..at + f],
                             state: &mut s.state,
                             path: &mut s.path,
                         };
                         walk.recurse(0, 0, 0);
                     }
+                }
+                for j in 0..nb {
                     for o in 0..k {
                         let (fx, fr) = (s.margin[o], background.margins[j * k + o]);
                         let scale = match transform {
                             Some(_) if fx != fr => (tf(fx) - tf(fr)) / (fx - fr),
                             _ => 1.0,
                         };
+                        let at = j * k * f + o * f;
                         for (dst, src) in out[o * (f + 1)..o * (f + 1) + f]
                             .iter_mut()
-                            .zip(&s.tmp[o * f..(o + 1) * f])
+                            .zip(&s.tmp[at..at + f])
                         {
                             *dst += src * scale;
                         }
@@ -187,12 +268,19 @@ struct Scratch {
     path: Vec<(usize, u8)>,
     tmp: Vec<f64>,
     margin: Vec<f64>,
+    /// x's direction at every node of every tree (flattened numbering).
+    x_left: Vec<bool>,
 }
 
 struct Walk<'a> {
+    model: &'a Ensemble,
     tree: &'a Tree,
-    x: &'a [f64],
-    r: &'a [f64],
+    /// Tree index and background row index.
+    t: usize,
+    j: usize,
+    background: &'a Background,
+    /// x's directions in this tree, indexed by node.
+    x_left: &'a [bool],
     weights: &'a [Vec<f64>],
     phi: &'a mut [f64],
     state: &'a mut [u8],
@@ -224,12 +312,8 @@ impl Walk<'_> {
         }
         let feat = tree.feature[node] as usize;
         let (l, rr) = (tree.left[node] as usize, tree.right[node] as usize);
-        let x_child = if tree.goes_left(node, self.x[feat]) {
-            l
-        } else {
-            rr
-        };
-        let r_child = if tree.goes_left(node, self.r[feat]) {
+        let x_child = if self.x_left[node] { l } else { rr };
+        let r_child = if self.background.goes_left(self.model, self.t, self.j, node) {
             l
         } else {
             rr

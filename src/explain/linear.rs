@@ -8,7 +8,7 @@
 //! the path − 1), integrated exactly by Q-point Gauss–Legendre when 2Q − 1 ≥ that degree; Q is
 //! chosen per tree from its deepest path (3 points for a depth-6 tree).
 //!
-//! One DFS per tree and row carries P(t) = Π_k F_k(t) at the Q points downward and the
+//! One DFS per tree and batch of rows (`explain/batch`) carries P(t) = Π_k F_k(t) at the Q points downward and the
 //! leaf-value-weighted sums G(t) = Σ v·P(t) upward; at each edge on feature j, feature j gains
 //! Σ_q G(t_q)·c(t_q). A feature seen again deeper on the path is re-merged: the deeper edge
 //! subtracts what the shallower one credited for the leaves below it (the same quadrature sums,
