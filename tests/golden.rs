@@ -165,7 +165,7 @@ fn json_and_ubjson_files_of_one_model_give_identical_values() {
 }
 
 #[test]
-fn interaction_values_match_xgboost_pred_interactions() {
+fn interaction_values_match_xgboost_pred_interactions_and_shap_for_lightgbm() {
     run_all(|case| {
         if !case.interactions {
             return Ok(());
