@@ -9,6 +9,7 @@
 //! - [`uploads`]: receiving, validating, describing and storing model and data files.
 //! - [`redis`]: connections to Redis ([`redis::RedisPool`]), the private zero-config
 //!   `redis-server` child ([`redis::PrivateRedis`]), and the health probe.
+//! - [`queue`]: the Redis job queue (Lua scripts, typed API, steppable worker).
 //! - [`routes`]: HTTP handlers: health, uploads, and the JSON error envelope.
 //! - [`telemetry`]: Prometheus metrics (`/metrics`) and the HTTP timing middleware.
 //! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
@@ -18,6 +19,7 @@ pub mod blobs;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod queue;
 pub mod redis;
 pub mod routes;
 pub mod startup;

@@ -177,17 +177,48 @@ impl RedisPool {
     }
 
     async fn send<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
+        let (slot, mut conn) = self.pick()?;
+        let outcome = self.bounded(cmd.query_async(&mut conn)).await;
+        self.record(slot, &outcome);
+        outcome
+    }
+
+    /// Runs a Lua script (EVALSHA, loading it first if Redis does not know it, e.g. after a
+    /// restart) like [`query`](Self::query): bounded by the timeout, failing fast while the
+    /// breaker is open, and counted by the breaker. Never retried here: scripts that are not
+    /// idempotent must not run twice, and the caller knows which ones are.
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisCallError> {
+        if let Admission::Rejected { retry_after } = self.with_breaker(|b| b.admit(Instant::now()))
+        {
+            return Err(RedisCallError::BreakerOpen { retry_after });
+        }
+        let (slot, mut conn) = self.pick()?;
+        let outcome = self.bounded(script.invoke_async(&mut conn)).await;
+        self.record(slot, &outcome);
+        outcome
+    }
+
+    /// The next connection, round-robin.
+    fn pick(&self) -> Result<(&Slot, ConnectionManager), RedisCallError> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
-        let Some(mut conn) = slot.manager.lock().ok().map(|m| m.clone()) else {
-            return Err(RedisCallError::Timeout(Duration::ZERO));
-        };
-        let outcome = match tokio::time::timeout(self.timeout, cmd.query_async(&mut conn)).await {
+        match slot.manager.lock().ok().map(|m| m.clone()) {
+            Some(conn) => Ok((slot, conn)),
+            None => Err(RedisCallError::Timeout(Duration::ZERO)),
+        }
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, RedisCallError> {
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(RedisCallError::Redis(e)),
             Err(_) => Err(RedisCallError::Timeout(self.timeout)),
-        };
-        self.record(slot, &outcome);
-        outcome
+        }
     }
 
     /// Like [`query`](Self::query), for commands that are safe to repeat: after a broken

@@ -201,3 +201,6 @@ pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Queue helpers (harness, executors, invariant check).
+pub mod queue;

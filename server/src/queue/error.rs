@@ -1,0 +1,68 @@
+//! Queue errors, split by what the caller should do: retry later (Redis unavailable → 503
+//! with `Retry-After`), tell the user (not found, conflict, invalid), or drop the write (stale
+//! fencing token: another worker owns the task now).
+
+use super::ids::{JobId, TaskId};
+use crate::redis::RedisCallError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum QueueError {
+    /// Redis could not be reached or did not answer in time: retryable.
+    #[error("the job queue is unavailable: {0}")]
+    Unavailable(#[source] RedisCallError),
+    /// Redis answered with an error (out of memory, script error, …).
+    #[error("Redis rejected a queue operation: {0}")]
+    Rejected(#[source] RedisCallError),
+    #[error("job {0} not found")]
+    NotFound(JobId),
+    /// The idempotency key was used before with a different request.
+    #[error("idempotency key already used for a different request (job {existing})")]
+    Conflict { existing: JobId },
+    /// The task's fencing token moved on: this worker's lease was lost to another worker.
+    #[error("task {0}: stale fencing token, another worker owns the task now")]
+    StaleToken(TaskId),
+    /// The request cannot be queued as given (the message says why).
+    #[error("{0}")]
+    Invalid(String),
+    /// A queue operation does not apply in the job's current state.
+    #[error("job {job} is {state}: {message}")]
+    WrongState {
+        job: JobId,
+        state: String,
+        message: &'static str,
+    },
+    /// A script answered something this version does not understand (a bug or a foreign key).
+    #[error("unexpected reply from a queue script: {0}")]
+    Protocol(String),
+}
+
+impl QueueError {
+    /// Worth trying again later (the API answers 503 with `Retry-After`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, QueueError::Unavailable(_))
+    }
+
+    pub(crate) fn protocol(what: impl Into<String>) -> Self {
+        QueueError::Protocol(what.into())
+    }
+}
+
+impl From<RedisCallError> for QueueError {
+    fn from(e: RedisCallError) -> Self {
+        // A server that is loading its AOF, failing over or read-only after a failover is
+        // "not available yet", not a bug: the caller should retry, like a dropped connection.
+        let transient = matches!(
+            &e,
+            RedisCallError::Redis(r) if matches!(
+                r.code(),
+                Some("LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY")
+            )
+        );
+        if e.is_unavailable() || transient {
+            QueueError::Unavailable(e)
+        } else {
+            QueueError::Rejected(e)
+        }
+    }
+}

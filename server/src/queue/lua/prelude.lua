@@ -1,0 +1,41 @@
+-- Shared by every queue script (prepended by scripts.rs). Keys other than KEYS[] are built
+-- from the partition prefix (ARGV[1] where used), so they share the partition's hash tag.
+
+-- Milliseconds on the Redis server clock: one clock for every worker, whatever their skew.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function is_terminal(state)
+  return state == 'succeeded' or state == 'failed' or state == 'cancelled'
+end
+
+local function finish_job(job_key, state, code, message, now)
+  redis.call('HSET', job_key, 'state', state, 'error_code', code, 'error', message,
+    'finished_ms', now)
+end
+
+-- Takes every not-yet-running task of a job out of ready/scheduled (they become 'cancelled').
+-- Leased tasks are left alone: their heartbeat tells the worker to stop, and the worker's next
+-- write acknowledges it. Cost: one LREM (linear in the ready list) per waiting chunk.
+local function withdraw_waiting(prefix, job_id, chunks, ready_key, scheduled_key)
+  for i = 0, chunks - 1 do
+    local tid = job_id .. ':' .. i
+    local tkey = prefix .. 'task:' .. tid
+    local st = redis.call('HGET', tkey, 'state')
+    if st == 'ready' then
+      redis.call('LREM', ready_key, 1, tid)
+      redis.call('HSET', tkey, 'state', 'cancelled')
+    elseif st == 'scheduled' then
+      redis.call('ZREM', scheduled_key, tid)
+      redis.call('HSET', tkey, 'state', 'cancelled')
+    end
+  end
+end
+
+local function stale(stats_key)
+  redis.call('HINCRBY', stats_key, 'stale_writes', 1)
+  return {'stale'}
+end
+

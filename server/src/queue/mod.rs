@@ -1,0 +1,101 @@
+//! The job queue on Redis: at-least-once chunk tasks with per-task leases, fencing tokens,
+//! stall counting, retries with backoff, a dead-letter set, cancellation and graceful release.
+//!
+//! A job is split into chunk tasks (row ranges); any worker on any machine claims any chunk.
+//! All queue state lives in Redis and every mutation is one Lua script, so a crash between two
+//! commands cannot lose or duplicate a task. A job and all its tasks live in one *partition*
+//! whose keys share a hash tag, so every script touches one Redis Cluster slot.
+//!
+//! # Layout
+//! - [`ids`]: the vocabulary as types ([`JobId`], [`TaskId`], [`WorkerId`], [`FencingToken`],
+//!   [`IdempotencyKey`], [`RowRange`]).
+//! - [`keys`]: the key layout of a partition (documented there) and the hash-tag rule.
+//! - [`scripts`]: the Lua scripts (`lua/*.lua`) and typed builders for their calls.
+//! - [`client`]: [`Queue`], the typed API over the scripts (submit, claim, heartbeat, complete,
+//!   fail, release, reap, promote, cancel, requeue, status, audit).
+//! - [`error`]: [`QueueError`], separating "Redis unavailable" (retry later) from "not
+//!   found", "conflict" and "stale token".
+//! - [`worker`]: [`Worker`], a steppable worker loop with a heartbeat task, compute on a
+//!   blocking thread, and graceful shutdown.
+//! - [`audit`]: the invariant check (each unfinished task in exactly one of ready /
+//!   scheduled / leased, finished tasks in none).
+
+pub mod audit;
+pub mod client;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod scripts;
+pub mod worker;
+
+pub use client::{
+    Cancellation, ClaimedTask, Completion, FailOutcome, Heartbeat, JobError, JobState, JobStatus,
+    Queue, QueueDepths, ReapReport, Released, SubmitRequest, Submitted, TaskPayload,
+};
+pub use error::QueueError;
+pub use ids::{FencingToken, IdError, IdempotencyKey, JobId, RowRange, TaskId, WorkerId};
+pub use worker::{CancelToken, Executor, Outcome, TaskError, Worker, WorkerConfig};
+
+use std::time::Duration;
+
+/// Queue tuning shared by producers, workers and the reaper.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// The first part of every hash tag (`{shaplab:p0}`): a plain word, so several
+    /// deployments can share one Redis.
+    pub prefix: String,
+    /// How many partitions jobs are spread over (each one hash tag, i.e. one cluster slot).
+    /// Changing it later is safe: a job id names its partition.
+    pub partitions: u16,
+    /// How long a claim is valid without a heartbeat. Workers heartbeat every third of it.
+    pub lease: Duration,
+    /// Attempts (claims that ended in a retryable error) before a task is dead.
+    pub max_attempts: u32,
+    /// Lease expiries ("the worker vanished") before the job fails with `worker_lost`.
+    pub max_stalls: u32,
+    /// The first retry delay; doubled per attempt, up to `backoff_max`, with equal jitter.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long an idempotency key is remembered.
+    pub idempotency_ttl: Duration,
+    /// Reaper gap: if no reap ran for longer than this, assume Redis (or the reapers) were
+    /// unreachable and reap nothing for one lease so live workers can renew first.
+    pub reaper_gap: Duration,
+    /// Most tasks a single reap/promote call moves (keeps each script short).
+    pub batch: u32,
+    /// Largest number of chunks one job may have.
+    pub max_chunks: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        let lease = Duration::from_secs(30);
+        QueueConfig {
+            prefix: "shaplab".into(),
+            partitions: 1,
+            lease,
+            max_attempts: 5,
+            max_stalls: 2,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            reaper_gap: lease / 2,
+            batch: 500,
+            max_chunks: 100_000,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Short timings for tests: 1 s lease, 50 ms first retry.
+    pub fn for_tests() -> Self {
+        let lease = Duration::from_secs(1);
+        QueueConfig {
+            lease,
+            backoff_base: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(400),
+            reaper_gap: lease / 2,
+            ..QueueConfig::default()
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The queue's ordinary life against a real redis-server: submit, idempotency, retries,
+//! permanent failures, the dead set, cancellation (QUEUE.md scenarios 1–4 and 9–13).
+//! Every test ends with the invariant check.
+
+mod support;
+
+use server::queue::{
+    Cancellation, JobState, Outcome, QueueConfig, QueueError, RowRange, TaskError, TaskPayload,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use support::queue::{QueueHarness, counting_executor, request, until_cancelled};
+
+fn completed(outcomes: &[Outcome]) -> usize {
+    outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Completed { .. }))
+        .count()
+}
+
+// Scenario 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_chunk_by_chunk_to_success_and_the_last_chunk_says_so() {
+    let h = QueueHarness::start();
+    let job = h.submit(10, 3, None).await;
+    let queued = h.job(&job).await;
+    assert_eq!(queued.state, JobState::Queued);
+    assert_eq!((queued.rows_total, queued.chunks_total), (10, 4));
+    assert_eq!(queued.payload.as_str(), r#"{"model":"m1","data":"d1"}"#);
+
+    let runs = Arc::new(AtomicUsize::new(0));
+    let worker = h.worker(counting_executor(runs.clone()));
+    let outcomes = h.drain(&worker).await;
+
+    assert_eq!(completed(&outcomes), 4, "{outcomes:?}");
+    let lasts: Vec<bool> = outcomes
+        .iter()
+        .map(|o| {
+            matches!(
+                o,
+                Outcome::Completed {
+                    last_chunk: true,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(lasts, [false, false, false, true]);
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    let done = h.job(&job).await;
+    assert_eq!(done.state, JobState::Succeeded);
+    assert_eq!((done.rows_done, done.chunks_done), (10, 4));
+    assert!(done.started_ms.is_some() && done.finished_ms >= done.started_ms);
+    assert_eq!(done.error, None);
+    let results = h.queue.chunk_results(&job).await.expect("results");
+    let expected: Vec<Option<String>> = ["rows:0-3", "rows:3-6", "rows:6-9", "rows:9-10"]
+        .iter()
+        .map(|s| Some((*s).to_owned()))
+        .collect();
+    assert_eq!(results, expected);
+    h.assert_invariant().await;
+}
+
+// Scenario 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubmitting_with_the_same_key_and_body_returns_the_same_job() {
+    let h = QueueHarness::start();
+    let req = request(r#"{"model":"m1"}"#, 6, 3, Some("order-1"));
+    let first = h.queue.submit(&req).await.expect("first submit");
+    let again = h.queue.submit(&req).await.expect("second submit");
+    assert!(first.created);
+    assert!(!again.created);
+    assert_eq!(first.job, again.job);
+    let depths = h.queue.depths().await.expect("depths");
+    assert_eq!(depths.ready, 2, "one job's two chunks, not four");
+    h.assert_invariant().await;
+}
+
+// Scenario 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_submits_with_one_key_make_one_job() {
+    let h = QueueHarness::start();
+    let mut handles = Vec::new();
+    for _ in 0..50 {
+        let queue = h.queue.clone();
+        handles.push(tokio::spawn(async move {
+            queue
+                .submit(&request(r#"{"model":"m1"}"#, 9, 3, Some("same-key")))
+                .await
+        }));
+    }
+    let mut submitted = Vec::new();
+    for handle in handles {
+        submitted.push(handle.await.expect("task").expect("submit"));
+    }
+    let job = submitted[0].job.clone();
+    assert!(submitted.iter().all(|s| s.job == job));
+    assert_eq!(submitted.iter().filter(|s| s.created).count(), 1);
+    assert_eq!(h.stat("submitted_jobs").await, 1);
+    assert_eq!(h.queue.depths().await.expect("depths").ready, 3);
+    h.assert_invariant().await;
+}
+
+// Scenario 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_with_a_different_body_is_a_conflict_naming_the_first_job() {
+    let h = QueueHarness::start();
+    let first = h
+        .queue
+        .submit(&request(r#"{"model":"m1"}"#, 6, 3, Some("k")))
+        .await
+        .expect("first");
+    for different in [
+        request(r#"{"model":"m2"}"#, 6, 3, Some("k")),
+        request(r#"{"model":"m1"}"#, 7, 3, Some("k")),
+        request(r#"{"model":"m1"}"#, 6, 2, Some("k")),
+    ] {
+        match h.queue.submit(&different).await {
+            Err(QueueError::Conflict { existing }) => assert_eq!(existing, first.job),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(h.stat("submitted_jobs").await, 1);
+    h.assert_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_with_no_rows_or_too_many_chunks_is_refused_before_touching_redis() {
+    let h = QueueHarness::with_config(QueueConfig {
+        max_chunks: 10,
+        ..QueueConfig::for_tests()
+    });
+    for (rows, chunk) in [(0, 3), (5, 0), (11, 1)] {
+        let err = h
+            .queue
+            .submit(&request("{}", rows, chunk, None))
+            .await
+            .expect_err("invalid");
+        assert!(matches!(err, QueueError::Invalid(_)), "{err}");
+        assert!(!err.is_retryable());
+    }
+    assert_eq!(h.queue.depths().await.expect("depths").ready, 0);
+}
+
+// Scenario 9.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retryable_error_backs_off_and_then_succeeds() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let worker = h.worker(move |_: TaskPayload, _: RowRange, _| {
+        if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+            Err(TaskError::Retryable("blob store hiccup".into()))
+        } else {
+            Ok("result".to_owned())
+        }
+    });
+
+    // Base 50 ms with equal jitter: the first delay is in [25, 50), the second in [50, 100).
+    for (attempt, low, high) in [(1, 25, 50), (2, 50, 100)] {
+        match worker.try_execute_task().await.expect("step") {
+            Outcome::Retrying {
+                attempts, delay, ..
+            } => {
+                assert_eq!(attempts, attempt);
+                let ms = delay.as_millis();
+                assert!((low..high).contains(&ms), "attempt {attempt}: {ms} ms");
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+        // Scheduled, not ready: nothing to claim until the backoff has passed.
+        assert_eq!(
+            worker.try_execute_task().await.expect("step"),
+            Outcome::Empty
+        );
+        assert_eq!(h.queue.depths().await.expect("depths").scheduled, 1);
+        h.assert_invariant().await;
+        h.promote_until(1, Duration::from_secs(2)).await;
+    }
+    let last = worker.try_execute_task().await.expect("step");
+    assert!(
+        matches!(
+            last,
+            Outcome::Completed {
+                last_chunk: true,
+                ..
+            }
+        ),
+        "{last:?}"
+    );
+    assert_eq!(h.job(&job).await.state, JobState::Succeeded);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(h.stat("retried").await, 2);
+    h.assert_invariant().await;
+}
+
+// Scenario 10.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_error_fails_the_job_at_once_and_withdraws_its_other_chunks() {
+    let h = QueueHarness::start();
+    let job = h.submit(9, 3, None).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let worker = h.worker(move |_: TaskPayload, _: RowRange, _| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Err(TaskError::Permanent("the model has a cyclic tree".into()))
+    });
+
+    let outcome = worker.try_execute_task().await.expect("step");
+    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+    assert_eq!(
+        worker.try_execute_task().await.expect("step"),
+        Outcome::Empty
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let failed = h.job(&job).await;
+    assert_eq!(failed.state, JobState::Failed);
+    let error = failed.error.expect("an error");
+    assert_eq!(error.code, "task_failed");
+    assert!(error.message.contains("cyclic tree"), "{}", error.message);
+    let depths = h.queue.depths().await.expect("depths");
+    assert_eq!((depths.ready, depths.scheduled, depths.dead), (0, 0, 0));
+    h.assert_invariant().await;
+}
+
+// Scenario 11.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_out_of_attempts_is_dead_and_requeueing_the_job_finishes_it() {
+    let h = QueueHarness::with_config(QueueConfig {
+        max_attempts: 2,
+        ..QueueConfig::for_tests()
+    });
+    let job = h.submit(6, 3, None).await;
+    let broken = Arc::new(AtomicBool::new(true));
+    let flag = broken.clone();
+    let worker = h.worker(move |_: TaskPayload, rows: RowRange, _| {
+        if rows.start == 0 && flag.load(Ordering::SeqCst) {
+            Err(TaskError::Retryable("disk full".into()))
+        } else {
+            Ok(format!("rows:{}", rows.start))
+        }
+    });
+
+    let first = worker.try_execute_task().await.expect("step");
+    assert!(
+        matches!(first, Outcome::Retrying { attempts: 1, .. }),
+        "{first:?}"
+    );
+    let second = worker.try_execute_task().await.expect("step");
+    assert!(
+        matches!(
+            second,
+            Outcome::Completed {
+                last_chunk: false,
+                ..
+            }
+        ),
+        "{second:?}"
+    );
+    h.promote_until(1, Duration::from_secs(2)).await;
+    let third = worker.try_execute_task().await.expect("step");
+    assert!(matches!(third, Outcome::Dead { .. }), "{third:?}");
+
+    let failed = h.job(&job).await;
+    assert_eq!(failed.state, JobState::Failed);
+    assert_eq!(failed.error.expect("error").code, "attempts_exhausted");
+    let dead = h.queue.dead_tasks(10).await.expect("dead tasks");
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].job.clone(), dead[0].chunk), (job.clone(), 0));
+    h.assert_invariant().await;
+
+    broken.store(false, Ordering::SeqCst);
+    assert_eq!(h.queue.requeue_dead(&job).await.expect("requeue"), 1);
+    let requeued = h.job(&job).await;
+    assert_eq!(requeued.state, JobState::Running);
+    assert_eq!(requeued.error, None);
+    assert_eq!(h.queue.depths().await.expect("depths").dead, 0);
+    let last = worker.try_execute_task().await.expect("step");
+    assert!(
+        matches!(
+            last,
+            Outcome::Completed {
+                last_chunk: true,
+                ..
+            }
+        ),
+        "{last:?}"
+    );
+    let done = h.job(&job).await;
+    assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 2));
+    // Only failed jobs can be requeued.
+    let err = h.queue.requeue_dead(&job).await.expect_err("succeeded");
+    assert!(matches!(err, QueueError::WrongState { .. }), "{err}");
+    h.assert_invariant().await;
+}
+
+// Scenario 12.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_queued_job_removes_its_tasks_at_once() {
+    let h = QueueHarness::start();
+    let job = h.submit(9, 3, None).await;
+    let other = h.submit(3, 3, None).await;
+
+    let cancelled = h.queue.cancel(&job).await.expect("cancel");
+    assert_eq!(cancelled, Cancellation::Cancelled { was_running: false });
+    let status = h.job(&job).await;
+    assert_eq!(status.state, JobState::Cancelled);
+    assert!(status.finished_ms.is_some());
+    assert_eq!(h.queue.depths().await.expect("depths").ready, 1);
+    h.assert_invariant().await;
+
+    let runs = Arc::new(AtomicUsize::new(0));
+    let outcomes = h.drain(&h.worker(counting_executor(runs.clone()))).await;
+    assert_eq!(completed(&outcomes), 1, "only the other job runs");
+    assert_eq!(h.job(&other).await.state, JobState::Succeeded);
+    assert_eq!(
+        h.queue.cancel(&job).await.expect("cancel again"),
+        Cancellation::AlreadyFinished(JobState::Cancelled)
+    );
+    let unknown = server::queue::JobId::parse("p0-0123456789abcdef01234567").expect("valid");
+    assert!(matches!(
+        h.queue.cancel(&unknown).await,
+        Err(QueueError::NotFound(_))
+    ));
+    assert!(matches!(
+        h.queue.job(&unknown).await,
+        Err(QueueError::NotFound(_))
+    ));
+    h.assert_invariant().await;
+}
+
+// Scenario 13.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_job_stops_its_chunk_within_one_heartbeat() {
+    let h = QueueHarness::start();
+    let job = h.submit(6, 3, None).await;
+    let worker = Arc::new(h.worker(until_cancelled(Duration::from_secs(10))));
+    let stepping = worker.clone();
+    let step = tokio::spawn(async move { stepping.try_execute_task().await });
+    let start = Instant::now();
+    while h.job(&job).await.state != JobState::Running {
+        assert!(start.elapsed() < Duration::from_secs(5), "never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let cancelled_at = Instant::now();
+    let cancelled = h.queue.cancel(&job).await.expect("cancel");
+    assert_eq!(cancelled, Cancellation::Cancelled { was_running: true });
+    let outcome = step.await.expect("task").expect("step");
+    let took = cancelled_at.elapsed();
+
+    assert!(matches!(outcome, Outcome::Discarded { .. }), "{outcome:?}");
+    // One heartbeat is 100 ms in the harness; allow scheduling slack on a busy machine.
+    assert!(took < Duration::from_millis(600), "stopped after {took:?}");
+    let status = h.job(&job).await;
+    assert_eq!((status.state, status.chunks_done), (JobState::Cancelled, 0));
+    assert_eq!(
+        worker.try_execute_task().await.expect("step"),
+        Outcome::Empty
+    );
+    h.assert_invariant().await;
+}

@@ -1,0 +1,432 @@
+//! The queue when things go wrong, against a real redis-server: vanished workers, poison
+//! tasks, zombies, graceful shutdown, Redis paused past a lease (QUEUE.md scenarios 5–8, 17).
+//! A "vanished" or "paused" worker is a claim with no heartbeat behind it: exactly what
+//! Redis sees of a SIGKILLed or SIGSTOPped process. Every test ends with the invariant check.
+
+mod support;
+
+use server::queue::{JobState, Outcome, QueueConfig, QueueError, ReapReport, WorkerId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use support::queue::{QueueHarness, counting_executor, until_cancelled};
+
+const LIMIT: Duration = Duration::from_secs(6);
+
+// Scenario 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_worker_vanished_is_rerun_by_another_worker_after_its_lease() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let vanished = h
+        .queue
+        .claim(&WorkerId::generate())
+        .await
+        .expect("claim")
+        .expect("a task");
+    let claimed_at = Instant::now();
+
+    let report = h.reap_until(LIMIT, |r| r.requeued == 1).await;
+    // Not before the 1 s lease ran out.
+    assert!(claimed_at.elapsed() >= Duration::from_millis(900));
+    assert_eq!(report.lost, 0);
+    assert_eq!(
+        h.task_field(&vanished.id, "stalls").await.as_deref(),
+        Some("1")
+    );
+
+    let runs = Arc::new(AtomicUsize::new(0));
+    let outcomes = h.drain(&h.worker(counting_executor(runs.clone()))).await;
+    assert_eq!(outcomes.len(), 1);
+    assert!(matches!(
+        outcomes[0],
+        Outcome::Completed {
+            last_chunk: true,
+            ..
+        }
+    ));
+    assert_eq!(h.job(&job).await.state, JobState::Succeeded);
+    assert_eq!(
+        h.task_field(&vanished.id, "attempts").await.as_deref(),
+        Some("2")
+    );
+    assert_eq!(h.stat("reaped").await, 1);
+    h.assert_invariant().await;
+}
+
+// Scenario 6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_task_fails_its_job_as_worker_lost_while_other_jobs_keep_flowing() {
+    let h = QueueHarness::start();
+    let poison = h.submit(3, 3, None).await;
+    let healthy = h.submit(9, 3, None).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let worker = h.worker(counting_executor(runs.clone()));
+
+    for (stall, goal) in [
+        (
+            1,
+            ReapReport {
+                requeued: 1,
+                ..Default::default()
+            },
+        ),
+        (
+            2,
+            ReapReport {
+                lost: 1,
+                ..Default::default()
+            },
+        ),
+    ] {
+        // The poison chunk is at the head of ready: it kills whoever takes it.
+        let victim = h
+            .queue
+            .claim(&WorkerId::generate())
+            .await
+            .expect("claim")
+            .expect("a task");
+        assert_eq!(victim.id.job, poison);
+        assert_eq!(victim.stalls, stall - 1);
+        // Meanwhile the healthy job makes progress.
+        let step = worker.try_execute_task().await.expect("step");
+        assert!(matches!(step, Outcome::Completed { .. }), "{step:?}");
+        h.reap_until(LIMIT, |r| {
+            r.requeued >= goal.requeued && r.lost >= goal.lost
+        })
+        .await;
+    }
+
+    let failed = h.job(&poison).await;
+    assert_eq!(failed.state, JobState::Failed);
+    let error = failed.error.expect("an error");
+    assert_eq!(error.code, "worker_lost");
+    assert!(error.message.contains("2 times"), "{}", error.message);
+    let dead = h.queue.dead_tasks(10).await.expect("dead");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].job, poison);
+
+    let rest = h.drain(&worker).await;
+    assert_eq!(rest.len(), 1);
+    assert!(matches!(
+        rest[0],
+        Outcome::Completed {
+            last_chunk: true,
+            ..
+        }
+    ));
+    assert_eq!(h.job(&healthy).await.state, JobState::Succeeded);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    h.assert_invariant().await;
+}
+
+// Scenario 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zombie_that_wakes_after_losing_its_lease_cannot_overwrite_the_winners_result() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let zombie = h
+        .queue
+        .claim(&WorkerId::generate())
+        .await
+        .expect("claim")
+        .expect("a task");
+    h.reap_until(LIMIT, |r| r.requeued == 1).await;
+
+    let winner = h.worker(counting_executor(Arc::new(AtomicUsize::new(0))));
+    let outcome = winner.try_execute_task().await.expect("step");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Completed {
+                last_chunk: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+
+    // The zombie wakes up and tries every write it could make.
+    let late = h.queue.complete(&zombie, "zombie-result").await;
+    assert!(matches!(late, Err(QueueError::StaleToken(_))), "{late:?}");
+    let beat = h.queue.heartbeat(&zombie).await;
+    assert!(matches!(beat, Err(QueueError::StaleToken(_))), "{beat:?}");
+    let fail = h
+        .queue
+        .fail(&zombie, &server::queue::TaskError::Permanent("late".into()))
+        .await;
+    assert!(matches!(fail, Err(QueueError::StaleToken(_))), "{fail:?}");
+    let release = h.queue.release(&zombie).await;
+    assert!(
+        matches!(release, Err(QueueError::StaleToken(_))),
+        "{release:?}"
+    );
+
+    assert_eq!(
+        h.queue.chunk_results(&job).await.expect("results"),
+        vec![Some("rows:0-3".to_owned())]
+    );
+    let done = h.job(&job).await;
+    assert_eq!(
+        (done.state, done.chunks_done, done.rows_done),
+        (JobState::Succeeded, 1, 3)
+    );
+    assert_eq!(h.stat("stale_writes").await, 4);
+    h.assert_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_complete_with_the_same_token_is_recorded_once() {
+    let h = QueueHarness::start();
+    let job = h.submit(6, 3, None).await;
+    let task = h
+        .queue
+        .claim(&WorkerId::generate())
+        .await
+        .expect("claim")
+        .expect("a task");
+    use server::queue::Completion;
+    assert_eq!(
+        h.queue.complete(&task, "r").await.expect("complete"),
+        Completion::Recorded
+    );
+    // The reply was lost, say, and the worker writes again.
+    assert_eq!(
+        h.queue.complete(&task, "r").await.expect("again"),
+        Completion::AlreadyRecorded
+    );
+    let status = h.job(&job).await;
+    assert_eq!((status.chunks_done, status.rows_done), (1, 3));
+    h.assert_invariant().await;
+}
+
+// Scenario 8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_releases_a_running_chunk_without_counting_the_attempt() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let worker = Arc::new(h.worker(until_cancelled(Duration::from_secs(10))));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = worker.clone();
+    let run = tokio::spawn(async move {
+        running
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let start = Instant::now();
+    while h.queue.depths().await.expect("depths").leased == 0 {
+        assert!(start.elapsed() < LIMIT, "never claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let asked = Instant::now();
+    let _ = stop.send(());
+    run.await.expect("run ended");
+    // The 300 ms grace, then the release.
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    let depths = h.queue.depths().await.expect("depths");
+    assert_eq!((depths.ready, depths.leased), (1, 0));
+    let task = server::queue::TaskId {
+        job: job.clone(),
+        chunk: 0,
+    };
+    assert_eq!(h.task_field(&task, "attempts").await.as_deref(), Some("0"));
+    assert_eq!(h.task_field(&task, "stalls").await.as_deref(), Some("0"));
+    assert_eq!(h.stat("released").await, 1);
+    h.assert_invariant().await;
+
+    // Another worker picks it up at once; this is its first counted attempt.
+    let outcomes = h
+        .drain(&h.worker(counting_executor(Arc::new(AtomicUsize::new(0)))))
+        .await;
+    assert!(matches!(
+        outcomes[..],
+        [Outcome::Completed {
+            last_chunk: true,
+            ..
+        }]
+    ));
+    assert_eq!(h.task_field(&task, "attempts").await.as_deref(), Some("1"));
+    h.assert_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_lets_a_chunk_that_ends_within_the_grace_period_complete() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let started = Arc::new(AtomicBool::new(false));
+    let flag = started.clone();
+    let worker = Arc::new(h.worker(
+        move |_: server::queue::TaskPayload, _: server::queue::RowRange, _| {
+            flag.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(100));
+            Ok("done".to_owned())
+        },
+    ));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = worker.clone();
+    let run = tokio::spawn(async move {
+        running
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let start = Instant::now();
+    while !started.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < LIMIT, "never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = stop.send(());
+    run.await.expect("run ended");
+    assert_eq!(h.job(&job).await.state, JobState::Succeeded);
+    assert_eq!(h.stat("released").await, 0);
+    h.assert_invariant().await;
+}
+
+// Scenario 17.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once() {
+    let h = QueueHarness::with_config(QueueConfig::for_tests());
+    let job = h.submit(6, 3, None).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(AtomicBool::new(false));
+    let mut steps = Vec::new();
+    for _ in 0..2 {
+        let (runs, gate) = (runs.clone(), gate.clone());
+        let worker = Arc::new(h.worker(
+            move |_: server::queue::TaskPayload, rows: server::queue::RowRange, _| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let start = Instant::now();
+                while !gate.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(15) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(format!("rows:{}", rows.start))
+            },
+        ));
+        steps.push(tokio::spawn(async move { worker.try_execute_task().await }));
+    }
+    // A reaper in another process, reaping every 100 ms throughout.
+    let reaper_queue = h.another_process();
+    let reaped = Arc::new(AtomicU64::new(0));
+    let stop_reaper = Arc::new(AtomicBool::new(false));
+    let reaper = {
+        let (reaped, stop) = (reaped.clone(), stop_reaper.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(r) = reaper_queue.reap().await {
+                    reaped.fetch_add(r.requeued + r.lost, Ordering::SeqCst);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let start = Instant::now();
+    while h.queue.depths().await.expect("depths").leased < 2 {
+        assert!(start.elapsed() < LIMIT, "both chunks never leased");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Let the reaper's first-ever grace pass, so only the pause can protect the leases.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    h.redis.signal("STOP");
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    h.redis.signal("CONT");
+    // Past the post-outage grace and another lease: any wrongful reap would have happened.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    gate.store(true, Ordering::SeqCst);
+    let mut outcomes = Vec::new();
+    for step in steps {
+        outcomes.push(step.await.expect("task").expect("step"));
+    }
+    stop_reaper.store(true, Ordering::SeqCst);
+    reaper.await.expect("reaper");
+
+    assert_eq!(reaped.load(Ordering::SeqCst), 0, "a live lease was reaped");
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "a chunk ran twice");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::Completed { .. })),
+        "{outcomes:?}"
+    );
+    let done = h.job(&job).await;
+    assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 2));
+    assert_eq!(h.stat("reaped").await, 0);
+    // The reaper noticed the gap: one grace at first sight, one after the pause.
+    let reaper_key = server::queue::keys::Partition::new("shaplab", 0).reaper();
+    let graces: Option<u64> = h
+        .raw(redis::cmd("HGET").arg(reaper_key).arg("graces"))
+        .await;
+    assert!(graces.is_some_and(|g| g >= 2), "{graces:?}");
+    h.assert_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invariant_check_catches_a_task_in_two_places() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    h.assert_invariant().await;
+    let p = server::queue::keys::Partition::new("shaplab", 0);
+    let _: i64 = h
+        .raw(
+            redis::cmd("ZADD")
+                .arg(p.scheduled())
+                .arg(0)
+                .arg(format!("{job}:0")),
+        )
+        .await;
+    let problems = h.queue.audit().await.expect("audit");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("ready"), "{}", problems[0]);
+}
+
+// Scenario 17, the race made deterministic: the reaper reaches Redis right after the pause,
+// before the live worker's next heartbeat. Without the grace it would reap a live lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaper_arriving_before_the_heartbeats_after_a_pause_waits_out_the_grace() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let live = h
+        .queue
+        .claim(&WorkerId::generate())
+        .await
+        .expect("claim")
+        .expect("a task");
+    // Reaper and worker both healthy for a while: the first-ever grace passes.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1300) {
+        let report = h.queue.reap().await.expect("reap");
+        assert_eq!((report.requeued, report.lost), (0, 0));
+        h.queue.heartbeat(&live).await.expect("heartbeat");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(h.queue.reap().await.expect("reap").partitions_in_grace, 0);
+
+    h.redis.signal("STOP");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    h.redis.signal("CONT");
+    // A reaper with fresh connections is first in; the lease deadline is long past.
+    let reaper = h.another_process();
+    let report = reaper.reap().await.expect("reap after the pause");
+    assert_eq!(report.partitions_in_grace, 1, "{report:?}");
+    assert_eq!((report.requeued, report.lost), (0, 0));
+    // The worker renews within the grace and keeps its task.
+    let beat = reaper.heartbeat(&live).await;
+    assert!(
+        matches!(beat, Ok(server::queue::Heartbeat::Renewed)),
+        "{beat:?}"
+    );
+    let after = reaper.reap().await.expect("reap");
+    assert_eq!((after.requeued, after.lost), (0, 0));
+    let done = reaper.complete(&live, "r").await.expect("complete");
+    assert_eq!(done, server::queue::Completion::Last);
+    assert_eq!(h.job(&job).await.state, JobState::Succeeded);
+    h.assert_invariant().await;
+}

@@ -1,0 +1,191 @@
+//! Queue test helpers: a real redis-server per test, a queue with short timings, workers with
+//! injected executors, and the invariant check every queue test ends with.
+
+use super::{TestRedis, settings};
+use server::queue::keys::Partition;
+use server::queue::{
+    CancelToken, Executor, IdempotencyKey, JobId, JobStatus, Outcome, Queue, QueueConfig,
+    ReapReport, RowRange, SubmitRequest, TaskError, TaskId, TaskPayload, Worker, WorkerConfig,
+};
+use server::redis::RedisPool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A redis-server and a queue on it.
+pub struct QueueHarness {
+    pub redis: TestRedis,
+    pub queue: Arc<Queue>,
+}
+
+impl QueueHarness {
+    /// A queue with test timings (1 s lease, 50 ms first retry).
+    pub fn start() -> Self {
+        Self::with_config(QueueConfig::for_tests())
+    }
+
+    pub fn with_config(config: QueueConfig) -> Self {
+        let redis = TestRedis::start();
+        let url = redis.url();
+        let pool =
+            RedisPool::new(&url, &settings(&url, Duration::from_millis(500))).expect("valid URL");
+        QueueHarness {
+            redis,
+            queue: Arc::new(Queue::new(Arc::new(pool), config)),
+        }
+    }
+
+    /// A worker running `executor`, heartbeating every 100 ms.
+    pub fn worker(&self, executor: impl Executor) -> Worker {
+        Worker::new(self.queue.clone(), Arc::new(executor), self.worker_config())
+    }
+
+    pub fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            heartbeat_every: Duration::from_millis(100),
+            idle_poll: Duration::from_millis(50),
+            shutdown_grace: Duration::from_millis(300),
+            write_retry_for: Duration::from_secs(5),
+        }
+    }
+
+    pub async fn submit(&self, rows: u64, chunk_rows: u64, key: Option<&str>) -> JobId {
+        self.queue
+            .submit(&request(
+                r#"{"model":"m1","data":"d1"}"#,
+                rows,
+                chunk_rows,
+                key,
+            ))
+            .await
+            .expect("submit")
+            .job
+    }
+
+    pub async fn job(&self, id: &JobId) -> JobStatus {
+        self.queue.job(id).await.expect("job status")
+    }
+
+    /// Steps `worker` until the queue is empty; returns the outcomes.
+    pub async fn drain(&self, worker: &Worker) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        for _ in 0..1000 {
+            match worker.try_execute_task().await.expect("claim") {
+                Outcome::Empty => return outcomes,
+                outcome => outcomes.push(outcome),
+            }
+        }
+        panic!("the queue did not drain in 1000 steps: {outcomes:?}");
+    }
+
+    /// Reaps every 50 ms until `done(report so far)` (summed), for at most `limit`.
+    pub async fn reap_until(
+        &self,
+        limit: Duration,
+        mut done: impl FnMut(&ReapReport) -> bool,
+    ) -> ReapReport {
+        let start = Instant::now();
+        let mut total = ReapReport::default();
+        loop {
+            let r = self.queue.reap().await.expect("reap");
+            total.requeued += r.requeued;
+            total.lost += r.lost;
+            total.partitions_in_grace = r.partitions_in_grace;
+            if done(&total) {
+                return total;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "reaping did not reach the goal within {limit:?}: {total:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Promotes every 20 ms until `n` retries moved to ready, for at most `limit`.
+    pub async fn promote_until(&self, n: u64, limit: Duration) {
+        let start = Instant::now();
+        let mut moved = 0;
+        while moved < n {
+            moved += self.queue.promote().await.expect("promote");
+            assert!(
+                start.elapsed() < limit,
+                "only {moved} of {n} retries came due"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The invariant every queue test ends with.
+    pub async fn assert_invariant(&self) {
+        let problems = self.queue.audit().await.expect("audit");
+        assert!(
+            problems.is_empty(),
+            "queue invariant violated: {problems:#?}"
+        );
+    }
+
+    /// Sends one command on a fresh connection (to read or corrupt state directly).
+    pub async fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        let client = redis::Client::open(self.redis.url()).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        cmd.query_async(&mut conn).await.expect("raw command")
+    }
+
+    /// One field of a task's hash.
+    pub async fn task_field(&self, task: &TaskId, field: &str) -> Option<String> {
+        let key = Partition::new(&self.queue.config().prefix, task.job.partition()).task(task);
+        self.raw(redis::cmd("HGET").arg(key).arg(field)).await
+    }
+
+    /// A second process's view of the same queue: its own connections, its own breaker.
+    pub fn another_process(&self) -> Arc<Queue> {
+        let url = self.redis.url();
+        let pool =
+            RedisPool::new(&url, &settings(&url, Duration::from_millis(500))).expect("valid URL");
+        Arc::new(Queue::new(Arc::new(pool), self.queue.config().clone()))
+    }
+
+    /// Counts from `stats()` (0 when absent).
+    pub async fn stat(&self, name: &str) -> u64 {
+        let stats = self.queue.stats().await.expect("stats");
+        stats.get(name).copied().unwrap_or(0)
+    }
+}
+
+pub fn request(payload: &str, rows: u64, chunk_rows: u64, key: Option<&str>) -> SubmitRequest {
+    SubmitRequest {
+        payload: TaskPayload::new(payload),
+        rows_total: rows,
+        chunk_rows,
+        idempotency_key: key.map(|k| IdempotencyKey::parse(k).expect("valid key")),
+    }
+}
+
+/// An executor that succeeds at once with `rows:<start>-<end>` and counts its runs.
+pub fn counting_executor(
+    runs: Arc<AtomicUsize>,
+) -> impl Fn(TaskPayload, RowRange, CancelToken) -> Result<String, TaskError> + Send + Sync + 'static
+{
+    move |_payload, rows, _cancel| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        Ok(format!("rows:{}-{}", rows.start, rows.end))
+    }
+}
+
+/// An executor that runs until cancelled (checking every 5 ms) or until `limit`, then fails.
+pub fn until_cancelled(
+    limit: Duration,
+) -> impl Fn(TaskPayload, RowRange, CancelToken) -> Result<String, TaskError> + Send + Sync + 'static
+{
+    move |_payload, _rows, cancel| {
+        let start = Instant::now();
+        while !cancel.is_cancelled() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(TaskError::Retryable("stopped".into()))
+    }
+}
