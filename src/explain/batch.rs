@@ -170,6 +170,47 @@ impl Batch {
                 }
             }
             let var = &self.var[(d + 1) * BATCH..(d + 1) * BATCH + nb];
+            if tree.is_leaf(child) {
+                // A leaf child fused into one pass: P, v·P, its credit and G(node), exactly
+                // the operations the general path performs, without the round trip through the
+                // child's level.
+                let v = pt.leaf_value[child];
+                let acc = &mut self.acc[..nb];
+                for q in 0..Q {
+                    let rt = [e.ratio[0][q], e.ratio[1][q], e.ratio[2][q], e.ratio[2][q]];
+                    let ct = [e.coef[0][q], e.coef[1][q], e.coef[2][q], e.coef[2][q]];
+                    let src = &self.p[lvl(d, q)..lvl(d, q) + nb];
+                    let dst = &mut self.g[lvl(d, q)..lvl(d, q) + nb];
+                    let lanes = acc.iter_mut().zip(dst.iter_mut()).zip(src).zip(var);
+                    match (q == 0, is_left) {
+                        (true, true) => lanes.for_each(|(((a, g), &p), &w)| {
+                            let g1 = v * (p * rt[(w & 3) as usize]);
+                            *a = g1 * ct[(w & 3) as usize];
+                            *g = g1;
+                        }),
+                        (true, false) => lanes.for_each(|(((a, g), &p), &w)| {
+                            let g1 = v * (p * rt[(w & 3) as usize]);
+                            *a = g1 * ct[(w & 3) as usize];
+                            *g += g1;
+                        }),
+                        (false, true) => lanes.for_each(|(((a, g), &p), &w)| {
+                            let g1 = v * (p * rt[(w & 3) as usize]);
+                            *a += g1 * ct[(w & 3) as usize];
+                            *g = g1;
+                        }),
+                        (false, false) => lanes.for_each(|(((a, g), &p), &w)| {
+                            let g1 = v * (p * rt[(w & 3) as usize]);
+                            *a += g1 * ct[(w & 3) as usize];
+                            *g += g1;
+                        }),
+                    }
+                }
+                let at = phi_at + feature * BATCH;
+                for (p, a) in self.phi[at..at + nb].iter_mut().zip(acc.iter()) {
+                    *p += a;
+                }
+                continue;
+            }
             {
                 let (upper, lower) = self.p.split_at_mut(lvl(d + 1, 0));
                 for q in 0..Q {
