@@ -362,3 +362,50 @@ async fn cancelling_a_running_job_stops_its_chunk_within_one_heartbeat() {
     );
     h.assert_invariant().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_large_queued_job_leaves_other_jobs_tasks_in_order() {
+    let h = QueueHarness::start();
+    let before = h.submit(2, 1, None).await;
+    let large = h.submit(40, 1, None).await;
+    let after = h.submit(2, 1, None).await;
+
+    h.queue.cancel(&large).await.expect("cancel");
+
+    let ready_key = server::queue::keys::Partition::new("shaplab", 0).ready();
+    let ready: Vec<String> = h
+        .raw(redis::cmd("LRANGE").arg(ready_key).arg(0).arg(-1))
+        .await;
+    let expected: Vec<String> = [&before, &before, &after, &after]
+        .iter()
+        .zip([0, 1, 0, 1])
+        .map(|(job, chunk)| format!("{job}:{chunk}"))
+        .collect();
+    assert_eq!(ready, expected);
+    h.assert_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_spread_over_partitions_are_all_claimed_and_a_key_always_finds_its_partition() {
+    let h = QueueHarness::with_config(QueueConfig {
+        partitions: 4,
+        ..QueueConfig::for_tests()
+    });
+    let mut jobs = Vec::new();
+    for _ in 0..8 {
+        jobs.push(h.submit(2, 1, None).await);
+    }
+    let keyed = h.submit(2, 1, Some("spread-key")).await;
+    assert_eq!(h.submit(2, 1, Some("spread-key")).await, keyed);
+    let partitions: std::collections::BTreeSet<u16> = jobs.iter().map(|j| j.partition()).collect();
+    assert_eq!(partitions.len(), 4, "{partitions:?}");
+
+    let runs = Arc::new(AtomicUsize::new(0));
+    let outcomes = h.drain(&h.worker(counting_executor(runs.clone()))).await;
+    assert_eq!(completed(&outcomes), 18);
+    jobs.push(keyed);
+    for job in &jobs {
+        assert_eq!(h.job(job).await.state, JobState::Succeeded, "{job}");
+    }
+    h.assert_invariant().await;
+}

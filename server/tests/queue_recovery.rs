@@ -7,7 +7,7 @@ mod support;
 
 use server::queue::{JobState, Outcome, QueueConfig, QueueError, ReapReport, WorkerId};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::queue::{QueueHarness, counting_executor, until_cancelled};
 
@@ -313,20 +313,14 @@ async fn redis_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once
         steps.push(tokio::spawn(async move { worker.try_execute_task().await }));
     }
     // A reaper in another process, reaping every 100 ms throughout.
-    let reaper_queue = h.another_process();
-    let reaped = Arc::new(AtomicU64::new(0));
-    let stop_reaper = Arc::new(AtomicBool::new(false));
-    let reaper = {
-        let (reaped, stop) = (reaped.clone(), stop_reaper.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                if let Ok(r) = reaper_queue.reap().await {
-                    reaped.fetch_add(r.requeued + r.lost, Ordering::SeqCst);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let (stop_reaper, reaper_stopped) = tokio::sync::oneshot::channel::<()>();
+    let reaper = tokio::spawn(server::queue::run_reaper(
+        h.another_process(),
+        Duration::from_millis(100),
+        async {
+            let _ = reaper_stopped.await;
+        },
+    ));
     let start = Instant::now();
     while h.queue.depths().await.expect("depths").leased < 2 {
         assert!(start.elapsed() < LIMIT, "both chunks never leased");
@@ -345,10 +339,9 @@ async fn redis_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once
     for step in steps {
         outcomes.push(step.await.expect("task").expect("step"));
     }
-    stop_reaper.store(true, Ordering::SeqCst);
+    let _ = stop_reaper.send(());
     reaper.await.expect("reaper");
 
-    assert_eq!(reaped.load(Ordering::SeqCst), 0, "a live lease was reaped");
     assert_eq!(runs.load(Ordering::SeqCst), 2, "a chunk ran twice");
     assert!(
         outcomes
@@ -358,7 +351,7 @@ async fn redis_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once
     );
     let done = h.job(&job).await;
     assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 2));
-    assert_eq!(h.stat("reaped").await, 0);
+    assert_eq!(h.stat("reaped").await, 0, "a live lease was reaped");
     // The reaper noticed the gap: one grace at first sight, one after the pause.
     let reaper_key = server::queue::keys::Partition::new("shaplab", 0).reaper();
     let graces: Option<u64> = h
@@ -428,5 +421,50 @@ async fn a_reaper_arriving_before_the_heartbeats_after_a_pause_waits_out_the_gra
     let done = reaper.complete(&live, "r").await.expect("complete");
     assert_eq!(done, server::queue::Completion::Last);
     assert_eq!(h.job(&job).await.state, JobState::Succeeded);
+    h.assert_invariant().await;
+}
+
+// Scenario 20: a chunk that finishes while Redis is briefly away keeps its result and writes
+// it once Redis answers; the chunk is not run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_computed_while_redis_is_paused_is_written_once_it_returns() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(AtomicBool::new(false));
+    let (counter, open) = (runs.clone(), gate.clone());
+    let worker = Arc::new(h.worker(
+        move |_: server::queue::TaskPayload, _: server::queue::RowRange, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            while !open.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok("kept".to_owned())
+        },
+    ));
+    let stepping = worker.clone();
+    let step = tokio::spawn(async move { stepping.try_execute_task().await });
+    let start = Instant::now();
+    while h.queue.depths().await.expect("depths").leased == 0 {
+        assert!(start.elapsed() < LIMIT, "never claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    h.redis.signal("STOP");
+    gate.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    h.redis.signal("CONT");
+    let outcome = step.await.expect("task").expect("step");
+
+    // The first write may have landed when Redis resumed and its retry found it recorded.
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let done = h.job(&job).await;
+    assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 1));
+    assert_eq!(
+        h.queue.chunk_results(&job).await.expect("results"),
+        vec![Some("kept".to_owned())]
+    );
+    assert_eq!(h.stat("completed").await, 1);
     h.assert_invariant().await;
 }

@@ -43,6 +43,18 @@ impl QueueError {
         matches!(self, QueueError::Unavailable(_))
     }
 
+    /// When to try again, for a `Retry-After` header: the breaker's next probe when it is
+    /// open, else one second.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            QueueError::Unavailable(RedisCallError::BreakerOpen { retry_after }) => {
+                Some((*retry_after).max(std::time::Duration::from_secs(1)))
+            }
+            QueueError::Unavailable(_) => Some(std::time::Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn protocol(what: impl Into<String>) -> Self {
         QueueError::Protocol(what.into())
     }

@@ -13,10 +13,12 @@
 //! - [`scripts`]: the Lua scripts (`lua/*.lua`) and typed builders for their calls.
 //! - [`client`]: [`Queue`], the typed API over the scripts (submit, claim, heartbeat, complete,
 //!   fail, release, reap, promote, cancel, requeue, status, audit).
+//! - [`types`]: requests, job status and the outcome of each worker write.
 //! - [`error`]: [`QueueError`], separating "Redis unavailable" (retry later) from "not
 //!   found", "conflict" and "stale token".
 //! - [`worker`]: [`Worker`], a steppable worker loop with a heartbeat task, compute on a
 //!   blocking thread, and graceful shutdown.
+//! - [`reaper`]: the loop that takes back expired leases and promotes due retries.
 //! - [`audit`]: the invariant check (each unfinished task in exactly one of ready /
 //!   scheduled / leased, finished tasks in none).
 
@@ -25,15 +27,19 @@ pub mod client;
 pub mod error;
 pub mod ids;
 pub mod keys;
+pub mod reaper;
 pub mod scripts;
+pub mod types;
 pub mod worker;
 
-pub use client::{
-    Cancellation, ClaimedTask, Completion, FailOutcome, Heartbeat, JobError, JobState, JobStatus,
-    Queue, QueueDepths, ReapReport, Released, SubmitRequest, Submitted, TaskPayload,
-};
+pub use client::Queue;
 pub use error::QueueError;
 pub use ids::{FencingToken, IdError, IdempotencyKey, JobId, RowRange, TaskId, WorkerId};
+pub use reaper::run_reaper;
+pub use types::{
+    Cancellation, ClaimedTask, Completion, FailOutcome, Heartbeat, JobError, JobState, JobStatus,
+    QueueDepths, ReapReport, Released, SubmitRequest, Submitted, TaskPayload,
+};
 pub use worker::{CancelToken, Executor, Outcome, TaskError, Worker, WorkerConfig};
 
 use std::time::Duration;
@@ -81,7 +87,7 @@ impl Default for QueueConfig {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             reaper_gap: lease / 2,
             batch: 500,
-            max_chunks: 100_000,
+            max_chunks: 20_000,
         }
     }
 }

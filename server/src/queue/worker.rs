@@ -19,11 +19,10 @@
 //!   shares its timeout, breaker and reconnects, costs one tiny script per idle worker per
 //!   interval, and can never stay stuck.
 
-use super::client::{
-    ClaimedTask, Completion, FailOutcome, Heartbeat, Queue, Released, TaskPayload,
-};
+use super::client::Queue;
 use super::error::QueueError;
 use super::ids::{RowRange, TaskId, WorkerId};
+use super::types::{ClaimedTask, Completion, FailOutcome, Heartbeat, Released, TaskPayload};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
