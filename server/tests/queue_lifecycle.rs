@@ -409,3 +409,62 @@ async fn jobs_spread_over_partitions_are_all_claimed_and_a_key_always_finds_its_
     }
     h.assert_invariant().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_running_worker_picks_up_a_new_job_and_stops_on_request() {
+    let h = QueueHarness::start();
+    let worker = Arc::new(h.worker(counting_executor(Arc::new(AtomicUsize::new(0)))));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = worker.clone();
+    let run = tokio::spawn(async move {
+        running
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let job = h.submit(9, 3, None).await;
+    let start = Instant::now();
+    while h.job(&job).await.state != JobState::Succeeded {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the job never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(worker.since_last_turn() < Duration::from_secs(1));
+    let _ = stop.send(());
+    run.await.expect("run ended");
+    h.assert_invariant().await;
+}
+
+/// A measurement, not a check of this machine's speed: run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn no_op_chunks_flow_through_two_workers_at_a_measured_rate() {
+    let h = QueueHarness::start();
+    let chunks = 2000;
+    let job = h.submit(chunks, 1, None).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..2 {
+        let worker = h.worker(counting_executor(runs.clone()));
+        handles.push(tokio::spawn(async move {
+            while worker.try_execute_task().await.expect("step") != Outcome::Empty {}
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("worker");
+    }
+    let took = start.elapsed();
+    assert_eq!(runs.load(Ordering::SeqCst), chunks as usize);
+    assert_eq!(h.job(&job).await.state, JobState::Succeeded);
+    println!(
+        "{chunks} no-op chunks in {took:?}: {:.0} tasks/s",
+        chunks as f64 / took.as_secs_f64()
+    );
+    h.assert_invariant().await;
+}

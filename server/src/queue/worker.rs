@@ -23,9 +23,10 @@ use super::client::Queue;
 use super::error::QueueError;
 use super::ids::{RowRange, TaskId, WorkerId};
 use super::types::{ClaimedTask, Completion, FailOutcome, Heartbeat, Released, TaskPayload};
+use crate::redis::pool::now_ms;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::watch;
@@ -145,6 +146,9 @@ pub struct Worker {
     executor: Arc<dyn Executor>,
     config: WorkerConfig,
     phase: watch::Sender<Phase>,
+    /// When the loop last went round (ms since the epoch): health reports a consumer loop
+    /// that stopped turning, the failure mode health checks that only PING miss.
+    last_turn_ms: AtomicU64,
 }
 
 impl Worker {
@@ -156,11 +160,18 @@ impl Worker {
             executor,
             config,
             phase: watch::Sender::new(Phase::Running),
+            last_turn_ms: AtomicU64::new(now_ms()),
         }
     }
 
     pub fn id(&self) -> &WorkerId {
         &self.id
+    }
+
+    /// How long since the loop last claimed, finished a chunk or woke from idling. Stays
+    /// below `idle_poll` plus one chunk's duration while the loop is alive.
+    pub fn since_last_turn(&self) -> Duration {
+        Duration::from_millis(now_ms().saturating_sub(self.last_turn_ms.load(Ordering::Relaxed)))
     }
 
     /// Claims and runs one task. `Err` only when Redis could not be asked for work (or
@@ -292,6 +303,7 @@ impl Worker {
         tokio::pin!(shutdown);
         let mut unavailable_for = Duration::ZERO;
         loop {
+            self.last_turn_ms.store(now_ms(), Ordering::Relaxed);
             let step = self.try_execute_task();
             tokio::pin!(step);
             let mut stopping = false;
