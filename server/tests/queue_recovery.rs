@@ -468,3 +468,34 @@ async fn a_result_computed_while_redis_is_paused_is_written_once_it_returns() {
     assert_eq!(h.stat("completed").await, 1);
     h.assert_invariant().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_fail_with_the_same_token_is_recorded_once() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let task = h
+        .queue
+        .claim(&WorkerId::generate())
+        .await
+        .expect("claim")
+        .expect("a task");
+    let error = server::queue::TaskError::Retryable("flaky".into());
+    use server::queue::FailOutcome;
+    let first = h.queue.fail(&task, &error).await.expect("fail");
+    assert!(
+        matches!(first, FailOutcome::Retry { attempts: 1, .. }),
+        "{first:?}"
+    );
+    let again = h.queue.fail(&task, &error).await.expect("fail again");
+    assert_eq!(
+        again,
+        FailOutcome::Retry {
+            delay: Duration::ZERO,
+            attempts: 1
+        }
+    );
+    assert_eq!(h.stat("retried").await, 1);
+    assert_eq!(h.stat("stale_writes").await, 0);
+    assert_eq!(h.job(&job).await.state, JobState::Running);
+    h.assert_invariant().await;
+}

@@ -216,7 +216,9 @@ impl Queue {
         }
     }
 
-    /// Records a failed attempt: retry later, dead, or (permanent) the job fails.
+    /// Records a failed attempt: retry later, dead, or (permanent) the job fails. Safe to
+    /// repeat with the same token (a repeat reports the first write's outcome, with a zero
+    /// delay when it was a retry).
     pub async fn fail(
         &self,
         task: &ClaimedTask,
@@ -249,6 +251,16 @@ impl Queue {
             "dead" => Ok(FailOutcome::Dead),
             "failed" => Ok(FailOutcome::JobFailed),
             "discarded" => Ok(FailOutcome::Discarded),
+            // A repeated write of an attempt already recorded: report what it led to.
+            "duplicate" => match reply.get(1).map(String::as_str) {
+                Some("scheduled" | "ready") => Ok(FailOutcome::Retry {
+                    delay: Duration::ZERO,
+                    attempts: u32::try_from(number(&reply, 2)?).unwrap_or(u32::MAX),
+                }),
+                Some("dead") => Ok(FailOutcome::Dead),
+                Some("failed") => Ok(FailOutcome::JobFailed),
+                _ => Ok(FailOutcome::Discarded),
+            },
             "stale" => Err(QueueError::StaleToken(task.id.clone())),
             _ => Err(QueueError::protocol(format!("fail: {reply:?}"))),
         }

@@ -51,7 +51,10 @@ pub struct QueueConfig {
     /// deployments can share one Redis.
     pub prefix: String,
     /// How many partitions jobs are spread over (each one hash tag, i.e. one cluster slot).
-    /// Changing it later is safe: a job id names its partition.
+    /// A job id names its partition, so status and cancel work across a change; but workers
+    /// only claim from partitions below this number (drain before lowering it), and an
+    /// idempotency key may map elsewhere after a change (a resubmit within the TTL could
+    /// then create a second job).
     pub partitions: u16,
     /// How long a claim is valid without a heartbeat. Workers heartbeat every third of it.
     pub lease: Duration,

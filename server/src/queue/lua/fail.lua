@@ -5,11 +5,17 @@
 -- ARGV: 1 prefix, 2 task id, 3 token, 4 'retryable'|'permanent', 5 message, 6 max attempts,
 --       7 backoff base ms, 8 backoff max ms, 9 jitter in [0, 1)
 -- Returns {'retry', delay ms, attempts} | {'dead'} | {'failed'} | {'discarded'} | {'stale'}
+--       | {'duplicate', task state, attempts}
 local prefix, tid = ARGV[1], ARGV[2]
-local t = redis.call('HMGET', KEYS[1], 'state', 'token', 'attempts', 'job', 'chunk')
+local t = redis.call('HMGET', KEYS[1], 'state', 'token', 'attempts', 'job', 'chunk', 'failed_token')
+if t[6] == ARGV[3] and t[2] == ARGV[3] then
+  -- This very attempt was already recorded (a retried write whose reply was lost).
+  return {'duplicate', t[1], t[3] or '0'}
+end
 if t[1] ~= 'leased' or t[2] ~= ARGV[3] then
   return stale(KEYS[7])
 end
+redis.call('HSET', KEYS[1], 'failed_token', ARGV[3])
 local now = now_ms()
 redis.call('ZREM', KEYS[3], tid)
 redis.call('HSET', KEYS[1], 'error', ARGV[5])
