@@ -468,3 +468,52 @@ async fn no_op_chunks_flow_through_two_workers_at_a_measured_rate() {
     );
     h.assert_invariant().await;
 }
+
+/// A measurement: submit → claim latency with an idle worker in the same process (woken by
+/// the local submit; a worker in another process finds the job within `idle_poll`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn submit_to_claim_latency_is_measured_for_an_idle_local_worker() {
+    let h = QueueHarness::start();
+    let claimed = Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let seen = claimed.clone();
+    let worker = Arc::new(h.worker(move |_: TaskPayload, _: RowRange, _| {
+        if let Ok(mut at) = seen.lock() {
+            at.push(Instant::now());
+        }
+        Ok("r".to_owned())
+    }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = worker.clone();
+    let run = tokio::spawn(async move {
+        running
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let mut latencies = Vec::new();
+    for i in 0..300 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let submitted_at = Instant::now();
+        let job = h.submit(1, 1, None).await;
+        let start = Instant::now();
+        while h.job(&job).await.state != JobState::Succeeded {
+            assert!(start.elapsed() < Duration::from_secs(5), "job {i} stuck");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let at = claimed.lock().expect("lock")[i];
+        latencies.push(at.duration_since(submitted_at));
+    }
+    let _ = stop.send(());
+    run.await.expect("run ended");
+    latencies.sort();
+    let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    println!(
+        "submit→claim over 300 jobs: p50 {:?}, p99 {:?}",
+        pct(50),
+        pct(99)
+    );
+    assert!(pct(50) < Duration::from_secs(1));
+    h.assert_invariant().await;
+}
