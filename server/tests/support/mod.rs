@@ -204,3 +204,77 @@ pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
 
 /// Queue helpers (harness, executors, invariant check).
 pub mod queue;
+
+/// A redis-server with AOF (`appendfsync always`) in its own directory, so a SIGKILL and a
+/// restart on the same port come back with every acknowledged write.
+pub struct AofRedis {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl AofRedis {
+    pub fn start() -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("shaplab-aof-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("AOF directory");
+        let mut redis = AofRedis {
+            port,
+            dir,
+            child: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no shutdown save, only what the AOF already holds survives.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        wait_until(Duration::from_secs(5), || !accepts(self.port));
+    }
+
+    /// Starts (again) on the same port, loading the AOF.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "redis is already running");
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (make test installs it)");
+        self.child = Some(child);
+        assert!(
+            wait_until(Duration::from_secs(10), || accepts(self.port)),
+            "redis-server did not start on port {}",
+            self.port
+        );
+    }
+}
+
+impl Drop for AofRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
