@@ -117,3 +117,77 @@ async fn after_a_crash_and_aof_restart_no_acknowledged_job_is_lost_and_live_leas
     let problems = reaper.audit().await.expect("audit");
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+// Scenarios 15 and 19: idle workers keep consuming after Redis restarts (empty), without
+// restarting the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_workers_consume_again_within_five_seconds_after_redis_restarts_empty() {
+    let mut redis = support::TestRedis::start();
+    let queue = queue_on(&redis.url());
+    let mut runs = Vec::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    for _ in 0..2 {
+        let worker = server::queue::Worker::new(
+            queue.clone(),
+            Arc::new(counting_executor(Arc::new(AtomicUsize::new(0)))),
+            server::queue::WorkerConfig {
+                idle_poll: Duration::from_millis(100),
+                ..server::queue::WorkerConfig::for_lease(Duration::from_secs(1))
+            },
+        );
+        let mut stopped = stopped.clone();
+        runs.push(tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
+    }
+    let before = queue
+        .submit(&request("{}", 4, 2, None))
+        .await
+        .expect("submit");
+    wait_for_success(&queue, &before.job).await;
+
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    redis.restart();
+
+    // Another process submits once Redis is back; our idle workers must pick it up.
+    let producer = queue_on(&redis.url());
+    let after = producer
+        .submit(&request("{}", 4, 2, None))
+        .await
+        .expect("submit after the restart");
+    let back = Instant::now();
+    wait_for_success(&producer, &after.job).await;
+    assert!(
+        back.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        back.elapsed()
+    );
+
+    let _ = stop.send(true);
+    for run in runs {
+        run.await.expect("worker stopped");
+    }
+    let problems = producer.audit().await.expect("audit");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+async fn wait_for_success(queue: &Queue, job: &server::queue::JobId) {
+    let start = Instant::now();
+    loop {
+        if let Ok(status) = queue.job(job).await
+            && status.state == JobState::Succeeded
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{job} never succeeded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
