@@ -162,11 +162,9 @@ async fn idle_workers_consume_again_within_five_seconds_after_redis_restarts_emp
         .expect("submit after the restart");
     let back = Instant::now();
     wait_for_success(&producer, &after.job).await;
-    assert!(
-        back.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        back.elapsed()
-    );
+    let resumed = back.elapsed();
+    println!("workers resumed {resumed:?} after Redis came back");
+    assert!(resumed < Duration::from_secs(5), "{resumed:?}");
 
     let _ = stop.send(true);
     for run in runs {
