@@ -96,7 +96,8 @@ def xgb_case(name, X, y, params, rounds, names=True, interactions=False, interve
     manifest.append(entry)
 
 
-def lgb_case(name, X, y, params, rounds, interventional=None, stump_first=False, interactions=False):
+def lgb_case(name, X, y, params, rounds, interventional=None, stump_first=False, interactions=False,
+             nan_probe=False):
     d = case_dir(name)
     params = dict(params, verbose=-1, seed=7, deterministic=True, num_threads=1)
     init = None
@@ -114,6 +115,13 @@ def lgb_case(name, X, y, params, rounds, interventional=None, stump_first=False,
     entry = {"name": name, "library": "lightgbm", "models": ["model.txt"],
              "objective": params["objective"], "max_depth": params.get("max_depth"),
              "has_names": True, "rows": len(Xe), "features": X.shape[1]}
+    if nan_probe:
+        # NaNs in features that had none in training: LightGBM treats them as 0 (missing type
+        # None), not as missing — a trap for any engine that sends NaN to the default side.
+        Xn = with_nans(Xe, 0.3)
+        save_data(os.path.join(d, "data_nan.csv"), Xn)
+        save_matrix(os.path.join(d, "contribs_nan.csv"), bst.predict(Xn, pred_contrib=True))
+        entry["extra"] = [["data_nan.csv", "contribs_nan.csv"]]
     if interactions:
         # LightGBM has no pred_interactions; shap's own C++ computes them. It ignores LightGBM's
         # missing types, so this is only a valid reference on data without missing values.
@@ -176,7 +184,7 @@ def main():
                                          "learning_rate": 0.2, "min_data_in_leaf": 5}, 30)
     lgb_case("lgb_binary_clean_d6", bx, by, {"objective": "binary", "max_depth": 6, "num_leaves": 20,
                                               "learning_rate": 0.2, "min_data_in_leaf": 5}, 20,
-             interventional=["raw", "probability"], interactions=True)
+             interventional=["raw", "probability"], interactions=True, nan_probe=True)
     lgb_case("lgb_multi_d5", mxn, my, {"objective": "multiclass", "num_class": 3, "max_depth": 5,
                                         "num_leaves": 12, "learning_rate": 0.2, "min_data_in_leaf": 5}, 12)
     lgb_case("lgb_zero_missing_leafwise", sxn.fillna(0.0), sy, {"objective": "regression", "num_leaves": 24,

@@ -18,6 +18,8 @@ struct Case {
     models: Vec<String>,
     interactions: bool,
     interventional: Vec<String>,
+    /// Further (data, reference contributions) pairs.
+    extra: Vec<(String, String)>,
 }
 
 fn cases() -> Vec<Case> {
@@ -42,6 +44,20 @@ fn cases() -> Vec<Case> {
                 .get("interventional")
                 .and_then(|v| v.as_array())
                 .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default(),
+            extra: c
+                .get("extra")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|p| {
+                            (
+                                p[0].as_str().unwrap().to_string(),
+                                p[1].as_str().unwrap().to_string(),
+                            )
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
         .collect()
@@ -253,4 +269,30 @@ fn predictions_through_the_link_match_the_libraries_predict() {
             1e-5,
         )
     });
+}
+
+#[test]
+fn a_nan_in_a_feature_lightgbm_saw_no_missing_values_for_is_explained_as_zero() {
+    let mut probed = 0;
+    run_all(|case| {
+        for (data, contribs) in &case.extra {
+            let reference = read_matrix(&case.dir.join(contribs));
+            let model =
+                Ensemble::from_path(&case.dir.join(&case.models[0])).map_err(|e| e.to_string())?;
+            let rows = load_rows(&case.dir.join(data), &model);
+            assert!(rows.values.iter().any(|v| v.is_nan()));
+            let ex = shaplab::shap_values(&model, &rows).map_err(|e| e.to_string())?;
+            compare(
+                &format!("{}/{data}", case.name),
+                &ex.values,
+                &reference,
+                1e-5,
+            )?;
+        }
+        Ok(())
+    });
+    for case in cases() {
+        probed += case.extra.len();
+    }
+    assert!(probed > 0, "no fixture probes NaN handling");
 }
