@@ -23,6 +23,7 @@ use super::client::Queue;
 use super::error::QueueError;
 use super::ids::{RowRange, TaskId, WorkerId};
 use super::types::{ClaimedTask, Completion, FailOutcome, Heartbeat, Released, TaskPayload};
+use crate::redis::RedisCallError;
 use crate::redis::pool::now_ms;
 use std::future::Future;
 use std::sync::Arc;
@@ -301,7 +302,7 @@ impl Worker {
     /// finish within `shutdown_grace`, and releases it otherwise.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut unavailable_for = Duration::ZERO;
+        let mut failures = 0u32;
         loop {
             self.last_turn_ms.store(now_ms(), Ordering::Relaxed);
             let step = self.try_execute_task();
@@ -327,19 +328,20 @@ impl Worker {
             }
             let wait = match outcome {
                 Ok(Outcome::Empty) => {
-                    unavailable_for = Duration::ZERO;
+                    failures = 0;
                     self.config.idle_poll
                 }
                 Ok(_) => {
-                    unavailable_for = Duration::ZERO;
+                    failures = 0;
                     continue;
                 }
                 Err(e) => {
-                    // Back off while Redis is away (the breaker makes each try cheap).
-                    unavailable_for = (unavailable_for * 2)
-                        .clamp(Duration::from_millis(100), Duration::from_secs(2));
-                    tracing::warn!(worker = %self.id, "cannot claim: {e}");
-                    unavailable_for
+                    failures += 1;
+                    // Log the start of an outage, not every retry.
+                    if failures == 1 {
+                        tracing::warn!(worker = %self.id, "cannot claim: {e}");
+                    }
+                    Self::retry_wait(&e)
                 }
             };
             tokio::select! {
@@ -350,6 +352,21 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+}
+
+impl Worker {
+    /// How long to wait before asking again after a failed claim. While the breaker is open
+    /// it says when its next probe is due: waiting exactly that long (instead of a backoff of
+    /// our own stacked on top) lets workers resume as soon as Redis answers again. Other
+    /// failures already took up to `REDIS_TIMEOUT`; a short pause is enough.
+    fn retry_wait(e: &QueueError) -> Duration {
+        match e {
+            QueueError::Unavailable(RedisCallError::BreakerOpen { retry_after }) => {
+                (*retry_after).clamp(Duration::from_millis(10), Duration::from_secs(2))
+            }
+            _ => Duration::from_millis(100),
         }
     }
 }
