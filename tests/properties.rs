@@ -443,3 +443,37 @@ fn one_pass_interaction_values_equal_the_classic_rerun_algorithm() {
         }
     }
 }
+
+#[test]
+fn wide_multi_output_models_use_smaller_batches_with_the_same_values() {
+    // 2,000 features × 10 outputs shrinks the batch below its default size.
+    let mut rng = Rng::new(8);
+    let f = 2000;
+    let trees = (0..20).map(|i| random_tree(&mut rng, f, 5, i)).collect();
+    let model = ensemble(trees, f, 10, 0.0);
+    let rows = random_rows(&mut rng, 300, f);
+    let ex = shaplab::shap_values(&model, &rows).unwrap();
+    let mut scratch = shaplab::explain::path::PathScratch::default();
+    for r in (0..rows.rows).step_by(37) {
+        let mut classic = vec![0.0; 10 * f];
+        for (t, &o) in model.trees.iter().zip(&model.tree_output) {
+            let block = &mut classic[o * f..(o + 1) * f];
+            shaplab::explain::path::tree_shap(
+                t,
+                rows.row(r),
+                block,
+                shaplab::explain::path::Condition::Off,
+                &mut scratch,
+            );
+        }
+        for o in 0..10 {
+            for j in 0..f {
+                let got = ex.block(r, o)[j];
+                assert!(
+                    (got - classic[o * f + j]).abs() < 1e-9,
+                    "row {r} output {o} feature {j}"
+                );
+            }
+        }
+    }
+}

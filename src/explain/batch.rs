@@ -13,20 +13,22 @@ use super::linear::Prepared;
 use super::path::{Condition, PathScratch, tree_shap};
 use crate::model::Tree;
 
-/// Rows per batch: big enough to amortise a tree's edge data, small enough that the per-level
+/// Most rows per batch (fewer for very wide models, see `PathExplainer`): big enough to amortise a tree's edge data, small enough that the per-level
 /// buffers (levels × Q × BATCH f64) stay in L1/L2.
 pub const BATCH: usize = 256;
 
 /// One batch of rows and every buffer the kernel needs; reused across batches by a thread.
 pub struct Batch {
+    /// Rows per batch: the stride of every per-row buffer.
+    cap: usize,
     nb: usize,
     nf: usize,
     outputs: usize,
-    /// Rows transposed: `xt[j * BATCH + b]` is feature j of row b.
+    /// Rows transposed: `xt[j * cap + b]` is feature j of row b.
     xt: Vec<f64>,
-    /// SHAP values transposed: `phi[(o * nf + j) * BATCH + b]`.
+    /// SHAP values transposed: `phi[(o * nf + j) * cap + b]`.
     phi: Vec<f64>,
-    /// P(t) per path level, quadrature point and row: `p[(level * Q + q) * BATCH + b]`.
+    /// P(t) per path level, quadrature point and row: `p[(level * Q + q) * cap + b]`.
     p: Vec<f64>,
     /// G(t), laid out like `p`.
     g: Vec<f64>,
@@ -42,30 +44,34 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new(nf: usize, outputs: usize) -> Self {
+    /// Buffers for batches of up to `cap` rows (clamped to 1..=BATCH).
+    pub fn new(nf: usize, outputs: usize, cap: usize) -> Self {
+        let cap = cap.clamp(1, BATCH);
         Batch {
+            cap,
             nb: 0,
             nf,
             outputs,
-            xt: vec![0.0; nf * BATCH],
-            phi: vec![0.0; outputs * nf * BATCH],
+            xt: vec![0.0; nf * cap],
+            phi: vec![0.0; outputs * nf * cap],
             p: Vec::new(),
             g: Vec::new(),
             var: Vec::new(),
             left: Vec::new(),
-            acc: vec![0.0; BATCH],
+            acc: vec![0.0; cap],
             classic: PathScratch::default(),
             row: vec![0.0; nf],
             tmp: vec![0.0; nf],
         }
     }
 
-    /// Start a batch of `nb ≤ BATCH` rows (`x` row-major).
+    /// Start a batch of `nb ≤ cap` rows (`x` row-major).
     pub fn load(&mut self, x: &[f64], nb: usize) {
-        self.nb = nb.min(BATCH);
+        let cap = self.cap;
+        self.nb = nb.min(cap);
         for (b, row) in x.chunks_exact(self.nf).take(self.nb).enumerate() {
             for (j, &v) in row.iter().enumerate() {
-                self.xt[j * BATCH + b] = v;
+                self.xt[j * cap + b] = v;
             }
         }
         self.phi.fill(0.0);
@@ -74,11 +80,12 @@ impl Batch {
     /// Write the batch's SHAP values into `out` (rows of `stride` values, output blocks of
     /// `nf + 1`; the base-value slots are left alone).
     pub fn store(&self, out: &mut [f64], stride: usize) {
+        let cap = self.cap;
         let nf = self.nf;
         for (b, row) in out.chunks_exact_mut(stride).take(self.nb).enumerate() {
             for o in 0..self.outputs {
                 for j in 0..nf {
-                    row[o * (nf + 1) + j] = self.phi[(o * nf + j) * BATCH + b];
+                    row[o * (nf + 1) + j] = self.phi[(o * nf + j) * cap + b];
                 }
             }
         }
@@ -86,26 +93,28 @@ impl Batch {
 
     /// Run one prepared tree over the batch, adding into output `output`.
     pub(super) fn run<const Q: usize>(&mut self, pt: &Prepared<Q>, tree: &Tree, output: usize) {
+        let cap = self.cap;
         let levels = tree.depth() + 1;
-        if self.p.len() < levels * Q * BATCH {
-            self.p.resize(levels * Q * BATCH, 0.0);
-            self.g.resize(levels * Q * BATCH, 0.0);
+        if self.p.len() < levels * Q * cap {
+            self.p.resize(levels * Q * cap, 0.0);
+            self.g.resize(levels * Q * cap, 0.0);
         }
-        if self.var.len() < levels * BATCH {
-            self.var.resize(levels * BATCH, 0);
-            self.left.resize(levels * BATCH, false);
+        if self.var.len() < levels * cap {
+            self.var.resize(levels * cap, 0);
+            self.left.resize(levels * cap, false);
         }
-        self.p[..Q * BATCH].fill(1.0);
-        self.var[..BATCH].fill(0);
-        self.visit(pt, tree, 0, 0, output * self.nf * BATCH);
+        self.p[..Q * cap].fill(1.0);
+        self.var[..cap].fill(0);
+        self.visit(pt, tree, 0, 0, output * self.nf * cap);
     }
 
     /// Trees too deep for the quadrature sizes: the classic algorithm, row by row.
     pub(super) fn run_classic(&mut self, tree: &Tree, output: usize) {
+        let cap = self.cap;
         let nf = self.nf;
         for b in 0..self.nb {
             for j in 0..nf {
-                self.row[j] = self.xt[j * BATCH + b];
+                self.row[j] = self.xt[j * cap + b];
             }
             self.tmp.fill(0.0);
             tree_shap(
@@ -116,7 +125,7 @@ impl Batch {
                 &mut self.classic,
             );
             for j in 0..nf {
-                self.phi[(output * nf + j) * BATCH + b] += self.tmp[j];
+                self.phi[(output * nf + j) * cap + b] += self.tmp[j];
             }
         }
     }
@@ -130,8 +139,9 @@ impl Batch {
         d: usize,
         phi_at: usize,
     ) {
+        let cap = self.cap;
         let nb = self.nb;
-        let lvl = |d: usize, q: usize| (d * Q + q) * BATCH;
+        let lvl = |d: usize, q: usize| (d * Q + q) * cap;
         if tree.is_leaf(node) {
             let v = pt.leaf_value[node];
             for q in 0..Q {
@@ -146,22 +156,22 @@ impl Batch {
         let (l, r) = tree.children(node);
         tree.route_batch(
             node,
-            &self.xt[feature * BATCH..feature * BATCH + nb],
-            &mut self.left[d * BATCH..d * BATCH + nb],
+            &self.xt[feature * cap..feature * cap + nb],
+            &mut self.left[d * cap..d * cap + nb],
         );
         for (child, is_left) in [(l, true), (r, false)] {
             let e = &pt.edges[child];
             {
-                let (upper, lower) = self.var.split_at_mut((d + 1) * BATCH);
+                let (upper, lower) = self.var.split_at_mut((d + 1) * cap);
                 let var = &mut lower[..nb];
-                let left = &self.left[d * BATCH..d * BATCH + nb];
+                let left = &self.left[d * cap..d * cap + nb];
                 if e.prev == u16::MAX {
                     for (v, &lf) in var.iter_mut().zip(left) {
                         *v = (lf != is_left) as u8;
                     }
                 } else {
                     // The feature's previous edge is hot iff its variant there was 0.
-                    let prev = &upper[e.prev as usize * BATCH..e.prev as usize * BATCH + nb];
+                    let prev = &upper[e.prev as usize * cap..e.prev as usize * cap + nb];
                     for ((v, &lf), &h) in var.iter_mut().zip(left).zip(prev) {
                         // 2 when already cold, else 0/1 by direction (branch-free).
                         let cold = (h != 0) as u8;
@@ -169,7 +179,7 @@ impl Batch {
                     }
                 }
             }
-            let var = &self.var[(d + 1) * BATCH..(d + 1) * BATCH + nb];
+            let var = &self.var[(d + 1) * cap..(d + 1) * cap + nb];
             if tree.is_leaf(child) {
                 // A leaf child fused into one pass: P, v·P, its credit and G(node), exactly
                 // the operations the general path performs, without the round trip through the
@@ -205,7 +215,7 @@ impl Batch {
                         }),
                     }
                 }
-                let at = phi_at + feature * BATCH;
+                let at = phi_at + feature * cap;
                 for (p, a) in self.phi[at..at + nb].iter_mut().zip(acc.iter()) {
                     *p += a;
                 }
@@ -218,14 +228,14 @@ impl Batch {
                     // mispredict.
                     let table = [e.ratio[0][q], e.ratio[1][q], e.ratio[2][q], e.ratio[2][q]];
                     let src = &upper[lvl(d, q)..lvl(d, q) + nb];
-                    let dst = &mut lower[q * BATCH..q * BATCH + nb];
+                    let dst = &mut lower[q * cap..q * cap + nb];
                     for ((dst, &src), &v) in dst.iter_mut().zip(src).zip(var) {
                         *dst = src * table[(v & 3) as usize];
                     }
                 }
             }
             self.visit(pt, tree, child, d + 1, phi_at);
-            let var = &self.var[(d + 1) * BATCH..(d + 1) * BATCH + nb];
+            let var = &self.var[(d + 1) * cap..(d + 1) * cap + nb];
             // acc = Σ_q g·c, started from the q = 0 term rather than from a zeroed buffer (a
             // memset per edge showed up in profiles; 0 + x = x, so values are unchanged).
             let acc = &mut self.acc[..nb];
@@ -243,7 +253,7 @@ impl Batch {
                     }
                 }
             }
-            let at = phi_at + feature * BATCH;
+            let at = phi_at + feature * cap;
             for (p, a) in self.phi[at..at + nb].iter_mut().zip(acc.iter()) {
                 *p += a;
             }
@@ -251,7 +261,7 @@ impl Batch {
             let (upper, lower) = self.g.split_at_mut(lvl(d + 1, 0));
             for q in 0..Q {
                 let dst = &mut upper[lvl(d, q)..lvl(d, q) + nb];
-                let src = &lower[q * BATCH..q * BATCH + nb];
+                let src = &lower[q * cap..q * cap + nb];
                 if is_left {
                     dst.copy_from_slice(src);
                 } else {

@@ -101,15 +101,18 @@ impl<'m> PathExplainer<'m> {
         let k = model.num_outputs;
         let stride = k * (f + 1);
         let mut values = vec![0.0; rows.rows * stride];
+        // The transposed SHAP buffer holds outputs × features × rows per batch: keep it near
+        // 16 MB so wide multi-class models do not take hundreds of MB per thread.
+        let cap = ((16 << 20) / (8 * k * f).max(1)).clamp(1, BATCH);
         // Batches of rows go through one tree at a time; each row's arithmetic is independent
         // of the others, so the result does not depend on batching or threads.
         values
-            .par_chunks_mut(stride * BATCH)
+            .par_chunks_mut(stride * cap)
             .enumerate()
             .for_each_init(
-                || Batch::new(f, k),
+                || Batch::new(f, k, cap),
                 |batch, (chunk, out)| {
-                    let first = chunk * BATCH;
+                    let first = chunk * cap;
                     let nb = out.len() / stride;
                     batch.load(&rows.values[first * f..(first + nb) * f], nb);
                     for (t, &o) in model.tree_output.iter().enumerate() {
