@@ -13,8 +13,9 @@ use super::linear::Prepared;
 use super::path::{Condition, PathScratch, tree_shap};
 use crate::model::Tree;
 
-/// Most rows per batch (fewer for very wide models, see `PathExplainer`): big enough to amortise a tree's edge data, small enough that the per-level
-/// buffers (levels × Q × BATCH f64) stay in L1/L2.
+/// Most rows per batch (fewer for very wide models, see `PathExplainer`): big enough to
+/// amortise a tree's edge data, small enough that the per-level buffers (levels × Q × BATCH
+/// f64) stay in L1/L2.
 pub const BATCH: usize = 256;
 
 /// One batch of rows and every buffer the kernel needs; reused across batches by a thread.
