@@ -190,6 +190,8 @@ pub fn interventional_values(
                 / nb as f64
         })
         .collect();
+    // Per-pair partial sums for a group of background rows, about 8 MB per thread at most.
+    let group_rows = ((8 << 20) / (8 * k * f).max(1)).clamp(1, nb);
     let mut values = vec![0.0; rows.rows * stride];
     values
         .par_chunks_mut(stride.max(1))
@@ -198,7 +200,7 @@ pub fn interventional_values(
             || Scratch {
                 state: vec![0; f],
                 path: Vec::new(),
-                tmp: vec![0.0; nb * k * f],
+                tmp: vec![0.0; group_rows * k * f],
                 margin: vec![0.0; k],
                 x_left: vec![false; background.total],
             },
@@ -208,40 +210,44 @@ pub fn interventional_values(
                 // x meets every background row: route it through every tree once.
                 let x_left = &mut s.x_left;
                 route_all(model, &background.offsets, x, |i, left| x_left[i] = left);
-                // Tree-major: one tree stays in cache while every background row meets x in
-                // it. Each (x, r) pair still sums its trees in model order.
-                s.tmp.fill(0.0);
-                for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
-                    for j in 0..nb {
-                        let at = j * k * f + o * f;
-                        let mut walk = Walk {
-                            model,
-                            tree,
-                            t,
-                            j,
-                            background,
-                            x_left: &s.x_left[background.offsets[t]..],
-                            weights: &weights,
-                            phi: &mut s.tmp[at..at + f],
-                            state: &mut s.state,
-                            path: &mut s.path,
-                        };
-                        walk.recurse(0, 0, 0);
+                // Tree-major over a group of background rows: one tree stays in cache while
+                // each of them meets x in it. Each (x, r) pair still sums its trees in model
+                // order, and pairs are accumulated in background order.
+                for group in (0..nb).step_by(group_rows) {
+                    let members = group..(group + group_rows).min(nb);
+                    s.tmp.fill(0.0);
+                    for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
+                        for j in members.clone() {
+                            let at = (j - group) * k * f + o * f;
+                            let mut walk = Walk {
+                                model,
+                                tree,
+                                t,
+                                j,
+                                background,
+                                x_left: &s.x_left[background.offsets[t]..],
+                                weights: &weights,
+                                phi: &mut s.tmp[at..at + f],
+                                state: &mut s.state,
+                                path: &mut s.path,
+                            };
+                            walk.recurse(0, 0, 0);
+                        }
                     }
-                }
-                for j in 0..nb {
-                    for o in 0..k {
-                        let (fx, fr) = (s.margin[o], background.margins[j * k + o]);
-                        let scale = match transform {
-                            Some(_) if fx != fr => (tf(fx) - tf(fr)) / (fx - fr),
-                            _ => 1.0,
-                        };
-                        let at = j * k * f + o * f;
-                        for (dst, src) in out[o * (f + 1)..o * (f + 1) + f]
-                            .iter_mut()
-                            .zip(&s.tmp[at..at + f])
-                        {
-                            *dst += src * scale;
+                    for j in members {
+                        for o in 0..k {
+                            let (fx, fr) = (s.margin[o], background.margins[j * k + o]);
+                            let scale = match transform {
+                                Some(_) if fx != fr => (tf(fx) - tf(fr)) / (fx - fr),
+                                _ => 1.0,
+                            };
+                            let at = (j - group) * k * f + o * f;
+                            for (dst, src) in out[o * (f + 1)..o * (f + 1) + f]
+                                .iter_mut()
+                                .zip(&s.tmp[at..at + f])
+                            {
+                                *dst += src * scale;
+                            }
                         }
                     }
                 }
