@@ -14,10 +14,11 @@
 //! - `describe`: a data file's columns, rows and missing cells, before a model is chosen.
 //! - `explain`: SHAP values of row blocks. Path-dependent TreeSHAP runs as Linear TreeSHAP
 //!   with per-tree Gauss–Legendre quadrature and model-only precomputation (`explain/linear`),
-//!   pushing 256-row batches through one tree at a time (`explain/batch`); the classic
-//!   algorithm (`explain/path`) serves interaction values (`explain/interactions`) and trees
-//!   too deep for the quadrature; interventional TreeSHAP with background rows lives in
-//!   `explain/interventional`.
+//!   pushing batches of up to 256 rows through one tree at a time (`explain/batch`); interaction
+//!   values credit every feature pair of each leaf in one pass (`explain/pairs`); the classic
+//!   algorithm (`explain/path`) serves trees too deep for the quadrature and, with the classic
+//!   interaction algorithm (`explain/interactions`), is the oracle in tests; interventional
+//!   TreeSHAP with background rows lives in `explain/interventional`.
 //! - `output`: CSV writers for SHAP and interaction values with round-trip float precision.
 //! - `cli`: `shaplab explain` — the clap arguments the server embeds and the streaming driver.
 //! - `io`: size-capped file reading.
