@@ -376,3 +376,29 @@ fn a_ubjson_file_of_tiny_values_cannot_inflate_memory() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn random_edits_to_lightgbm_and_json_models_never_panic() {
+    let mut state = shaplab::rng::SplitMix64(11);
+    let alphabet = b"0123456789-.e =\nTreNan,[]{}\"";
+    for original in [
+        bytes("lgb_reg_d3", "model.txt"),
+        bytes("xgb_multi_d4", "model.json"),
+    ] {
+        for _ in 0..300 {
+            let mut b = original.clone();
+            for _ in 0..4 {
+                let i = state.below(b.len());
+                b[i] = alphabet[state.below(alphabet.len())];
+            }
+            // Loading may succeed (a digit changed) or fail with a typed error; if it loads,
+            // explaining a row must not panic either.
+            if let Ok(model) = Ensemble::from_bytes(&b) {
+                let rows =
+                    Matrix::new(1, model.num_features, vec![0.5; model.num_features]).unwrap();
+                let _ = shaplab::shap_values(&model, &rows);
+                let _ = shaplab::interaction_values(&model, &rows);
+            }
+        }
+    }
+}
