@@ -296,3 +296,22 @@ fn a_nan_in_a_feature_lightgbm_saw_no_missing_values_for_is_explained_as_zero() 
     }
     assert!(probed > 0, "no fixture probes NaN handling");
 }
+
+#[test]
+fn a_model_with_best_iteration_is_explained_with_all_trees_and_says_so() {
+    let dir = fixtures().join("xgb_reg_d3");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap();
+    doc["learner"]["attributes"] =
+        serde_json::json!({ "best_iteration": "4", "best_score": "1.0" });
+    let model = Ensemble::from_bytes(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert_eq!(model.trees.len(), 20);
+    assert!(
+        model
+            .notes
+            .iter()
+            .any(|n| n.contains("best_iteration 4 is ignored")),
+        "{:?}",
+        model.notes
+    );
+}
