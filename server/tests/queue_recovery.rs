@@ -197,6 +197,23 @@ async fn a_repeated_complete_with_the_same_token_is_recorded_once() {
     );
     let status = h.job(&job).await;
     assert_eq!((status.chunks_done, status.rows_done), (1, 3));
+    // The last chunk's repeated write still says "last", so the summary is not missed.
+    let last = h
+        .queue
+        .claim(&WorkerId::generate())
+        .await
+        .expect("claim")
+        .expect("the second task");
+    assert_eq!(
+        h.queue.complete(&last, "r").await.expect("complete"),
+        Completion::Last
+    );
+    assert_eq!(
+        h.queue.complete(&last, "r").await.expect("again"),
+        Completion::Last
+    );
+    let status = h.job(&job).await;
+    assert_eq!((status.state, status.chunks_done), (JobState::Succeeded, 2));
     h.assert_invariant().await;
 }
 
@@ -497,5 +514,48 @@ async fn a_repeated_fail_with_the_same_token_is_recorded_once() {
     assert_eq!(h.stat("retried").await, 1);
     assert_eq!(h.stat("stale_writes").await, 0);
     assert_eq!(h.job(&job).await.state, JobState::Running);
+    h.assert_invariant().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_while_redis_is_unreachable_still_ends_within_the_grace_period() {
+    let h = QueueHarness::start();
+    h.submit(3, 3, None).await;
+    let started = Arc::new(AtomicBool::new(false));
+    let gate = Arc::new(AtomicBool::new(false));
+    let (flag, open) = (started.clone(), gate.clone());
+    let worker = Arc::new(h.worker(
+        move |_: server::queue::TaskPayload, _: server::queue::RowRange, _| {
+            flag.store(true, Ordering::SeqCst);
+            while !open.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok("unwritten".to_owned())
+        },
+    ));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = worker.clone();
+    let run = tokio::spawn(async move {
+        running
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let start = Instant::now();
+    while !started.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < LIMIT, "never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    h.redis.signal("STOP");
+    gate.store(true, Ordering::SeqCst);
+    let asked = Instant::now();
+    let _ = stop.send(());
+    run.await.expect("run ended");
+    let took = asked.elapsed();
+    h.redis.signal("CONT");
+    // 300 ms grace plus at most one Redis timeout (500 ms), not the 5 s write retry.
+    assert!(took < Duration::from_millis(2000), "shutdown took {took:?}");
     h.assert_invariant().await;
 }

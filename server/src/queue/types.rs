@@ -127,7 +127,8 @@ pub enum Heartbeat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
     Recorded,
-    /// This was the job's last chunk: the job succeeded (trigger the summary).
+    /// This was the job's last chunk: the job succeeded (trigger the summary). A retried
+    /// write of that last chunk reports `Last` again, so triggering must be idempotent.
     Last,
     /// This token had already completed the task (a retried write whose reply was lost).
     AlreadyRecorded,

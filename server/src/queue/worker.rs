@@ -279,7 +279,8 @@ impl Worker {
         }
     }
 
-    /// Retries `op` while Redis is unavailable, up to `write_retry_for`.
+    /// Retries `op` while Redis is unavailable, up to `write_retry_for` (or until the
+    /// shutdown grace runs out).
     async fn persist<T, F, Fut>(&self, mut op: F) -> Result<T, QueueError>
     where
         F: FnMut() -> Fut,
@@ -288,8 +289,11 @@ impl Worker {
         let deadline = Instant::now() + self.config.write_retry_for;
         let mut delay = Duration::from_millis(50);
         loop {
+            // Once the shutdown grace is over, stop waiting for Redis: the process is about
+            // to exit, and the lease will expire and hand the task to another worker.
+            let giving_up = *self.phase.borrow() == Phase::ReleaseNow;
             match op().await {
-                Err(e) if e.is_retryable() && Instant::now() < deadline => {
+                Err(e) if e.is_retryable() && Instant::now() < deadline && !giving_up => {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(1));
                 }
