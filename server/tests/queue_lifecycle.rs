@@ -141,6 +141,7 @@ async fn a_request_with_no_rows_or_too_many_chunks_is_refused_before_touching_re
         assert!(!err.is_retryable());
     }
     assert_eq!(h.queue.depths().await.expect("depths").ready, 0);
+    h.assert_invariant().await;
 }
 
 // Scenario 9.

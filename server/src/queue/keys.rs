@@ -10,14 +10,16 @@
 //! | `P scheduled` | ZSET | task id → when its retry is due (ms) |
 //! | `P dead` | ZSET | task id → when it died (attempts or stalls exhausted) |
 //! | `P fence` | STRING | counter the fencing tokens are drawn from |
-//! | `P reaper` | HASH | `last_ms` (last reap), `grace_until_ms`, `graces` (see [`super::scripts`]) |
+//! | `P reaper` | HASH | `last_ms` (last reap), `grace_until_ms`, `graces` (the post-outage grace: see `lua/reap.lua`) |
 //! | `P stats` | HASH | counters: `submitted_jobs`, `submitted_tasks`, `completed`, `retried`, `dead`, `reaped`, `released`, `stale_writes`, … |
-//! | `P job:<job id>` | HASH | state, payload, rows/chunks total and done, created/started/finished ms, error |
-//! | `P task:<task id>` | HASH | job, chunk, row_start, row_end, state, attempts, stalls, token, worker, error, result |
+//! | `P job:<job id>` | HASH | state, payload, rows_total, chunk_rows, chunks_total, rows_done, chunks_done, created/started/finished_ms, error_code + error, idempotency_key, last_task |
+//! | `P task:<task id>` | HASH | job, chunk, row_start, row_end, state (ready, leased, scheduled, dead, done, failed, cancelled), attempts, stalls, token, worker, leased_ms, failed_token, error, result, finished_ms |
 //! | `P idem:<key>` | HASH | `job`, `fingerprint` (SHA-1 of the request), expires after the idempotency TTL |
 //!
-//! Scripts receive the fixed keys in `KEYS` and build the per-job and per-task keys from the
-//! partition prefix (passed as `ARGV[1]`), so they stay in the same slot too.
+//! Scripts receive the fixed keys in `KEYS` and, where they must find tasks or jobs they only
+//! learn about inside Redis (claim, reap, promote, cancel, …), build those keys from the
+//! partition prefix (passed as `ARGV[1]`). Such keys share the declared keys' slot, which Redis
+//! Cluster allows for scripts without a `#!lua` shebang (it only refuses keys of other slots).
 
 use super::ids::{IdempotencyKey, JobId, TaskId};
 
