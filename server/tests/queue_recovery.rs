@@ -559,3 +559,40 @@ async fn shutting_down_while_redis_is_unreachable_still_ends_within_the_grace_pe
     assert!(took < Duration::from_millis(2000), "shutdown took {took:?}");
     h.assert_invariant().await;
 }
+
+// Scenario 5 with a real worker: dropping its step mid-chunk (what dying does to it) also
+// stops its heartbeat task, so the lease runs out and another worker re-runs the chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_dropped_mid_chunk_stops_heartbeating_and_its_chunk_runs_elsewhere() {
+    let h = QueueHarness::start();
+    let job = h.submit(3, 3, None).await;
+    let dying = Arc::new(h.worker(until_cancelled(Duration::from_secs(2))));
+    let stepping = dying.clone();
+    let step = tokio::spawn(async move { stepping.try_execute_task().await });
+    let start = Instant::now();
+    while h.queue.depths().await.expect("depths").leased == 0 {
+        assert!(start.elapsed() < LIMIT, "never claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    step.abort();
+    let _ = step.await;
+
+    h.reap_until(LIMIT, |r| r.requeued == 1).await;
+    let outcomes = h
+        .drain(&h.worker(counting_executor(Arc::new(AtomicUsize::new(0)))))
+        .await;
+    assert!(matches!(
+        outcomes[..],
+        [Outcome::Completed {
+            last_chunk: true,
+            ..
+        }]
+    ));
+    let task = server::queue::TaskId {
+        job: job.clone(),
+        chunk: 0,
+    };
+    assert_eq!(h.task_field(&task, "stalls").await.as_deref(), Some("1"));
+    assert_eq!(h.job(&job).await.state, JobState::Succeeded);
+    h.assert_invariant().await;
+}
