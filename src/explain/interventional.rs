@@ -7,6 +7,11 @@
 //! each j ∈ A gets `v·(|A|−1)!|B|!/(|A|+|B|)!`, each j ∈ B gets `−v·|A|!(|B|−1)!/(|A|+|B|)!`.
 //! For a non-identity output (probability), each pair's values are rescaled by
 //! `(T(f(x)) − T(f(r))) / (f(x) − f(r))`, exactly as shap's `dense_independent` does.
+//!
+//! Unlike shap, which walks each tree once per (x, r) pair, one walk per tree and x carries
+//! the whole set of background rows, split at each node by their precomputed directions
+//! (node-major bitsets); rows whose pairs take the same path share every step, and a leaf
+//! credits its group at once, weighted by the pairs' rescale factors (known before the walk).
 
 use super::{Explanation, Output, check_shape};
 use crate::data::Matrix;
@@ -29,9 +34,12 @@ pub struct Background {
     offsets: Vec<usize>,
     /// Total nodes over all trees.
     total: usize,
-    /// Bit `j * total + offsets[t] + n`: background row j goes left at node n of tree t.
-    /// Empty when it would exceed `MAX_ROUTE_BITS`.
+    /// Node-major bitsets: word `(offsets[t] + n) * words + j / 64`, bit `j % 64`, says that
+    /// background row j goes left at node n of tree t — at a node, all rows' directions sit
+    /// together. Empty when it would exceed `MAX_ROUTE_BITS`.
     routes: Vec<u64>,
+    /// Words per node in `routes`.
+    words: usize,
 }
 
 /// Flattened node numbering of a model: per-tree offsets and the total.
@@ -69,14 +77,14 @@ impl Background {
         }
         // Each background row meets every x, so route it through every tree once, here.
         let (offsets, total) = node_offsets(model);
+        let words = rows.rows.div_ceil(64);
         let mut routes = Vec::new();
-        if rows.rows.saturating_mul(total) <= MAX_ROUTE_BITS {
-            routes = vec![0u64; (rows.rows * total).div_ceil(64)];
+        if words.saturating_mul(64).saturating_mul(total) <= MAX_ROUTE_BITS {
+            routes = vec![0u64; words * total];
             for j in 0..rows.rows {
                 route_all(model, &offsets, rows.row(j), |i, left| {
                     if left {
-                        let bit = j * total + i;
-                        routes[bit / 64] |= 1 << (bit % 64);
+                        routes[i * words + j / 64] |= 1 << (j % 64);
                     }
                 });
             }
@@ -87,18 +95,18 @@ impl Background {
             offsets,
             total,
             routes,
+            words,
         })
     }
 
-    /// Whether background row `j` goes left at flattened node `i`.
-    fn goes_left(&self, model: &Ensemble, tree: usize, j: usize, node: usize) -> bool {
+    /// The precomputed directions of all background rows at `node` of tree `tree`, if stored.
+    #[inline]
+    fn node_routes(&self, tree: usize, node: usize) -> Option<&[u64]> {
         if self.routes.is_empty() {
-            let t = &model.trees[tree];
-            t.goes_left(node, self.rows.row(j)[t.split_feature(node)])
-        } else {
-            let bit = j * self.total + self.offsets[tree] + node;
-            self.routes[bit / 64] >> (bit % 64) & 1 == 1
+            return None;
         }
+        let at = (self.offsets[tree] + node) * self.words;
+        Some(&self.routes[at..at + self.words])
     }
 
     /// A seeded sample of at most `n` rows of `data` (all rows when fewer), kept in data
@@ -190,8 +198,6 @@ pub fn interventional_values(
                 / nb as f64
         })
         .collect();
-    // Per-pair partial sums for a group of background rows, about 8 MB per thread at most.
-    let group_rows = ((8 << 20) / (8 * k * f).max(1)).clamp(1, nb);
     let mut values = vec![0.0; rows.rows * stride];
     values
         .par_chunks_mut(stride.max(1))
@@ -200,9 +206,10 @@ pub fn interventional_values(
             || Scratch {
                 state: vec![0; f],
                 path: Vec::new(),
-                tmp: vec![0.0; group_rows * k * f],
                 margin: vec![0.0; k],
                 x_left: vec![false; background.total],
+                scale: vec![1.0; k * nb],
+                arena: Vec::new(),
             },
             |s, (i, out)| {
                 let x = rows.row(i);
@@ -210,46 +217,34 @@ pub fn interventional_values(
                 // x meets every background row: route it through every tree once.
                 let x_left = &mut s.x_left;
                 route_all(model, &background.offsets, x, |i, left| x_left[i] = left);
-                // Tree-major over a group of background rows: one tree stays in cache while
-                // each of them meets x in it. Each (x, r) pair still sums its trees in model
-                // order, and pairs are accumulated in background order.
-                for group in (0..nb).step_by(group_rows) {
-                    let members = group..(group + group_rows).min(nb);
-                    s.tmp.fill(0.0);
-                    for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
-                        for j in members.clone() {
-                            let at = (j - group) * k * f + o * f;
-                            let mut walk = Walk {
-                                model,
-                                tree,
-                                t,
-                                j,
-                                background,
-                                x_left: &s.x_left[background.offsets[t]..],
-                                weights: &weights,
-                                phi: &mut s.tmp[at..at + f],
-                                state: &mut s.state,
-                                path: &mut s.path,
-                            };
-                            walk.recurse(0, 0, 0);
-                        }
+                // Each pair's values are rescaled by (T(f(x)) − T(f(r))) / (f(x) − f(r)); since
+                // that factor is known before the walk, each leaf can credit a whole group of
+                // background rows at once with the sum of their factors.
+                for o in 0..k {
+                    for j in 0..nb {
+                        let (fx, fr) = (s.margin[o], background.margins[j * k + o]);
+                        s.scale[o * nb + j] = match transform {
+                            Some(_) if fx != fr => (tf(fx) - tf(fr)) / (fx - fr),
+                            _ => 1.0,
+                        };
                     }
-                    for j in members {
-                        for o in 0..k {
-                            let (fx, fr) = (s.margin[o], background.margins[j * k + o]);
-                            let scale = match transform {
-                                Some(_) if fx != fr => (tf(fx) - tf(fr)) / (fx - fr),
-                                _ => 1.0,
-                            };
-                            let at = (j - group) * k * f + o * f;
-                            for (dst, src) in out[o * (f + 1)..o * (f + 1) + f]
-                                .iter_mut()
-                                .zip(&s.tmp[at..at + f])
-                            {
-                                *dst += src * scale;
-                            }
-                        }
-                    }
+                }
+                for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
+                    s.arena.clear();
+                    s.arena.extend(0..nb as u32);
+                    let mut walk = Walk {
+                        tree,
+                        t,
+                        background,
+                        x_left: &s.x_left[background.offsets[t]..],
+                        weights: &weights,
+                        scale: &s.scale[o * nb..(o + 1) * nb],
+                        phi: &mut out[o * (f + 1)..o * (f + 1) + f],
+                        state: &mut s.state,
+                        path: &mut s.path,
+                        arena: &mut s.arena,
+                    };
+                    walk.recurse(0, 0, 0, 0, nb);
                 }
                 for o in 0..k {
                     for v in &mut out[o * (f + 1)..o * (f + 1) + f] {
@@ -272,35 +267,49 @@ struct Scratch {
     state: Vec<u8>,
     /// Features fixed along the current path, with where they came from.
     path: Vec<(usize, u8)>,
-    tmp: Vec<f64>,
     margin: Vec<f64>,
     /// x's direction at every node of every tree (flattened numbering).
     x_left: Vec<bool>,
+    /// Rescale factor of every (output, background row) pair for the current x.
+    scale: Vec<f64>,
+    /// Background row indices, partitioned into nested segments as the walk splits them.
+    arena: Vec<u32>,
 }
 
+/// One tree walked for one x against a set of background rows at once: rows whose pairs take
+/// the same path through the tree share every step, and a leaf credits them together.
 struct Walk<'a> {
-    model: &'a Ensemble,
     tree: &'a Tree,
-    /// Tree index and background row index.
+    /// Tree index, for the background's routes.
     t: usize,
-    j: usize,
     background: &'a Background,
     /// x's directions in this tree, indexed by node.
     x_left: &'a [bool],
     weights: &'a [Vec<f64>],
+    scale: &'a [f64],
     phi: &'a mut [f64],
     state: &'a mut [u8],
     path: &'a mut Vec<(usize, u8)>,
+    arena: &'a mut Vec<u32>,
 }
 
 impl Walk<'_> {
-    fn recurse(&mut self, node: usize, nx: usize, nr: usize) {
+    /// Walk `node` with the background rows `arena[start..end]`, `nx` features taken from x and
+    /// `nr` from the background row so far.
+    fn recurse(&mut self, node: usize, nx: usize, nr: usize, start: usize, end: usize) {
+        if start == end {
+            return;
+        }
         let tree = self.tree;
         if tree.is_leaf(node) {
-            let v = tree.value[node];
             if nx + nr == 0 {
                 return;
             }
+            let group: f64 = self.arena[start..end]
+                .iter()
+                .map(|&j| self.scale[j as usize])
+                .sum();
+            let v = tree.value[node] * group;
             let pos = if nx > 0 {
                 v * self.weights[nx][nr]
             } else {
@@ -317,28 +326,75 @@ impl Walk<'_> {
             return;
         }
         let feat = tree.feature[node] as usize;
-        let (l, rr) = (tree.left[node] as usize, tree.right[node] as usize);
-        let x_child = if self.x_left[node] { l } else { rr };
-        let r_child = if self.background.goes_left(self.model, self.t, self.j, node) {
-            l
+        let (l, r) = (tree.left[node] as usize, tree.right[node] as usize);
+        let x_goes_left = self.x_left[node];
+        let (x_child, other) = if x_goes_left { (l, r) } else { (r, l) };
+        if self.state[feat] == 1 {
+            // Taken from x: every pair follows x.
+            return self.recurse(x_child, nx, nr, start, end);
+        }
+        // Split the rows: those going x's way (or left, when the feature is taken from r)
+        // first, then the others.
+        let taken_from_r = self.state[feat] == 2;
+        let first_way = taken_from_r || x_goes_left;
+        let mid_start = self.arena.len();
+        let n = end - start;
+        self.arena.resize(mid_start + 2 * n, 0);
+        let (old, new) = self.arena.split_at_mut(mid_start);
+        let (firsts, seconds) = new.split_at_mut(n);
+        let (mut a, mut b) = (0, 0);
+        let rows = &old[start..end];
+        match self.background.node_routes(self.t, node) {
+            Some(words) => {
+                // Branch-free partition: directions are data, a branch would mispredict.
+                for &j in rows {
+                    let left = words[j as usize / 64] >> (j % 64) & 1 == 1;
+                    let first = (left == first_way) as usize;
+                    firsts[a] = j;
+                    seconds[b] = j;
+                    a += first;
+                    b += 1 - first;
+                }
+            }
+            None => {
+                for &j in rows {
+                    let row = self.background.rows.row(j as usize);
+                    if tree.goes_left(node, row[feat]) == first_way {
+                        firsts[a] = j;
+                        a += 1;
+                    } else {
+                        seconds[b] = j;
+                        b += 1;
+                    }
+                }
+            }
+        }
+        // Close the gap so the two groups are contiguous: [firsts | seconds].
+        self.arena
+            .copy_within(mid_start + n..mid_start + n + b, mid_start + a);
+        self.arena.truncate(mid_start + a + b);
+        let split = mid_start + a;
+        let stop = mid_start + a + b;
+        if taken_from_r {
+            // Taken from r: each row follows its own direction.
+            self.recurse(l, nx, nr, mid_start, split);
+            self.recurse(r, nx, nr, split, stop);
         } else {
-            rr
-        };
-        match self.state[feat] {
-            1 => self.recurse(x_child, nx, nr),
-            2 => self.recurse(r_child, nx, nr),
-            _ if x_child == r_child => self.recurse(x_child, nx, nr),
-            _ => {
+            // Rows agreeing with x go on together; the rest branch both ways, with the feature
+            // taken from x on one side and from r on the other.
+            self.recurse(x_child, nx, nr, mid_start, split);
+            if split < stop {
                 self.state[feat] = 1;
                 self.path.push((feat, 1));
-                self.recurse(x_child, nx + 1, nr);
+                self.recurse(x_child, nx + 1, nr, split, stop);
                 self.path.pop();
                 self.state[feat] = 2;
                 self.path.push((feat, 2));
-                self.recurse(r_child, nx, nr + 1);
+                self.recurse(other, nx, nr + 1, split, stop);
                 self.path.pop();
                 self.state[feat] = 0;
             }
         }
+        self.arena.truncate(mid_start);
     }
 }
