@@ -10,7 +10,7 @@ use server::queue::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::queue::{QueueHarness, counting_executor, request, until_cancelled};
+use support::queue::{QueueHarness, RunningWorker, counting_executor, request, until_cancelled};
 
 fn completed(outcomes: &[Outcome]) -> usize {
     outcomes
@@ -415,15 +415,7 @@ async fn jobs_spread_over_partitions_are_all_claimed_and_a_key_always_finds_its_
 async fn an_idle_running_worker_picks_up_a_new_job_and_stops_on_request() {
     let h = QueueHarness::start();
     let worker = Arc::new(h.worker(counting_executor(Arc::new(AtomicUsize::new(0)))));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = worker.clone();
-    let run = tokio::spawn(async move {
-        running
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let run = RunningWorker::spawn(worker.clone());
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let job = h.submit(9, 3, None).await;
@@ -436,8 +428,7 @@ async fn an_idle_running_worker_picks_up_a_new_job_and_stops_on_request() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(worker.since_last_turn() < Duration::from_secs(1));
-    let _ = stop.send(());
-    run.await.expect("run ended");
+    run.stop().await;
     h.assert_invariant().await;
 }
 
@@ -484,15 +475,7 @@ async fn submit_to_claim_latency_is_measured_for_an_idle_local_worker() {
         }
         Ok("r".to_owned())
     }));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = worker.clone();
-    let run = tokio::spawn(async move {
-        running
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let run = RunningWorker::spawn(worker.clone());
     let mut latencies = Vec::new();
     for i in 0..300 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -506,8 +489,7 @@ async fn submit_to_claim_latency_is_measured_for_an_idle_local_worker() {
         let at = claimed.lock().expect("lock")[i];
         latencies.push(at.duration_since(submitted_at));
     }
-    let _ = stop.send(());
-    run.await.expect("run ended");
+    run.stop().await;
     latencies.sort();
     let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
     println!(

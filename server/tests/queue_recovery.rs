@@ -5,11 +5,13 @@
 
 mod support;
 
-use server::queue::{JobState, Outcome, QueueConfig, QueueError, ReapReport, WorkerId};
+use server::queue::{JobState, Outcome, QueueConfig, QueueError, ReapReport};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::queue::{QueueHarness, counting_executor, until_cancelled};
+use support::queue::{
+    QueueHarness, RunningReaper, RunningWorker, counting_executor, until_cancelled,
+};
 
 const LIMIT: Duration = Duration::from_secs(6);
 
@@ -18,12 +20,7 @@ const LIMIT: Duration = Duration::from_secs(6);
 async fn a_task_whose_worker_vanished_is_rerun_by_another_worker_after_its_lease() {
     let h = QueueHarness::start();
     let job = h.submit(3, 3, None).await;
-    let vanished = h
-        .queue
-        .claim(&WorkerId::generate())
-        .await
-        .expect("claim")
-        .expect("a task");
+    let vanished = h.vanishing_claim().await;
     let claimed_at = Instant::now();
 
     let report = h.reap_until(LIMIT, |r| r.requeued == 1).await;
@@ -80,12 +77,7 @@ async fn a_poison_task_fails_its_job_as_worker_lost_while_other_jobs_keep_flowin
         ),
     ] {
         // The poison chunk is at the head of ready: it kills whoever takes it.
-        let victim = h
-            .queue
-            .claim(&WorkerId::generate())
-            .await
-            .expect("claim")
-            .expect("a task");
+        let victim = h.vanishing_claim().await;
         assert_eq!(victim.id.job, poison);
         assert_eq!(victim.stalls, stall - 1);
         // Meanwhile the healthy job makes progress.
@@ -125,12 +117,7 @@ async fn a_poison_task_fails_its_job_as_worker_lost_while_other_jobs_keep_flowin
 async fn a_zombie_that_wakes_after_losing_its_lease_cannot_overwrite_the_winners_result() {
     let h = QueueHarness::start();
     let job = h.submit(3, 3, None).await;
-    let zombie = h
-        .queue
-        .claim(&WorkerId::generate())
-        .await
-        .expect("claim")
-        .expect("a task");
+    let zombie = h.vanishing_claim().await;
     h.reap_until(LIMIT, |r| r.requeued == 1).await;
 
     let winner = h.worker(counting_executor(Arc::new(AtomicUsize::new(0))));
@@ -179,12 +166,7 @@ async fn a_zombie_that_wakes_after_losing_its_lease_cannot_overwrite_the_winners
 async fn a_repeated_complete_with_the_same_token_is_recorded_once() {
     let h = QueueHarness::start();
     let job = h.submit(6, 3, None).await;
-    let task = h
-        .queue
-        .claim(&WorkerId::generate())
-        .await
-        .expect("claim")
-        .expect("a task");
+    let task = h.vanishing_claim().await;
     use server::queue::Completion;
     assert_eq!(
         h.queue.complete(&task, "r").await.expect("complete"),
@@ -198,12 +180,7 @@ async fn a_repeated_complete_with_the_same_token_is_recorded_once() {
     let status = h.job(&job).await;
     assert_eq!((status.chunks_done, status.rows_done), (1, 3));
     // The last chunk's repeated write still says "last", so the summary is not missed.
-    let last = h
-        .queue
-        .claim(&WorkerId::generate())
-        .await
-        .expect("claim")
-        .expect("the second task");
+    let last = h.vanishing_claim().await;
     assert_eq!(
         h.queue.complete(&last, "r").await.expect("complete"),
         Completion::Last
@@ -223,24 +200,11 @@ async fn shutting_down_releases_a_running_chunk_without_counting_the_attempt() {
     let h = QueueHarness::start();
     let job = h.submit(3, 3, None).await;
     let worker = Arc::new(h.worker(until_cancelled(Duration::from_secs(10))));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = worker.clone();
-    let run = tokio::spawn(async move {
-        running
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    let start = Instant::now();
-    while h.queue.depths().await.expect("depths").leased == 0 {
-        assert!(start.elapsed() < LIMIT, "never claimed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let run = RunningWorker::spawn(worker.clone());
+    h.wait_until_leased(1).await;
 
     let asked = Instant::now();
-    let _ = stop.send(());
-    run.await.expect("run ended");
+    run.stop().await;
     // The 300 ms grace, then the release.
     assert!(
         asked.elapsed() < Duration::from_secs(2),
@@ -286,22 +250,13 @@ async fn shutting_down_lets_a_chunk_that_ends_within_the_grace_period_complete()
             Ok("done".to_owned())
         },
     ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = worker.clone();
-    let run = tokio::spawn(async move {
-        running
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let run = RunningWorker::spawn(worker.clone());
     let start = Instant::now();
     while !started.load(Ordering::SeqCst) {
         assert!(start.elapsed() < LIMIT, "never started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let _ = stop.send(());
-    run.await.expect("run ended");
+    run.stop().await;
     assert_eq!(h.job(&job).await.state, JobState::Succeeded);
     assert_eq!(h.stat("released").await, 0);
     h.assert_invariant().await;
@@ -330,19 +285,8 @@ async fn redis_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once
         steps.push(tokio::spawn(async move { worker.try_execute_task().await }));
     }
     // A reaper in another process, reaping every 100 ms throughout.
-    let (stop_reaper, reaper_stopped) = tokio::sync::oneshot::channel::<()>();
-    let reaper = tokio::spawn(server::queue::run_reaper(
-        h.another_process(),
-        Duration::from_millis(100),
-        async {
-            let _ = reaper_stopped.await;
-        },
-    ));
-    let start = Instant::now();
-    while h.queue.depths().await.expect("depths").leased < 2 {
-        assert!(start.elapsed() < LIMIT, "both chunks never leased");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let reaper = RunningReaper::spawn(h.another_process(), Duration::from_millis(100));
+    h.wait_until_leased(2).await;
     // Let the reaper's first-ever grace pass, so only the pause can protect the leases.
     tokio::time::sleep(Duration::from_millis(1200)).await;
 
@@ -356,8 +300,7 @@ async fn redis_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once
     for step in steps {
         outcomes.push(step.await.expect("task").expect("step"));
     }
-    let _ = stop_reaper.send(());
-    reaper.await.expect("reaper");
+    reaper.stop().await;
 
     assert_eq!(runs.load(Ordering::SeqCst), 2, "a chunk ran twice");
     assert!(
@@ -403,12 +346,7 @@ async fn the_invariant_check_catches_a_task_in_two_places() {
 async fn a_reaper_arriving_before_the_heartbeats_after_a_pause_waits_out_the_grace() {
     let h = QueueHarness::start();
     let job = h.submit(3, 3, None).await;
-    let live = h
-        .queue
-        .claim(&WorkerId::generate())
-        .await
-        .expect("claim")
-        .expect("a task");
+    let live = h.vanishing_claim().await;
     // Reaper and worker both healthy for a while: the first-ever grace passes.
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(1300) {
@@ -461,11 +399,7 @@ async fn a_result_computed_while_redis_is_paused_is_written_once_it_returns() {
     ));
     let stepping = worker.clone();
     let step = tokio::spawn(async move { stepping.try_execute_task().await });
-    let start = Instant::now();
-    while h.queue.depths().await.expect("depths").leased == 0 {
-        assert!(start.elapsed() < LIMIT, "never claimed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    h.wait_until_leased(1).await;
 
     h.redis.signal("STOP");
     gate.store(true, Ordering::SeqCst);
@@ -490,12 +424,7 @@ async fn a_result_computed_while_redis_is_paused_is_written_once_it_returns() {
 async fn a_repeated_fail_with_the_same_token_is_recorded_once() {
     let h = QueueHarness::start();
     let job = h.submit(3, 3, None).await;
-    let task = h
-        .queue
-        .claim(&WorkerId::generate())
-        .await
-        .expect("claim")
-        .expect("a task");
+    let task = h.vanishing_claim().await;
     let error = server::queue::TaskError::Retryable("flaky".into());
     use server::queue::FailOutcome;
     let first = h.queue.fail(&task, &error).await.expect("fail");
@@ -533,15 +462,7 @@ async fn shutting_down_while_redis_is_unreachable_still_ends_within_the_grace_pe
             Ok("unwritten".to_owned())
         },
     ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = worker.clone();
-    let run = tokio::spawn(async move {
-        running
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let run = RunningWorker::spawn(worker.clone());
     let start = Instant::now();
     while !started.load(Ordering::SeqCst) {
         assert!(start.elapsed() < LIMIT, "never started");
@@ -551,8 +472,7 @@ async fn shutting_down_while_redis_is_unreachable_still_ends_within_the_grace_pe
     h.redis.signal("STOP");
     gate.store(true, Ordering::SeqCst);
     let asked = Instant::now();
-    let _ = stop.send(());
-    run.await.expect("run ended");
+    run.stop().await;
     let took = asked.elapsed();
     h.redis.signal("CONT");
     // 300 ms grace plus at most one Redis timeout (500 ms), not the 5 s write retry.
@@ -569,11 +489,7 @@ async fn a_worker_dropped_mid_chunk_stops_heartbeating_and_its_chunk_runs_elsewh
     let dying = Arc::new(h.worker(until_cancelled(Duration::from_secs(2))));
     let stepping = dying.clone();
     let step = tokio::spawn(async move { stepping.try_execute_task().await });
-    let start = Instant::now();
-    while h.queue.depths().await.expect("depths").leased == 0 {
-        assert!(start.elapsed() < LIMIT, "never claimed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    h.wait_until_leased(1).await;
     step.abort();
     let _ = step.await;
 

@@ -13,7 +13,7 @@ use server::queue::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::queue::QueueHarness;
+use support::queue::{QueueHarness, RunningReaper, RunningWorker};
 
 /// xorshift64*: small, seedable, good enough to pick chaos actions.
 struct Rng(u64);
@@ -35,11 +35,6 @@ fn result_for(rows: RowRange) -> String {
     format!("rows:{}-{}", rows.start, rows.end)
 }
 
-struct RunningWorker {
-    stop: tokio::sync::oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<()>,
-}
-
 fn start_worker(h: &QueueHarness, executions: Arc<AtomicUsize>) -> RunningWorker {
     let worker = Arc::new(h.worker(
         move |_: TaskPayload, rows: RowRange, cancel: server::queue::CancelToken| {
@@ -54,15 +49,7 @@ fn start_worker(h: &QueueHarness, executions: Arc<AtomicUsize>) -> RunningWorker
             Ok(result_for(rows))
         },
     ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(async move {
-        worker
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    RunningWorker { stop, done }
+    RunningWorker::spawn(worker)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,14 +77,7 @@ async fn a_seeded_chaos_soak_ends_with_every_job_done_and_one_right_result_per_c
     let mut workers: Vec<RunningWorker> = (0..3)
         .map(|_| start_worker(&h, executions.clone()))
         .collect();
-    let (stop_reaper, reaper_stopped) = tokio::sync::oneshot::channel::<()>();
-    let reaper = tokio::spawn(server::queue::run_reaper(
-        h.another_process(),
-        Duration::from_millis(100),
-        async {
-            let _ = reaper_stopped.await;
-        },
-    ));
+    let reaper = RunningReaper::spawn(h.another_process(), Duration::from_millis(100));
 
     let mut zombies: Vec<(ClaimedTask, Instant)> = Vec::new();
     let (mut pauses, mut vanished, mut restarts, mut zombie_completions) = (0, 0, 0, 0);
@@ -129,8 +109,7 @@ async fn a_seeded_chaos_soak_ends_with_every_job_done_and_one_right_result_per_c
                 restarts += 1;
                 let i = usize::try_from(rng.below(workers.len() as u64)).unwrap_or(0);
                 let old = workers.swap_remove(i);
-                let _ = old.stop.send(());
-                let _ = old.done.await;
+                old.stop().await;
                 workers.push(start_worker(&h, executions.clone()));
             }
             _ => {
@@ -174,11 +153,9 @@ async fn a_seeded_chaos_soak_ends_with_every_job_done_and_one_right_result_per_c
         );
     }
     for w in workers {
-        let _ = w.stop.send(());
-        let _ = w.done.await;
+        w.stop().await;
     }
-    let _ = stop_reaper.send(());
-    let _ = reaper.await;
+    reaper.stop().await;
 
     for job in &jobs {
         let results = h.queue.chunk_results(job).await.expect("results");

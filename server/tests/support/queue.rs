@@ -4,8 +4,9 @@
 use super::{TestRedis, settings};
 use server::queue::keys::Partition;
 use server::queue::{
-    CancelToken, Executor, IdempotencyKey, JobId, JobStatus, Outcome, Queue, QueueConfig,
-    ReapReport, RowRange, SubmitRequest, TaskError, TaskId, TaskPayload, Worker, WorkerConfig,
+    CancelToken, ClaimedTask, Executor, IdempotencyKey, JobId, JobStatus, Outcome, Queue,
+    QueueConfig, ReapReport, RowRange, SubmitRequest, TaskError, TaskId, TaskPayload, Worker,
+    WorkerConfig, WorkerId,
 };
 use server::redis::RedisPool;
 use std::sync::Arc;
@@ -149,10 +150,79 @@ impl QueueHarness {
         Arc::new(Queue::new(Arc::new(pool), self.queue.config().clone()))
     }
 
+    /// A claim with no worker behind it: what Redis sees of a worker killed (or frozen)
+    /// right after claiming.
+    pub async fn vanishing_claim(&self) -> ClaimedTask {
+        self.queue
+            .claim(&WorkerId::generate())
+            .await
+            .expect("claim")
+            .expect("a ready task")
+    }
+
+    /// Waits until at least `n` tasks are leased.
+    pub async fn wait_until_leased(&self, n: u64) {
+        let start = Instant::now();
+        while self.queue.depths().await.expect("depths").leased < n {
+            assert!(
+                start.elapsed() < Duration::from_secs(6),
+                "{n} tasks never leased"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Counts from `stats()` (0 when absent).
     pub async fn stat(&self, name: &str) -> u64 {
         let stats = self.queue.stats().await.expect("stats");
         stats.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// A worker's `run` loop on its own task, stopped on request.
+pub struct RunningWorker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl RunningWorker {
+    pub fn spawn(worker: Arc<Worker>) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            worker
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        RunningWorker { stop, done }
+    }
+
+    /// Signals shutdown and waits for the loop to end.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.done.await.expect("the worker loop ended cleanly");
+    }
+}
+
+/// `run_reaper` on its own task, as another process would run it, stopped on request.
+pub struct RunningReaper {
+    stop: tokio::sync::oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl RunningReaper {
+    pub fn spawn(queue: Arc<Queue>, every: Duration) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(server::queue::run_reaper(queue, every, async {
+            let _ = stopped.await;
+        }));
+        RunningReaper { stop, done }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.done.await.expect("the reaper ended cleanly");
     }
 }
 
