@@ -500,3 +500,34 @@ async fn submit_to_claim_latency_is_measured_for_an_idle_local_worker() {
     assert!(pct(50) < Duration::from_secs(1));
     h.assert_invariant().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oldest_ready_age_and_each_claims_queue_wait_come_from_the_redis_clock() {
+    let h = QueueHarness::start();
+    assert_eq!(h.queue.oldest_ready_age().await.expect("age"), None);
+    h.submit(6, 3, None).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let age = h
+        .queue
+        .oldest_ready_age()
+        .await
+        .expect("age")
+        .expect("a ready task");
+    assert!(
+        age >= Duration::from_millis(190) && age < Duration::from_secs(5),
+        "{age:?}"
+    );
+    let claimed = h.vanishing_claim().await;
+    assert!(
+        claimed.waited >= Duration::from_millis(190),
+        "{:?}",
+        claimed.waited
+    );
+    assert!(
+        claimed.waited < Duration::from_secs(5),
+        "{:?}",
+        claimed.waited
+    );
+    h.assert_invariant().await;
+}

@@ -374,6 +374,31 @@ impl Queue {
         Ok(d)
     }
 
+    /// How long the oldest ready task has waited (per the Redis clock), for health; `None`
+    /// when nothing is ready. Looks at the first ten of each ready list: the head is the
+    /// oldest except for tasks put back in front (released or reaped), so ten is plenty.
+    pub async fn oldest_ready_age(&self) -> Result<Option<Duration>, QueueError> {
+        let (secs, micros): (u64, u64) = self.pool.query_idempotent(&redis::cmd("TIME")).await?;
+        let now_ms = secs * 1000 + micros / 1000;
+        let mut oldest: Option<Duration> = None;
+        for p in &self.partitions {
+            let head: Vec<String> = self
+                .pool
+                .query_idempotent(redis::cmd("LRANGE").arg(p.ready()).arg(0).arg(9))
+                .await?;
+            for task in head.iter().filter_map(|h| TaskId::parse(h).ok()) {
+                let queued: Option<u64> = self
+                    .pool
+                    .query_idempotent(redis::cmd("HGET").arg(p.task(&task)).arg("queued_ms"))
+                    .await?;
+                if let Some(queued) = queued {
+                    oldest = oldest.max(Some(Duration::from_millis(now_ms.saturating_sub(queued))));
+                }
+            }
+        }
+        Ok(oldest)
+    }
+
     async fn len(&self, command: &str, key: &str) -> Result<u64, QueueError> {
         Ok(self
             .pool
@@ -415,7 +440,7 @@ fn number(reply: &[String], i: usize) -> Result<u64, QueueError> {
 
 fn parse_claim(reply: &[String]) -> Result<ClaimedTask, QueueError> {
     let bad = || QueueError::protocol(format!("claim: {reply:?}"));
-    let [id, token, payload, start, end, attempts, stalls] = reply else {
+    let [id, token, payload, start, end, attempts, stalls, waited] = reply else {
         return Err(bad());
     };
     let num = |s: &String| s.parse::<u64>().map_err(|_| bad());
@@ -429,6 +454,7 @@ fn parse_claim(reply: &[String]) -> Result<ClaimedTask, QueueError> {
         },
         attempts: u32::try_from(num(attempts)?).map_err(|_| bad())?,
         stalls: u32::try_from(num(stalls)?).map_err(|_| bad())?,
+        waited: Duration::from_millis(num(waited)?),
     })
 }
 

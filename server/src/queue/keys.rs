@@ -13,7 +13,7 @@
 //! | `P reaper` | HASH | `last_ms` (last reap), `grace_until_ms`, `graces` (the post-outage grace: see `lua/reap.lua`) |
 //! | `P stats` | HASH | counters: `submitted_jobs`, `submitted_tasks`, `completed`, `retried`, `dead`, `reaped`, `released`, `stale_writes`, … |
 //! | `P job:<job id>` | HASH | state, payload, rows_total, chunk_rows, chunks_total, rows_done, chunks_done, created/started/finished_ms, error_code + error, idempotency_key, last_task |
-//! | `P task:<task id>` | HASH | job, chunk, row_start, row_end, state (ready, leased, scheduled, dead, done, failed, cancelled), attempts, stalls, token, worker, leased_ms, failed_token, error, result, finished_ms |
+//! | `P task:<task id>` | HASH | job, chunk, row_start, row_end, state (ready, leased, scheduled, dead, done, failed, cancelled), attempts, stalls, token, worker, queued_ms, leased_ms, failed_token, error, result, finished_ms |
 //! | `P idem:<key>` | HASH | `job`, `fingerprint` (SHA-1 of the request), expires after the idempotency TTL |
 //!
 //! Scripts receive the fixed keys in `KEYS` and, where they must find tasks or jobs they only

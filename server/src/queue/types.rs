@@ -114,6 +114,8 @@ pub struct ClaimedTask {
     pub attempts: u32,
     /// Times an earlier lease of this task expired.
     pub stalls: u32,
+    /// How long it waited in the ready list (queue wait, for metrics).
+    pub waited: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 -- KEYS: 1 ready, 2 leased, 3 fence, 4 stats
 -- ARGV: 1 prefix, 2 worker id, 3 lease ms
 -- Returns {} when nothing is ready, else
--- {task id, token, payload, row_start, row_end, attempts, stalls}
+-- {task id, token, payload, row_start, row_end, attempts, stalls, ms waited in ready}
 local prefix = ARGV[1]
 local now = now_ms()
 -- Tasks of jobs that ended meanwhile are dropped on the way (bounded, so one call stays short).
@@ -12,7 +12,8 @@ for _ = 1, 100 do
     return {}
   end
   local tkey = prefix .. 'task:' .. tid
-  local t = redis.call('HMGET', tkey, 'job', 'state', 'row_start', 'row_end', 'attempts', 'stalls')
+  local t = redis.call('HMGET', tkey, 'job', 'state', 'row_start', 'row_end', 'attempts', 'stalls',
+    'queued_ms')
   if t[1] and t[2] == 'ready' then
     local jkey = prefix .. 'job:' .. t[1]
     local j = redis.call('HMGET', jkey, 'state', 'payload')
@@ -25,7 +26,9 @@ for _ = 1, 100 do
       if j[1] == 'queued' then
         redis.call('HSET', jkey, 'state', 'running', 'started_ms', now)
       end
-      return {tid, tostring(token), j[2] or '', t[3], t[4], tostring(attempts), t[6] or '0'}
+      local waited = math.max(0, now - tonumber(t[7] or now))
+      return {tid, tostring(token), j[2] or '', t[3], t[4], tostring(attempts), t[6] or '0',
+        tostring(waited)}
     end
     redis.call('HSET', tkey, 'state', 'cancelled')
   end

@@ -3,7 +3,8 @@
 -- ARGV: 1 prefix, 2 limit
 -- Returns {promoted count}
 local prefix = ARGV[1]
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[2]))
+local now = now_ms()
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local promoted = 0
 for _, tid in ipairs(due) do
   redis.call('ZREM', KEYS[1], tid)
@@ -14,7 +15,7 @@ for _, tid in ipairs(due) do
     if (not js) or is_terminal(js) then
       redis.call('HSET', tkey, 'state', 'cancelled')
     else
-      redis.call('HSET', tkey, 'state', 'ready')
+      redis.call('HSET', tkey, 'state', 'ready', 'queued_ms', now)
       redis.call('RPUSH', KEYS[2], tid)
       promoted = promoted + 1
     end

@@ -48,7 +48,7 @@ for _, tid in ipairs(expired) do
         withdraw_waiting(prefix, t[1], tonumber(j[2]), KEYS[2], KEYS[3])
         lost = lost + 1
       else
-        redis.call('HSET', tkey, 'state', 'ready')
+        redis.call('HSET', tkey, 'state', 'ready', 'queued_ms', now)
         redis.call('LPUSH', KEYS[2], tid)
         requeued = requeued + 1
       end

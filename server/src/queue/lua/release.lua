@@ -13,7 +13,7 @@ if (not js) or is_terminal(js) then
   return {'discarded'}
 end
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
-redis.call('HSET', KEYS[1], 'state', 'ready')
+redis.call('HSET', KEYS[1], 'state', 'ready', 'queued_ms', now_ms())
 redis.call('LPUSH', KEYS[4], ARGV[1])
 redis.call('HINCRBY', KEYS[5], 'released', 1)
 return {'released'}

@@ -12,13 +12,14 @@ if j[1] ~= 'failed' then
   return {'wrong_state', j[1]}
 end
 local count = 0
+local now = now_ms()
 for i = 0, tonumber(j[2]) - 1 do
   local tid = job_id .. ':' .. i
   local tkey = prefix .. 'task:' .. tid
   local st = redis.call('HGET', tkey, 'state')
   if st == 'dead' or st == 'cancelled' or st == 'failed' then
     redis.call('ZREM', KEYS[2], tid)
-    redis.call('HSET', tkey, 'state', 'ready', 'attempts', 0, 'stalls', 0)
+    redis.call('HSET', tkey, 'state', 'ready', 'attempts', 0, 'stalls', 0, 'queued_ms', now)
     redis.call('HDEL', tkey, 'error', 'finished_ms')
     redis.call('RPUSH', KEYS[3], tid)
     count = count + 1

@@ -30,7 +30,7 @@ for i = 0, chunks - 1 do
   local first = i * chunk_rows
   local last = math.min(first + chunk_rows, rows_total)
   redis.call('HSET', prefix .. 'task:' .. tid, 'job', job_id, 'chunk', i, 'row_start', first,
-    'row_end', last, 'state', 'ready', 'attempts', 0, 'stalls', 0)
+    'row_end', last, 'state', 'ready', 'attempts', 0, 'stalls', 0, 'queued_ms', now)
   redis.call('RPUSH', KEYS[3], tid)
 end
 if ARGV[6] == '1' then
