@@ -3,7 +3,8 @@
 //!
 //! A job is split into chunk tasks (row ranges); any worker on any machine claims any chunk.
 //! All queue state lives in Redis and every mutation is one Lua script, so a crash between two
-//! commands cannot lose or duplicate a task. A job and all its tasks live in one *partition*
+//! commands cannot leave a task in two places or in none. Execution is at-least-once (a chunk
+//! whose worker vanished runs again); fencing tokens make sure only one result is recorded. A job and all its tasks live in one *partition*
 //! whose keys share a hash tag, so every script touches one Redis Cluster slot.
 //!
 //! # Layout

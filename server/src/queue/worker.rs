@@ -16,8 +16,8 @@
 //!   process submits. A blocking `BLPOP` would cut cross-process latency, but it needs a
 //!   dedicated connection that must be rebuilt after every Redis restart, which is exactly
 //!   where the field's "workers silently stop consuming" bugs live; a poll through the pool
-//!   shares its timeout, breaker and reconnects, costs one tiny script per idle worker per
-//!   interval, and can never stay stuck.
+//!   shares its timeout, breaker and reconnects, costs one tiny script per partition per idle
+//!   worker per interval, and can never stay stuck.
 
 use super::client::Queue;
 use super::error::QueueError;
