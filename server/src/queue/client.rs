@@ -104,6 +104,7 @@ impl Queue {
                 chunk_rows: req.chunk_rows,
                 idempotency: req.idempotency_key.as_ref(),
                 idempotency_ttl_ms: millis(self.config.idempotency_ttl).max(1),
+                max_ready: self.config.max_ready_tasks,
             },
         );
         let reply = self.call(&call).await?;
@@ -127,6 +128,9 @@ impl Queue {
             }),
             Some("conflict") => Err(QueueError::Conflict {
                 existing: job_of(1)?,
+            }),
+            Some("full") => Err(QueueError::Full {
+                waiting: number(&reply, 1)?,
             }),
             // 96 random bits collided: practically impossible, but never overwrite a job.
             Some("exists") => Err(QueueError::protocol("generated job id already exists")),

@@ -25,6 +25,9 @@ pub enum QueueError {
     /// The request cannot be queued as given (the message says why).
     #[error("{0}")]
     Invalid(String),
+    /// The queue is at its depth cap, or Redis is out of memory: try again later.
+    #[error("the job queue is full ({waiting} tasks waiting); try again later")]
+    Full { waiting: u64 },
     /// A queue operation does not apply in the job's current state.
     #[error("job {job} is {state}: {message}")]
     WrongState {
@@ -40,7 +43,7 @@ pub enum QueueError {
 impl QueueError {
     /// Worth trying again later (the API answers 503 with `Retry-After`).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, QueueError::Unavailable(_))
+        matches!(self, QueueError::Unavailable(_) | QueueError::Full { .. })
     }
 
     /// When to try again, for a `Retry-After` header: the breaker's next probe when it is
@@ -51,6 +54,7 @@ impl QueueError {
                 Some((*retry_after).max(std::time::Duration::from_secs(1)))
             }
             QueueError::Unavailable(_) => Some(std::time::Duration::from_secs(1)),
+            QueueError::Full { .. } => Some(std::time::Duration::from_secs(5)),
             _ => None,
         }
     }
@@ -71,7 +75,12 @@ impl From<RedisCallError> for QueueError {
                 Some("LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY")
             )
         );
-        if e.is_unavailable() || transient {
+        // `maxmemory` reached: Redis refuses writes until memory is freed. That is a full
+        // queue (503 `queue_full`), not a bug and not an outage.
+        let out_of_memory = matches!(&e, RedisCallError::Redis(r) if r.code() == Some("OOM"));
+        if out_of_memory {
+            QueueError::Full { waiting: 0 }
+        } else if e.is_unavailable() || transient {
             QueueError::Unavailable(e)
         } else {
             QueueError::Rejected(e)

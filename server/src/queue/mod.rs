@@ -75,6 +75,9 @@ pub struct QueueConfig {
     pub batch: u32,
     /// Largest number of chunks one job may have.
     pub max_chunks: u64,
+    /// Most tasks waiting in one partition's ready list; a submit that would go past it is
+    /// refused with [`QueueError::Full`] (the API's 503 `queue_full`). 0: no cap.
+    pub max_ready_tasks: u64,
 }
 
 impl Default for QueueConfig {
@@ -92,6 +95,7 @@ impl Default for QueueConfig {
             reaper_gap: lease / 2,
             batch: 500,
             max_chunks: 20_000,
+            max_ready_tasks: 1_000_000,
         }
     }
 }

@@ -76,6 +76,7 @@ pub(crate) struct SubmitArgs<'a> {
     pub chunk_rows: u64,
     pub idempotency: Option<&'a IdempotencyKey>,
     pub idempotency_ttl_ms: u64,
+    pub max_ready: u64,
 }
 
 pub(crate) fn submit(p: &Partition, a: &SubmitArgs<'_>) -> ScriptCall {
@@ -96,6 +97,7 @@ pub(crate) fn submit(p: &Partition, a: &SubmitArgs<'_>) -> ScriptCall {
     .arg(if a.idempotency.is_some() { "1" } else { "0" })
     .arg(a.idempotency_ttl_ms)
     .arg(a.idempotency.map_or("", |k| k.as_str()))
+    .arg(a.max_ready)
 }
 
 pub(crate) fn claim(p: &Partition, worker: &WorkerId, lease_ms: u64) -> ScriptCall {
@@ -258,6 +260,7 @@ mod tests {
             chunk_rows: 3,
             idempotency,
             idempotency_ttl_ms: 1000,
+            max_ready: 0,
         };
         let fail_args = FailArgs {
             permanent: false,

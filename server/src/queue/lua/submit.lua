@@ -1,8 +1,9 @@
 -- Creates a job and its chunk tasks, idempotently.
 -- KEYS: 1 job, 2 idempotency key (ignored unless ARGV[6] == '1'), 3 ready, 4 stats
 -- ARGV: 1 prefix, 2 job id, 3 payload, 4 rows total, 5 chunk rows, 6 use idempotency key,
---       7 idempotency TTL ms, 8 idempotency key text
+--       7 idempotency TTL ms, 8 idempotency key text, 9 most ready tasks allowed (0: no cap)
 -- Returns {'created', job} | {'existing', job} | {'conflict', job} | {'exists', job}
+--       | {'full', ready count}
 local prefix, job_id, payload = ARGV[1], ARGV[2], ARGV[3]
 local rows_total, chunk_rows = tonumber(ARGV[4]), tonumber(ARGV[5])
 -- The request's identity: payload and chunking. SHA-1 is fine here: it tells a client's own
@@ -20,8 +21,15 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {'exists', job_id}
 end
-local now = now_ms()
 local chunks = math.ceil(rows_total / chunk_rows)
+local cap = tonumber(ARGV[9])
+if cap > 0 then
+  local ready = redis.call('LLEN', KEYS[3])
+  if ready + chunks > cap then
+    return {'full', tostring(ready)}
+  end
+end
+local now = now_ms()
 redis.call('HSET', KEYS[1], 'state', 'queued', 'payload', payload, 'rows_total', rows_total,
   'chunk_rows', chunk_rows, 'chunks_total', chunks, 'rows_done', 0, 'chunks_done', 0,
   'created_ms', now)
