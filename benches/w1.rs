@@ -24,6 +24,10 @@ fn main() {
             std::process::exit(1);
         }
     }
+    if let Err(e) = extras(&dir, &mut results) {
+        eprintln!("extras: {e}");
+        std::process::exit(1);
+    }
     let out = dir.join("rust.json");
     std::fs::write(
         &out,
@@ -96,6 +100,45 @@ fn run(
         csv.push('\n');
     }
     std::fs::write(dir.join(format!("{name}_shaplab.csv")), csv).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Interaction values and interventional (probability, 100 background rows) on W1, 1 thread.
+fn extras(
+    dir: &Path,
+    results: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    let model = Ensemble::from_path(&dir.join("w1.json")).map_err(|e| e.to_string())?;
+    let rows = CsvRows::open(&dir.join("x.csv"), &model)
+        .and_then(|mut r| r.read_all())
+        .map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let some = rows.slice(0, 500);
+    let t = Instant::now();
+    pool.install(|| shaplab::interaction_values(&model, &some))
+        .map_err(|e| e.to_string())?;
+    report(
+        results,
+        "W1/interactions/1",
+        some.rows,
+        t.elapsed().as_secs_f64(),
+    );
+    let background =
+        shaplab::Background::sample(&model, &rows, 100, 1).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    pool.install(|| {
+        shaplab::interventional_values(&model, &some, &background, shaplab::Output::Probability)
+    })
+    .map_err(|e| e.to_string())?;
+    report(
+        results,
+        "W1/interventional/1",
+        some.rows,
+        t.elapsed().as_secs_f64(),
+    );
     Ok(())
 }
 

@@ -9,7 +9,7 @@ PY=${BENCH_PYTHON:-.venv/bin/python}
 if ! "$PY" -c "import xgboost, lightgbm, sklearn, pandas" 2>/dev/null; then
     echo "setting up .venv with xgboost, lightgbm, scikit-learn, pandas (PyPI)…"
     python3 -m venv .venv
-    .venv/bin/pip install -q xgboost lightgbm scikit-learn pandas numpy
+    .venv/bin/pip install -q xgboost lightgbm scikit-learn pandas numpy shap
     PY=.venv/bin/python
 fi
 mkdir -p "$DIR"

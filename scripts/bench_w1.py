@@ -81,6 +81,27 @@ def peers(d):
         out[f"lightgbm/{threads}"] = {"rows": len(ls), "secs": secs, "rows_per_s": len(ls) / secs}
         print(f"lightgbm pred_contrib     threads={threads} rows={len(ls)} {len(ls) / secs:9.0f} rows/s", flush=True)
     np.save(os.path.join(d, "lgb_contribs.npy"), contribs)
+    # Interactions and interventional (probability, 100 background rows), 1 thread: slow peers,
+    # so a few rows.
+    bst.set_param({"nthread": 1})
+    xi = X.iloc[:20]
+    t = time.perf_counter()
+    bst.predict(xgb.DMatrix(xi), pred_interactions=True)
+    secs = time.perf_counter() - t
+    out["xgboost-interactions/1"] = {"rows": len(xi), "secs": secs, "rows_per_s": len(xi) / secs}
+    print(f"xgboost pred_interactions threads=1 rows={len(xi)} {len(xi) / secs:9.1f} rows/s", flush=True)
+    try:
+        import shap
+        bg = X.sample(100, random_state=0)
+        ex = shap.TreeExplainer(bst, bg, feature_perturbation="interventional", model_output="probability")
+        xs = X.iloc[:50]
+        t = time.perf_counter()
+        ex.shap_values(xs, check_additivity=False)
+        secs = time.perf_counter() - t
+        out["shap-interventional/1"] = {"rows": len(xs), "secs": secs, "rows_per_s": len(xs) / secs}
+        print(f"shap interventional prob. threads=1 rows={len(xs)} {len(xs) / secs:9.1f} rows/s", flush=True)
+    except ImportError:
+        print("shap not installed: interventional peer skipped")
     with open(os.path.join(d, "peers.json"), "w") as f:
         json.dump(out, f, indent=1)
 
@@ -98,6 +119,11 @@ def report(d):
             t = rust[f"{wl}/treeshap/{threads}"]["rows_per_s"]
             l = peers[f"{lib}/{threads}"]["rows_per_s"]
             print(f"{wl:<9} {threads:>7}  {s:>14.0f}  {t:>15.0f}  {l:>8.0f} ({lib[:3]})  {s / t:>15.2f}x  {s / l:>14.2f}x")
+    for key, peer, label in (("W1/interactions/1", "xgboost-interactions/1", "interactions vs xgboost"),
+                             ("W1/interventional/1", "shap-interventional/1", "interventional (prob., 100 bg) vs shap")):
+        if key in rust and peer in peers:
+            s, p = rust[key]["rows_per_s"], peers[peer]["rows_per_s"]
+            print(f"W1 {label}, 1 thread: shaplab {s:.1f} rows/s, peer {p:.1f} rows/s, {s / p:.1f}x")
     # Identical values: shaplab vs the libraries on the rows both explained.
     for wl, lib, npy in (("W1", "xgboost", "xgb_contribs.npy"), ("LW", "lightgbm", "lgb_contribs.npy")):
         ref = np.load(os.path.join(d, npy))
