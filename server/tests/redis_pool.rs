@@ -13,6 +13,7 @@ fn ping() -> redis::Cmd {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_fail_fast_while_redis_is_down_and_flow_again_once_it_returns() {
+    let metrics = server::telemetry::metrics_handle().expect("the metrics recorder");
     let mut redis = TestRedis::start();
     let timeout = Duration::from_millis(500);
     let pool = RedisPool::new(&redis.url(), &settings(&redis.url(), timeout)).expect("pool");
@@ -60,6 +61,25 @@ async fn calls_fail_fast_while_redis_is_down_and_flow_again_once_it_returns() {
     let pong: String = pool.query(&ping()).await.expect("calls flow again");
     assert_eq!(pong, "PONG");
     assert_eq!(pool.status().consecutive_failures, 0);
+
+    // The outage is visible to Prometheus: errors by kind and the breaker's transitions.
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"shaplab_redis_errors_total{kind="breaker_open"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"shaplab_redis_breaker_transitions_total{to="open"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"shaplab_redis_breaker_transitions_total{to="closed"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("shaplab_redis_command_duration_seconds_bucket"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

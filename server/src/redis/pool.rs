@@ -13,6 +13,7 @@
 
 use super::breaker::{Admission, Breaker, BreakerConfig, BreakerState};
 use crate::config::{Keepalive, RedisSettings};
+use crate::telemetry;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
 use redis::{Client, FromRedisValue, IntoConnectionInfo};
@@ -162,6 +163,7 @@ impl RedisPool {
     pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
         if let Admission::Rejected { retry_after } = self.with_breaker(|b| b.admit(Instant::now()))
         {
+            metrics::counter!(telemetry::REDIS_ERRORS, "kind" => "breaker_open").increment(1);
             return Err(RedisCallError::BreakerOpen { retry_after });
         }
         self.send(cmd).await
@@ -193,6 +195,7 @@ impl RedisPool {
     ) -> Result<T, RedisCallError> {
         if let Admission::Rejected { retry_after } = self.with_breaker(|b| b.admit(Instant::now()))
         {
+            metrics::counter!(telemetry::REDIS_ERRORS, "kind" => "breaker_open").increment(1);
             return Err(RedisCallError::BreakerOpen { retry_after });
         }
         let (slot, mut conn) = self.pick()?;
@@ -214,11 +217,14 @@ impl RedisPool {
         &self,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, RedisCallError> {
-        match tokio::time::timeout(self.timeout, call).await {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(RedisCallError::Redis(e)),
             Err(_) => Err(RedisCallError::Timeout(self.timeout)),
-        }
+        };
+        metrics::histogram!(telemetry::REDIS_DURATION).record(started.elapsed().as_secs_f64());
+        outcome
     }
 
     /// Like [`query`](Self::query), for commands that are safe to repeat: after a broken
@@ -288,6 +294,19 @@ impl RedisPool {
         if reached_redis {
             slot.consecutive_timeouts.store(0, Ordering::Relaxed);
         }
+        if let Err(e) = outcome {
+            metrics::counter!(telemetry::REDIS_ERRORS, "kind" => e.kind()).increment(1);
+        }
+        if before != after {
+            let to = Breaker::state_name(after);
+            metrics::counter!(telemetry::REDIS_BREAKER_TRANSITIONS, "to" => to).increment(1);
+            let code = match after {
+                BreakerState::Closed => 0.0,
+                BreakerState::Open => 1.0,
+                BreakerState::HalfOpen => 2.0,
+            };
+            metrics::gauge!(telemetry::REDIS_BREAKER_STATE).set(code);
+        }
         match (before, after) {
             (BreakerState::Closed, BreakerState::Open) => {
                 tracing::warn!("Redis unreachable: circuit breaker opened, calls now fail fast");
@@ -320,6 +339,7 @@ impl RedisPool {
                 }
                 slot.consecutive_timeouts.store(0, Ordering::Relaxed);
                 self.rebuilds.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(telemetry::REDIS_REBUILDS).increment(1);
                 tracing::warn!(
                     "replaced a Redis connection after {REBUILD_AFTER_TIMEOUTS} timeouts in a row"
                 );
