@@ -145,6 +145,31 @@ pub(crate) fn is_missing(cell: &str) -> bool {
         || cell.eq_ignore_ascii_case("null")
 }
 
+/// Opens a CSV file and reads its header (BOM stripped, names trimmed). The reader is
+/// `flexible`: ragged rows are reported by the caller with their row number, which says more
+/// than the csv crate's error.
+pub(crate) fn open_csv(path: &Path) -> Result<(csv::Reader<File>, Vec<String>)> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        action: "cannot open",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(file);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::InvalidData(format!("cannot read the CSV header: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(Error::InvalidData("the CSV file has no header row".into()));
+    }
+    Ok((reader, header))
+}
+
 /// Streams a CSV file in blocks of rows, already in model feature order.
 pub struct CsvRows {
     reader: csv::Reader<File>,
@@ -157,33 +182,7 @@ pub struct CsvRows {
 
 impl CsvRows {
     pub fn open(path: &Path, model: &Ensemble) -> Result<Self> {
-        let file = File::open(path).map_err(|source| Error::Io {
-            action: "cannot open",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            // Ragged rows are reported by `next_block` with their row number.
-            .flexible(true)
-            .from_reader(file);
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| Error::InvalidData(format!("cannot read the CSV header: {e}")))?
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let h = if i == 0 {
-                    h.trim_start_matches('\u{feff}')
-                } else {
-                    h
-                };
-                h.trim().to_string()
-            })
-            .collect();
-        if header.iter().all(String::is_empty) {
-            return Err(Error::InvalidData("the CSV file has no header row".into()));
-        }
+        let (reader, header) = open_csv(path)?;
         let map = ColumnMap::new(&header, model)?;
         Ok(CsvRows {
             reader,

@@ -2,7 +2,7 @@
 //! its missing cells, read with exactly the rules [`crate::CsvRows`] explains with, so a file
 //! described as valid here is one the explainers will read.
 
-use crate::data::is_missing;
+use crate::data::{is_missing, open_csv};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -16,25 +16,7 @@ pub struct CsvSummary {
 
 /// Reads the whole file once (streaming; memory stays flat), checking every cell.
 pub fn describe_csv(path: &Path) -> Result<CsvSummary> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        action: "cannot open",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        // Ragged rows are reported below with the row number, not as a csv-crate error.
-        .flexible(true)
-        .from_reader(file);
-    let columns: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::InvalidData(format!("cannot read the CSV header: {e}")))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-        .collect();
-    if columns.iter().all(String::is_empty) {
-        return Err(Error::InvalidData("the CSV file has no header row".into()));
-    }
+    let (mut reader, columns) = open_csv(path)?;
     let mut record = csv::StringRecord::new();
     let (mut rows, mut missing_cells) = (0u64, 0u64);
     loop {
