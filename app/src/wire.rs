@@ -135,3 +135,84 @@ pub struct DataSummary {
     pub columns: Vec<String>,
     pub missing_cells: u64,
 }
+
+/// Which scale a job explains: the raw margin or the model's prediction after its link.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum JobOutput {
+    #[default]
+    Raw,
+    Probability,
+}
+
+/// `POST /api/jobs`: what to explain. Unknown fields are refused, so a typo is a 422 rather
+/// than a silently ignored option.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    /// Upload id of the model.
+    pub model: String,
+    /// Upload id of the data CSV.
+    pub data: String,
+    #[serde(default)]
+    pub output: JobOutput,
+    /// Interaction values (not available through jobs yet: refused with 422 `unsupported`).
+    #[serde(default)]
+    pub interactions: bool,
+    /// Interventional TreeSHAP against a seeded sample of this many data rows (as
+    /// `shaplab explain --background-rows`); `probability` without it uses 100.
+    #[serde(default)]
+    pub background_rows: Option<u64>,
+}
+
+/// A job's lifecycle, as the page sees it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    /// No further change will happen: stop polling.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// How far a job has come (chunks finish in any order; rows are summed over finished chunks).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobProgress {
+    pub rows_done: u64,
+    pub rows_total: u64,
+    pub chunks_done: u64,
+    pub chunks_total: u64,
+}
+
+/// Why a job failed or stopped: a stable `code` and a message for people.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobFailure {
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /api/jobs/{id}` (and the answer to `POST /api/jobs`, `DELETE /api/jobs/{id}`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub state: JobState,
+    pub progress: JobProgress,
+    /// Seconds left at the rate so far; absent before the first chunk finishes and once the
+    /// job has ended.
+    pub eta_seconds: Option<u64>,
+    pub error: Option<JobFailure>,
+    pub created_at_ms: u64,
+    pub started_at_ms: Option<u64>,
+    pub finished_at_ms: Option<u64>,
+}

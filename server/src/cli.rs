@@ -18,6 +18,9 @@ pub enum Command {
     /// Check the Redis named by REDIS_URL: reachability, latency, version and settings that
     /// put queued work at risk. Exits non-zero when Redis is unreachable or misconfigured.
     CheckRedis,
+    /// Run workers only (no web server): claim chunk tasks from the Redis in REDIS_URL and
+    /// compute them. Run as many as you like, on any machine sharing the blob store.
+    Worker(WorkerArgs),
     /// Explain every row of a CSV with the SHAP engine and write the values as CSV (no Redis).
     Explain(shaplab::ExplainArgs),
 }
@@ -31,6 +34,21 @@ pub struct ServeArgs {
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
     /// Where the private Redis keeps its data when REDIS_URL is unset.
+    #[arg(long, env = "SHAPLAB_DATA_DIR", default_value = ".shaplab")]
+    pub data_dir: std::path::PathBuf,
+    /// Embedded workers computing SHAP chunks (default: one per core; 0 disables them, e.g.
+    /// when separate `shaplab worker` processes do the work).
+    #[arg(long, env = "SHAPLAB_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// Workers in this process (default: one per core).
+    #[arg(long, env = "SHAPLAB_WORKERS")]
+    pub workers: Option<usize>,
+    /// Local scratch space (downloads being parsed, chunk files being written) and the
+    /// default blob store (`DATA_DIR/blobs`) when BLOB_STORE_URL is unset.
     #[arg(long, env = "SHAPLAB_DATA_DIR", default_value = ".shaplab")]
     pub data_dir: std::path::PathBuf,
 }

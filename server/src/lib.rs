@@ -3,14 +3,16 @@
 //! dispatches, so integration tests drive everything here directly.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`serve`, `check-redis`), parsed with clap.
+//! - [`cli`]: the command line (`serve`, `worker`, `check-redis`, `explain`), parsed with clap.
 //! - [`config`]: typed settings read from the environment (`REDIS_*`, `LEPTOS_SITE_ROOT`).
 //! - [`blobs`]: the blob store (local directory or S3-compatible) for uploads and results.
 //! - [`uploads`]: receiving, validating, describing and storing model and data files.
+//! - [`jobs`]: SHAP jobs on the queue: submission checks, the chunk executor (engine + blob
+//!   store), the per-process input cache, and running workers.
 //! - [`redis`]: connections to Redis ([`redis::RedisPool`]), the private zero-config
 //!   `redis-server` child ([`redis::PrivateRedis`]), and the health probe.
 //! - [`queue`]: the Redis job queue (Lua scripts, typed API, steppable worker).
-//! - [`routes`]: HTTP handlers: health, uploads, and the JSON error envelope.
+//! - [`routes`]: HTTP handlers: health, uploads, jobs, and the JSON error envelope.
 //! - [`telemetry`]: Prometheus metrics (`/metrics`) and the HTTP timing middleware.
 //! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
 //! - [`commands`]: what each subcommand does, end to end.
@@ -19,6 +21,7 @@ pub mod blobs;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod jobs;
 pub mod queue;
 pub mod redis;
 pub mod routes;

@@ -1,8 +1,10 @@
 //! Builds the HTTP application and runs it until shutdown.
 
+use crate::jobs::JobsConfig;
+use crate::queue::Queue;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
-use crate::routes::{health, uploads};
+use crate::routes::{health, jobs, uploads};
 use crate::uploads::UploadService;
 use app::{App, shell};
 use axum::Router;
@@ -20,6 +22,11 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub health: Arc<HealthProbe>,
     pub uploads: Arc<UploadService>,
+    /// The job queue, on the same Redis pool as the health probe (one set of connections and
+    /// one breaker: health shows exactly what the API experiences).
+    pub queue: Arc<Queue>,
+    /// Chunk sizing for submitted jobs.
+    pub jobs: Arc<JobsConfig>,
     /// The private Redis child, when `serve` started one (readiness watches it; `serve` takes
     /// it out to stop it at shutdown). A tokio mutex: `stop` awaits while holding it.
     pub private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,
@@ -51,6 +58,9 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
             post(uploads::create).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/uploads/{id}", get(uploads::show))
+        .route("/api/jobs", post(jobs::create))
+        .route("/api/jobs/{id}", get(jobs::show).delete(jobs::cancel))
+        .route("/api/jobs/{id}/shap.csv", get(jobs::download))
         .route("/metrics", get(crate::telemetry::render))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .with_state(state);

@@ -1,7 +1,9 @@
 //! The subcommands, end to end.
 //!
 //! - [`serve`]: web app + API (and the private Redis when `REDIS_URL` is unset).
+//! - [`worker`]: workers only, for more compute on this or other machines.
 //! - [`check_redis`]: the deployment check of the configured Redis.
 
 pub mod check_redis;
 pub mod serve;
+pub mod worker;

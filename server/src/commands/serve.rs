@@ -3,6 +3,10 @@
 use crate::blobs::{BlobError, BlobStore};
 use crate::cli::ServeArgs;
 use crate::config::{ConfigError, RedisSettings, max_upload_bytes_from, redact_url};
+use crate::jobs::executor::shap_executor;
+use crate::jobs::workers::Workers;
+use crate::jobs::{JobsConfig, default_workers};
+use crate::queue::{Queue, QueueConfig};
 use crate::redis::probe::{HealthProbe, RedisMode};
 use crate::redis::{PrivateRedis, PrivateRedisError, RedisPool};
 use crate::startup::{self, AppState};
@@ -79,9 +83,18 @@ async fn serve_with(
         url: redact_url(url),
         source,
     })?;
-    let health = Arc::new(HealthProbe::new(Arc::new(pool), url, settings, mode));
+    // One pool for health, API and workers: one breaker, so health reports what they see.
+    let pool = Arc::new(pool);
+    let health = Arc::new(HealthProbe::new(pool.clone(), url, settings, mode));
+    let queue = Arc::new(Queue::new(pool, QueueConfig::default()));
+    let jobs = JobsConfig::from_env()?;
     let blobs = BlobStore::from_env(&args.data_dir)?;
     tracing::info!(location = %blobs.location, "blob store");
+    let workers = Workers::start(
+        queue.clone(),
+        shap_executor(blobs.clone(), args.data_dir.join("cache"), jobs.cache_bytes),
+        args.workers.unwrap_or_else(default_workers),
+    );
     let uploads = Arc::new(UploadService {
         blobs,
         scratch: args.data_dir.join("scratch"),
@@ -95,17 +108,30 @@ async fn serve_with(
     let state = AppState {
         health,
         uploads,
+        queue,
+        jobs: Arc::new(jobs),
         private_redis,
     };
     let router = startup::router(state, startup::leptos_options(addr));
-    tracing::info!("shaplab {} serving on http://{addr}", crate::VERSION);
-    startup::serve(listener, router, shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)
+    tracing::info!(
+        "shaplab {} serving on http://{addr} with {} embedded worker(s)",
+        crate::VERSION,
+        workers.len()
+    );
+    let stop = workers.stop_signal();
+    let served = startup::serve(listener, router, async move {
+        shutdown_signal().await;
+        // Workers start draining at once, alongside the HTTP requests in flight.
+        stop.send_replace(true);
+    })
+    .await;
+    // Running chunks finish within the grace period or go back to the queue.
+    workers.stop().await;
+    served.map_err(ServeError::Serve)
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -83,6 +83,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Blobs and scratch files of this app (removed on drop).
     pub data_dir: PathBuf,
+    /// The app's queue (same pool as the API).
+    pub queue: Arc<server::queue::Queue>,
+    /// Embedded workers, when spawned with [`TestApp::spawn_with_jobs`].
+    pub workers: Option<server::jobs::workers::Workers>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -98,14 +102,61 @@ impl TestApp {
         settings: RedisSettings,
         max_bytes: u64,
     ) -> Self {
-        let pool = RedisPool::new(redis_url, &settings).expect("valid URL");
+        Self::spawn_full(redis_url, settings, max_bytes, None).await
+    }
+
+    /// An app with `workers` embedded SHAP workers (test queue timings: 1 s lease) and
+    /// `chunk_rows` rows per chunk.
+    pub async fn spawn_with_jobs(
+        redis_url: &str,
+        settings: RedisSettings,
+        chunk_rows: u64,
+        workers: usize,
+    ) -> Self {
+        let jobs = server::jobs::JobsConfig {
+            chunk_rows,
+            ..server::jobs::JobsConfig::default()
+        };
+        Self::spawn_full(
+            redis_url,
+            settings,
+            256 * 1024 * 1024,
+            Some((jobs, workers)),
+        )
+        .await
+    }
+
+    async fn spawn_full(
+        redis_url: &str,
+        settings: RedisSettings,
+        max_bytes: u64,
+        jobs: Option<(server::jobs::JobsConfig, usize)>,
+    ) -> Self {
+        let pool = Arc::new(RedisPool::new(redis_url, &settings).expect("valid URL"));
         let health = Arc::new(HealthProbe::new(
-            Arc::new(pool),
+            pool.clone(),
             redis_url,
             &settings,
             RedisMode::External,
         ));
+        let queue = Arc::new(server::queue::Queue::new(
+            pool,
+            server::queue::QueueConfig::for_tests(),
+        ));
         let data_dir = temp_dir("app");
+        let blobs = BlobStore::local(&data_dir.join("blobs")).expect("blob dir");
+        let (jobs, workers) = jobs.unwrap_or_default();
+        let workers = (workers > 0).then(|| {
+            server::jobs::workers::Workers::start(
+                queue.clone(),
+                server::jobs::executor::shap_executor(
+                    blobs.clone(),
+                    data_dir.join("cache"),
+                    jobs.cache_bytes,
+                ),
+                workers,
+            )
+        });
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind port 0");
@@ -114,10 +165,12 @@ impl TestApp {
             AppState {
                 health,
                 uploads: Arc::new(UploadService {
-                    blobs: BlobStore::local(&data_dir.join("blobs")).expect("blob dir"),
+                    blobs,
                     scratch: data_dir.join("scratch"),
                     max_bytes,
                 }),
+                queue: queue.clone(),
+                jobs: Arc::new(jobs),
                 private_redis: None,
             },
             startup::leptos_options(addr),
@@ -129,6 +182,8 @@ impl TestApp {
         TestApp {
             addr,
             data_dir,
+            queue,
+            workers,
             shutdown: Some(tx),
         }
     }

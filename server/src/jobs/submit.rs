@@ -1,0 +1,208 @@
+//! Submitting a job: everything that can be checked before anything is queued is checked
+//! here, so a job that reaches the queue can only fail for reasons nobody could foresee.
+//!
+//! 1. The options make sense (interactions are refused for now; a background size in range).
+//! 2. Both uploads exist and are of the right kinds.
+//! 3. The data's columns satisfy the model, by the engine's own matching rules
+//!    ([`shaplab::ColumnMap`]), which needs the parsed model: it is fetched and parsed on a
+//!    blocking thread. Missing columns are listed.
+//! 4. The CSV header is written to the job's result prefix, then the job is queued.
+//!
+//! Steps 1–4 need no Redis: only the last call does, so a Redis outage costs the user one
+//! 503 with `Retry-After`, never a half-made job.
+
+use super::JobsConfig;
+use super::spec::{JobSpec, SPEC_VERSION, results_prefix};
+use crate::blobs::BlobError;
+use crate::queue::{IdempotencyKey, Queue, QueueError, SubmitRequest, Submitted, TaskPayload};
+use crate::uploads::{UploadId, UploadService};
+use app::wire::{JobOutput, JobRequest, UploadKind, UploadSummary};
+use shaplab::cli::{DEFAULT_BACKGROUND_ROWS, MAX_BACKGROUND_ROWS};
+use thiserror::Error;
+
+/// Why a job was not queued.
+#[derive(Debug, Error)]
+pub enum SubmitError {
+    /// The request asks for something that cannot be done as sent.
+    #[error("{0}")]
+    Invalid(String),
+    /// An option this version does not offer through jobs.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    UploadNotFound(String),
+    #[error("{0}")]
+    WrongKind(String),
+    /// The data lacks columns the model needs.
+    #[error("the data is missing {} column(s) the model needs: {}", .missing.len(), .missing.join(", "))]
+    Incompatible { missing: Vec<String> },
+    /// The model or data cannot be used together for another reason (the engine says why).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The blob store failed (ours to fix).
+    #[error("blob store: {0}")]
+    Blobs(#[from] BlobError),
+    /// Parsing on a blocking thread failed to run at all (ours to fix).
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Checks `request` and queues it. `Ok` says whether the job is new (201) or an earlier
+/// submit with the same key made it (200).
+pub async fn submit(
+    uploads: &UploadService,
+    queue: &Queue,
+    config: &JobsConfig,
+    request: &JobRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<Submitted, SubmitError> {
+    if request.interactions {
+        return Err(SubmitError::Unsupported(
+            "interaction values are not available through jobs yet; submit without \
+             \"interactions\", or run `shaplab explain --interactions FILE` on the command line"
+                .into(),
+        ));
+    }
+    let background_rows = match (request.background_rows, request.output) {
+        (Some(0), _) => {
+            return Err(SubmitError::Invalid(
+                "background_rows must be at least 1".into(),
+            ));
+        }
+        (Some(n), _) if n > MAX_BACKGROUND_ROWS as u64 => {
+            return Err(SubmitError::Invalid(format!(
+                "background_rows is {n}; at most {MAX_BACKGROUND_ROWS} are allowed (interventional \
+                 cost grows with every background row; shap's own default is 100)"
+            )));
+        }
+        (Some(n), _) => Some(n),
+        // Probability output is explained interventionally, as `shaplab explain` does.
+        (None, JobOutput::Probability) => Some(DEFAULT_BACKGROUND_ROWS as u64),
+        (None, JobOutput::Raw) => None,
+    };
+
+    let model = record(uploads, "model", &request.model, UploadKind::Model).await?;
+    let data = record(uploads, "data", &request.data, UploadKind::Data).await?;
+    let UploadSummary::Data(summary) = &data.1.summary else {
+        return Err(SubmitError::WrongKind(format!(
+            "upload {} is not a data file",
+            request.data
+        )));
+    };
+    let (columns, rows_total) = (summary.columns.clone(), summary.rows);
+
+    let header = header_for(uploads, model.0, columns).await?;
+
+    let prefix = results_prefix(
+        key.as_ref().map(IdempotencyKey::as_str),
+        &request.model,
+        &request.data,
+        request.output,
+        background_rows,
+    );
+    let spec = JobSpec {
+        v: SPEC_VERSION,
+        model: request.model.clone(),
+        data: request.data.clone(),
+        output: request.output,
+        background_rows,
+        results: prefix,
+    };
+    uploads
+        .blobs
+        .put_bytes(&spec.header_key(), format!("{header}\n").into_bytes())
+        .await?;
+    let submitted = queue
+        .submit(&SubmitRequest {
+            payload: TaskPayload::new(spec.to_payload()),
+            rows_total,
+            chunk_rows: config.chunk_rows_for(background_rows),
+            idempotency_key: key,
+        })
+        .await?;
+    Ok(submitted)
+}
+
+/// The stored record of an upload that must be of `kind`.
+async fn record(
+    uploads: &UploadService,
+    role: &str,
+    id: &str,
+    kind: UploadKind,
+) -> Result<(UploadId, app::wire::Upload), SubmitError> {
+    let not_found = || {
+        SubmitError::UploadNotFound(format!(
+            "there is no upload {id:?} (given as the {role}); upload the file first and use the \
+             id the upload returned"
+        ))
+    };
+    let upload_id = UploadId::parse(id).ok_or_else(not_found)?;
+    let upload = match uploads.get(upload_id).await {
+        Ok(upload) => upload,
+        Err(BlobError::NotFound(_)) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    if upload.kind != kind {
+        return Err(SubmitError::WrongKind(format!(
+            "upload {id} is a {} file, but it was given as the {role}",
+            match upload.kind {
+                UploadKind::Model => "model",
+                UploadKind::Data => "data",
+            }
+        )));
+    }
+    Ok((upload_id, upload))
+}
+
+/// Matches the data's columns against the model with the engine's rules and returns the
+/// CSV header `shaplab explain` would write for them.
+async fn header_for(
+    uploads: &UploadService,
+    model: UploadId,
+    columns: Vec<String>,
+) -> Result<String, SubmitError> {
+    tokio::fs::create_dir_all(&uploads.scratch)
+        .await
+        .map_err(BlobError::Io)?;
+    let file = uploads
+        .scratch
+        .join(format!("{}.model", uuid::Uuid::new_v4().simple()));
+    let fetched = uploads
+        .blobs
+        .get_to_file(&model.file_key(UploadKind::Model), &file)
+        .await;
+    let parsed = match fetched {
+        Ok(()) => {
+            let path = file.clone();
+            tokio::task::spawn_blocking(move || {
+                let model = shaplab::Ensemble::from_path(&path)?;
+                let map = shaplab::ColumnMap::new(&columns, &model)?;
+                Ok::<_, shaplab::Error>(shaplab::output::shap_header(&map.names, model.num_outputs))
+            })
+            .await
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&file).await;
+            return Err(match e {
+                BlobError::NotFound(_) => SubmitError::UploadNotFound(format!(
+                    "the file of model upload {model} is no longer stored; upload it again"
+                )),
+                other => other.into(),
+            });
+        }
+    };
+    let _ = tokio::fs::remove_file(&file).await;
+    match parsed {
+        Ok(Ok(header)) => Ok(header),
+        Ok(Err(shaplab::Error::MissingColumns(missing))) => {
+            Err(SubmitError::Incompatible { missing })
+        }
+        Ok(Err(e)) if e.is_user_error() => Err(SubmitError::InvalidInput(e.to_string())),
+        Ok(Err(e)) => Err(SubmitError::Internal(e.to_string())),
+        Err(join) => Err(SubmitError::Internal(format!(
+            "checking the model failed: {join}"
+        ))),
+    }
+}

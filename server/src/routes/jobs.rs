@@ -1,0 +1,355 @@
+//! `POST /api/jobs`, `GET /api/jobs/{id}`, `DELETE /api/jobs/{id}` and
+//! `GET /api/jobs/{id}/shap.csv`.
+//!
+//! Every queue failure maps to the one error envelope: Redis unreachable (or the breaker
+//! open) is 503 `queue_unavailable` with `Retry-After`, a full queue 503 `queue_full`; nothing
+//! a Redis outage does can turn into a 500.
+
+use super::error::ApiError;
+use crate::jobs::spec::JobSpec;
+use crate::jobs::submit::{SubmitError, submit};
+use crate::queue::{Cancellation, IdempotencyKey, JobId, JobState, JobStatus, QueueError};
+use crate::redis::pool::now_ms;
+use crate::startup::AppState;
+use app::wire::{Job, JobFailure, JobProgress, JobRequest};
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+/// Seconds between polls suggested to the page while a job runs (`X-Poll-Interval`); absent
+/// once the job has ended, so the page knows to stop.
+const POLL_INTERVAL_SECS: u64 = 1;
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: JobRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!(
+                "the body must be JSON like {{\"model\": \"<upload id>\", \"data\": \"<upload id>\", \
+                 \"output\": \"raw\"}}: {e}"
+            ),
+        )
+    })?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or("\u{0}");
+            Some(IdempotencyKey::parse(text).map_err(|e| {
+                ApiError::invalid(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    format!("Idempotency-Key: {e}"),
+                )
+            })?)
+        }
+    };
+    let submitted = submit(&state.uploads, &state.queue, &state.jobs, &request, key)
+        .await
+        .map_err(submit_error)?;
+    metrics::counter!(
+        "shaplab_jobs_submitted_total",
+        "outcome" => if submitted.created { "created" } else { "existing" }
+    )
+    .increment(1);
+    let status = state.queue.job(&submitted.job).await.map_err(queue_error)?;
+    let code = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (code, Json(view(&status))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/jobs/{}", status.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = job_id(&id)?;
+    let status = state.queue.job(&id).await.map_err(queue_error)?;
+    let job = view(&status);
+    let etag = etag(&job);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Json(&job).into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    // Always revalidate: the ETag makes that cheap, and a cached "running" must not linger.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if !job.state.is_terminal() {
+        h.insert("x-poll-interval", HeaderValue::from(POLL_INTERVAL_SECS));
+    }
+    Ok(response)
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    let id = job_id(&id)?;
+    match state.queue.cancel(&id).await.map_err(queue_error)? {
+        Cancellation::Cancelled { .. } | Cancellation::AlreadyFinished(JobState::Cancelled) => {}
+        Cancellation::AlreadyFinished(other) => {
+            return Err(ApiError::invalid(
+                StatusCode::CONFLICT,
+                "job_finished",
+                format!(
+                    "job {id} has already {}; there is nothing to cancel",
+                    other.as_str()
+                ),
+            ));
+        }
+    }
+    let status = state.queue.job(&id).await.map_err(queue_error)?;
+    Ok(Json(view(&status)))
+}
+
+/// The full result: the header blob, then each chunk's blob in row order, one at a time (so
+/// memory stays at one chunk whatever the job's size).
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = job_id(&id)?;
+    let status = state.queue.job(&id).await.map_err(queue_error)?;
+    if status.state != JobState::Succeeded {
+        return Err(ApiError::invalid(
+            StatusCode::CONFLICT,
+            "job_not_finished",
+            format!(
+                "job {id} is {}; its SHAP values can be downloaded once it has succeeded",
+                status.state.as_str()
+            ),
+        ));
+    }
+    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
+    let mut keys = vec![Some(spec.header_key())];
+    keys.extend(state.queue.chunk_results(&id).await.map_err(queue_error)?);
+    if keys.iter().any(Option::is_none) {
+        return Err(ApiError::internal(format!(
+            "job {id} succeeded but a chunk has no result reference"
+        )));
+    }
+    // Fail before the 200 if the first blob is gone (an expired or deleted result), rather
+    // than sending a truncated file.
+    let blobs = state.uploads.blobs.clone();
+    let first = blobs
+        .get_bytes(&spec.header_key())
+        .await
+        .map_err(|e| match e {
+            crate::blobs::BlobError::NotFound(_) => ApiError::invalid(
+                StatusCode::GONE,
+                "result_expired",
+                format!("the results of job {id} are no longer stored; submit the job again"),
+            ),
+            other => ApiError::internal(other),
+        })?;
+    let rest: Vec<String> = keys.into_iter().skip(1).flatten().collect();
+    let chunks = futures_util::stream::iter(rest).then(move |key| {
+        let blobs = blobs.clone();
+        async move {
+            blobs.get_bytes(&key).await.map_err(|e| {
+                // The status line is sent; all that is left is to end the body with an error
+                // (the client sees a truncated transfer) and log why.
+                tracing::error!(blob = %key, "cannot stream a chunk of a result: {e}");
+                std::io::Error::other(e.to_string())
+            })
+        }
+    });
+    let stream =
+        futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(first) }).chain(chunks);
+    let mut response = Body::from_stream(stream).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"shap-{id}.csv\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+fn job_id(text: &str) -> Result<JobId, ApiError> {
+    JobId::parse(text).map_err(|_| not_found(text))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::invalid(
+        StatusCode::NOT_FOUND,
+        "job_not_found",
+        format!("there is no job {id:?}"),
+    )
+}
+
+/// The job as the page sees it.
+pub fn view(status: &JobStatus) -> Job {
+    let state = match status.state {
+        JobState::Queued => app::wire::JobState::Queued,
+        JobState::Running => app::wire::JobState::Running,
+        JobState::Succeeded => app::wire::JobState::Succeeded,
+        JobState::Failed => app::wire::JobState::Failed,
+        JobState::Cancelled => app::wire::JobState::Cancelled,
+    };
+    Job {
+        id: status.id.to_string(),
+        state,
+        progress: JobProgress {
+            rows_done: status.rows_done,
+            rows_total: status.rows_total,
+            chunks_done: status.chunks_done,
+            chunks_total: status.chunks_total,
+        },
+        eta_seconds: eta_seconds(status, now_ms()),
+        error: status.error.as_ref().map(|e| JobFailure {
+            code: e.code.clone(),
+            message: e.message.clone(),
+        }),
+        created_at_ms: status.created_ms,
+        started_at_ms: status.started_ms,
+        finished_at_ms: status.finished_ms,
+    }
+}
+
+/// Seconds left at the rate so far (rows done since the job started); `None` before the
+/// first chunk is done (no rate yet) and once the job has ended.
+fn eta_seconds(status: &JobStatus, now_ms: u64) -> Option<u64> {
+    if status.state.is_terminal() || status.rows_done == 0 {
+        return None;
+    }
+    let elapsed_ms = now_ms.saturating_sub(status.started_ms?).max(1);
+    let left = status.rows_total.saturating_sub(status.rows_done);
+    let ms = (left as f64) * (elapsed_ms as f64) / (status.rows_done as f64);
+    Some((ms / 1000.0).ceil() as u64)
+}
+
+/// A weak ETag over everything but the ETA (which moves with the clock, not with the job):
+/// a poll that sees the same state and progress gets a 304.
+fn etag(job: &Job) -> String {
+    let mut stable = job.clone();
+    stable.eta_seconds = None;
+    let bytes = serde_json::to_vec(&stable).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}\"")
+}
+
+/// The envelope for a queue failure.
+pub fn queue_error(e: QueueError) -> ApiError {
+    match e {
+        QueueError::Unavailable(_) => ApiError::queue_unavailable(
+            e.retry_after().unwrap_or(std::time::Duration::from_secs(1)),
+        ),
+        QueueError::Full { .. } => ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "queue_full",
+            message: e.to_string(),
+            retryable: true,
+            retry_after: e.retry_after(),
+        },
+        QueueError::NotFound(id) => not_found(id.as_str()),
+        QueueError::Conflict { existing } => ApiError::invalid(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_conflict",
+            format!(
+                "this Idempotency-Key was already used for a different request (job {existing}); \
+                 use a new key for a new request"
+            ),
+        ),
+        QueueError::Invalid(message) => {
+            ApiError::invalid(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+        }
+        QueueError::WrongState { .. } => {
+            ApiError::invalid(StatusCode::CONFLICT, "wrong_state", e.to_string())
+        }
+        QueueError::Rejected(_) | QueueError::StaleToken(_) | QueueError::Protocol(_) => {
+            ApiError::internal(e)
+        }
+    }
+}
+
+fn submit_error(e: SubmitError) -> ApiError {
+    let unprocessable =
+        |code, message| ApiError::invalid(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+    match e {
+        SubmitError::Invalid(m) => unprocessable("invalid_request", m),
+        SubmitError::Unsupported(m) => unprocessable("unsupported", m),
+        SubmitError::UploadNotFound(m) => unprocessable("upload_not_found", m),
+        SubmitError::WrongKind(m) => unprocessable("wrong_kind", m),
+        e @ SubmitError::Incompatible { .. } => unprocessable("incompatible", e.to_string()),
+        SubmitError::InvalidInput(m) => unprocessable("invalid_data", m),
+        SubmitError::Queue(q) => queue_error(q),
+        e @ (SubmitError::Blobs(_) | SubmitError::Internal(_)) => ApiError::internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::TaskPayload;
+
+    fn status(state: JobState, rows_done: u64, started_ms: Option<u64>) -> JobStatus {
+        JobStatus {
+            id: JobId::parse("p0-0123456789abcdef01234567").expect("valid id"),
+            state,
+            rows_total: 10_000,
+            rows_done,
+            chunks_total: 2,
+            chunks_done: 1,
+            created_ms: 0,
+            started_ms,
+            finished_ms: None,
+            error: None,
+            payload: TaskPayload::new(""),
+        }
+    }
+
+    #[test]
+    fn the_eta_extrapolates_the_rate_so_far() {
+        // 2,500 rows in 5 s → 500 rows/s; 7,500 left → 15 s.
+        let s = status(JobState::Running, 2_500, Some(1_000));
+        assert_eq!(eta_seconds(&s, 6_000), Some(15));
+    }
+
+    #[test]
+    fn there_is_no_eta_without_progress_or_after_the_end() {
+        assert_eq!(eta_seconds(&status(JobState::Running, 0, Some(0)), 9), None);
+        assert_eq!(eta_seconds(&status(JobState::Queued, 0, None), 9), None);
+        assert_eq!(
+            eta_seconds(&status(JobState::Succeeded, 10_000, Some(0)), 9),
+            None
+        );
+    }
+
+    #[test]
+    fn the_etag_ignores_the_eta_but_not_progress() {
+        let mut a = view(&status(JobState::Running, 2_500, Some(0)));
+        let mut b = a.clone();
+        a.eta_seconds = Some(3);
+        b.eta_seconds = Some(9);
+        assert_eq!(etag(&a), etag(&b));
+        b.progress.rows_done += 1;
+        assert_ne!(etag(&a), etag(&b));
+    }
+}
