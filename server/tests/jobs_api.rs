@@ -411,3 +411,60 @@ async fn while_redis_is_down_jobs_answer_503_with_retry_after_within_the_timeout
     assert!(response.headers().contains_key("retry-after"));
     assert!(start.elapsed() < timeout + Duration::from_secs(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_job_stops_it_and_withdraws_the_chunks_not_yet_done() {
+    let redis = TestRedis::start();
+    // 20,000 rows in chunks of 500: 40 chunks for one worker, about a second of compute.
+    let app = app_with_workers(&redis, 500, 1).await;
+    let model = std::fs::read(fixture("xgb_binary_d6/model.json")).expect("fixture");
+    let model = upload(&app, "model", "model.json", model).await;
+    let text = std::fs::read_to_string(fixture("xgb_binary_d6/data.csv")).expect("fixture");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let rows: Vec<&str> = lines.collect();
+    let mut big = format!("{header}\n");
+    for i in 0..20_000 {
+        big.push_str(rows[i % rows.len()]);
+        big.push('\n');
+    }
+    let data = upload(&app, "data", "big.csv", big.into_bytes()).await;
+
+    let (_, job) = submit(&app, None, &json!({"model": model, "data": data})).await;
+    let id = job["id"].as_str().expect("id").to_owned();
+    let start = Instant::now();
+    loop {
+        let (_, job) = get_job(&app, &id).await;
+        if job["progress"]["chunks_done"].as_u64() >= Some(1) {
+            assert_eq!(job["state"], "running", "{job}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{job}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let cancelled = reqwest::Client::new()
+        .delete(app.url(&format!("/api/jobs/{id}")))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let at_cancel: Value = cancelled.json().await.expect("JSON");
+    assert_eq!(at_cancel["state"], "cancelled");
+
+    // Within a heartbeat (a third of the 1 s test lease) plus one 512-row block, the worker
+    // has let go; after that nothing moves and nothing is left queued or leased.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (_, later) = get_job(&app, &id).await;
+    assert_eq!(later["state"], "cancelled");
+    let done = later["progress"]["chunks_done"].as_u64().expect("a count");
+    assert!(done < 40, "the job should not have finished: {later}");
+    let depths = app.queue.depths().await.expect("redis is up");
+    assert_eq!((depths.ready, depths.leased), (0, 0), "{depths:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, last) = get_job(&app, &id).await;
+    assert_eq!(
+        last["progress"], later["progress"],
+        "no progress after cancel"
+    );
+}
