@@ -101,11 +101,27 @@ impl InputCache {
         })?;
         let loaded = load(&scratch);
         let _ = std::fs::remove_dir_all(&scratch);
-        let prepared = Arc::new(loaded?);
+        let prepared = match loaded {
+            Ok(prepared) => Arc::new(prepared),
+            Err(e) => {
+                drop(guard);
+                self.forget_failed(key);
+                return Err(e);
+            }
+        };
         *guard = Some(prepared.clone());
         drop(guard);
         self.evict(key);
         Ok(prepared)
+    }
+
+    /// Removes the slot of a failed load (unless another worker is loading it right now), so
+    /// inputs that never load do not pile up as empty slots.
+    fn forget_failed(&self, key: &InputKey) {
+        let mut slots = self.slots();
+        slots
+            .list
+            .retain(|s| &s.key != key || s.cell.try_lock().map_or(true, |cell| cell.is_some()));
     }
 
     /// Drops least-recently-used entries (never `keep`) until the loaded ones fit the budget.
@@ -213,6 +229,7 @@ mod tests {
         let cache = InputCache::new(dir(), 1 << 30);
         let failed = cache.get_or_load(&key("a"), |_| Err(TaskError::Retryable("blip".into())));
         assert!(failed.is_err());
+        assert!(cache.is_empty(), "a failed load leaves no slot behind");
         let ok = cache.get_or_load(&key("a"), |_| Ok(Prepared::for_tests(1)));
         assert!(ok.is_ok());
     }
