@@ -172,6 +172,7 @@ mod tests {
                 redis_socket_keepalive: "60".into(),
                 redis_connection_pool_size: 10,
             },
+            queue: None,
         }
     }
 

@@ -19,6 +19,24 @@ pub struct HealthReport {
     pub version: String,
     pub redis: RedisHealth,
     pub config: EffectiveRedisConfig,
+    /// The job queue's depths; absent while Redis cannot be read.
+    #[serde(default)]
+    pub queue: Option<QueueHealth>,
+}
+
+/// How much work is waiting, running, retrying or dead, across all partitions.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct QueueHealth {
+    /// Chunk tasks waiting for a worker.
+    pub queued: u64,
+    /// Chunk tasks leased by a worker.
+    pub running: u64,
+    /// Chunk tasks waiting out a retry backoff.
+    pub scheduled: u64,
+    /// Chunk tasks that ran out of attempts (requeue them once the cause is fixed).
+    pub dead: u64,
+    /// How long the oldest queued task has waited, in seconds.
+    pub oldest_queued_age_s: Option<f64>,
 }
 
 /// What the last probe of Redis found.

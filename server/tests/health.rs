@@ -42,6 +42,11 @@ async fn health_follows_redis_down_and_back_up_without_restarting_the_app() {
     assert_eq!(body["version"], server::VERSION);
     assert_eq!(body["config"]["redis_timeout_s"], 1.0);
     assert_eq!(body["config"]["redis_connection_pool_size"], 2);
+    // An idle queue: nothing waiting, running, retrying or dead.
+    assert_eq!(body["queue"]["queued"], 0, "{body}");
+    assert_eq!(body["queue"]["running"], 0);
+    assert_eq!(body["queue"]["dead"], 0);
+    assert!(body["queue"]["oldest_queued_age_s"].is_null());
 
     // Down: still 200, `degraded`, quickly (within REDIS_TIMEOUT + 1 s), with the reason.
     redis.kill();
@@ -56,6 +61,7 @@ async fn health_follows_redis_down_and_back_up_without_restarting_the_app() {
         assert_eq!(body["status"], "degraded", "{body}");
         assert_eq!(body["redis"]["connected"], false);
         assert!(body["redis"]["latency_ms"].is_null());
+        assert!(body["queue"].is_null(), "no depths without Redis");
         assert!(
             body["redis"]["last_error"]
                 .as_str()

@@ -201,6 +201,24 @@ async fn status_polls_carry_an_etag_and_a_poll_hint_while_the_job_waits() {
         .await
         .expect("answers");
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // Health shows the waiting work: every chunk queued, none running, and how long it waited.
+    let health: Value = reqwest::get(app.url("/api/health"))
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        health["queue"]["queued"], body["progress"]["chunks_total"],
+        "{health}"
+    );
+    assert_eq!(health["queue"]["running"], 0);
+    assert!(
+        health["queue"]["oldest_queued_age_s"]
+            .as_f64()
+            .is_some_and(|s| s >= 0.0)
+    );
 }
 
 #[tokio::test]

@@ -92,6 +92,7 @@ impl HealthProbe {
                 },
             },
             config: self.config.clone(),
+            queue: None,
         }
     }
 }

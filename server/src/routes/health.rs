@@ -1,6 +1,7 @@
 //! Liveness, readiness and the health report.
 
 use crate::startup::AppState;
+use app::wire::QueueHealth;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -28,8 +29,26 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (StatusCode::OK, "ready\n")
 }
 
-/// `GET /api/health`: the report, `degraded` (still 200) when Redis is unreachable.
+/// `GET /api/health`: the report, `degraded` (still 200) when Redis is unreachable, with the
+/// queue's depths when Redis answers.
 pub async fn api_health(State(state): State<AppState>) -> impl IntoResponse {
-    let report = state.health.report().await;
+    let mut report = state.health.report().await;
+    if report.redis.connected {
+        report.queue = queue_health(&state).await;
+    }
     ([(header::CACHE_CONTROL, "no-store")], Json(report))
+}
+
+/// Depths and the oldest wait; `None` if Redis stopped answering in between (the report
+/// already says why).
+async fn queue_health(state: &AppState) -> Option<QueueHealth> {
+    let depths = state.queue.depths().await.ok()?;
+    let oldest = state.queue.oldest_ready_age().await.ok()?;
+    Some(QueueHealth {
+        queued: depths.ready,
+        running: depths.leased,
+        scheduled: depths.scheduled,
+        dead: depths.dead,
+        oldest_queued_age_s: oldest.map(|d| d.as_secs_f64()),
+    })
 }
