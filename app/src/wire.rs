@@ -37,6 +37,12 @@ pub struct QueueHealth {
     pub dead: u64,
     /// How long the oldest queued task has waited, in seconds.
     pub oldest_queued_age_s: Option<f64>,
+    /// Workers embedded in this server process (0 when it runs none).
+    #[serde(default)]
+    pub embedded_workers: usize,
+    /// Whether every embedded worker's loop has turned recently; absent without workers.
+    #[serde(default)]
+    pub consumer_loop_alive: Option<bool>,
 }
 
 /// What the last probe of Redis found.

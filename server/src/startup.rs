@@ -2,6 +2,7 @@
 
 use crate::jobs::JobsConfig;
 use crate::queue::Queue;
+use crate::queue::Worker;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
 use crate::routes::{health, jobs, uploads};
@@ -27,6 +28,9 @@ pub struct AppState {
     pub queue: Arc<Queue>,
     /// Chunk sizing for submitted jobs.
     pub jobs: Arc<JobsConfig>,
+    /// This process's embedded workers (empty with `--workers 0`): health and readiness watch
+    /// their loops, because a consumer that silently stopped is the failure PING never shows.
+    pub workers: Arc<[Arc<Worker>]>,
     /// The private Redis child, when `serve` started one (readiness watches it; `serve` takes
     /// it out to stop it at shutdown). A tokio mutex: `stop` awaits while holding it.
     pub private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,

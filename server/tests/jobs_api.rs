@@ -151,6 +151,19 @@ async fn a_job_runs_in_chunks_and_its_csv_equals_shaplab_explain_byte_for_byte()
         String::from_utf8_lossy(&expected),
         "the job's CSV differs from `shaplab explain`"
     );
+
+    // Health sees this process's two workers, their loops turning, and nothing left queued.
+    let health: Value = reqwest::get(app.url("/api/health"))
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(health["queue"]["embedded_workers"], 2, "{health}");
+    assert_eq!(health["queue"]["consumer_loop_alive"], true);
+    assert_eq!(health["queue"]["queued"], 0);
+    let ready = reqwest::get(app.url("/readyz")).await.expect("answers");
+    assert_eq!(ready.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -110,6 +110,7 @@ async fn serve_with(
         uploads,
         queue,
         jobs: Arc::new(jobs),
+        workers: workers.workers.clone().into(),
         private_redis,
     };
     let router = startup::router(state, startup::leptos_options(addr));

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use std::time::Duration;
 
 /// `GET /healthz`: 200 while the process serves requests. Never touches Redis, so a Redis
 /// outage cannot make an orchestrator restart healthy instances.
@@ -13,7 +14,8 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: 503 only when this instance is broken — its private Redis child has died.
+/// `GET /readyz`: 503 only when this instance is broken — its private Redis child has died,
+/// or its embedded workers' loops have stopped turning.
 /// A shared Redis being down is not a reason to leave the load balancer: the API answers
 /// that itself, as JSON, and the page explains it.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -25,6 +27,12 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
                 "not ready: the private redis-server has exited\n",
             );
         }
+    }
+    if consumers_alive(&state) == Some(false) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the embedded workers have stopped consuming\n",
+        );
     }
     (StatusCode::OK, "ready\n")
 }
@@ -50,5 +58,21 @@ async fn queue_health(state: &AppState) -> Option<QueueHealth> {
         scheduled: depths.scheduled,
         dead: depths.dead,
         oldest_queued_age_s: oldest.map(|d| d.as_secs_f64()),
+        embedded_workers: state.workers.len(),
+        consumer_loop_alive: consumers_alive(state),
+    })
+}
+
+/// A worker loop turns at least every idle poll, after every chunk and after every failed
+/// claim (its backoff is capped far below this), so a minute of silence means it is stuck.
+const STUCK_AFTER: Duration = Duration::from_secs(60);
+
+/// `None` without embedded workers; else whether all of their loops are turning.
+fn consumers_alive(state: &AppState) -> Option<bool> {
+    (!state.workers.is_empty()).then(|| {
+        state
+            .workers
+            .iter()
+            .all(|w| w.since_last_turn() < STUCK_AFTER)
     })
 }

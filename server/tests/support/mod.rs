@@ -171,6 +171,10 @@ impl TestApp {
                 }),
                 queue: queue.clone(),
                 jobs: Arc::new(jobs),
+                workers: workers
+                    .as_ref()
+                    .map_or_else(Vec::new, |w| w.workers.clone())
+                    .into(),
                 private_redis: None,
             },
             startup::leptos_options(addr),
