@@ -20,10 +20,14 @@ pub const REDIS_BREAKER_STATE: &str = "shaplab_redis_breaker_state";
 pub const REDIS_BREAKER_TRANSITIONS: &str = "shaplab_redis_breaker_transitions_total";
 pub const REDIS_REBUILDS: &str = "shaplab_redis_connection_rebuilds_total";
 pub const UPLOADS: &str = "shaplab_uploads_total";
+pub const QUEUE_WAIT: &str = "shaplab_queue_wait_seconds";
+pub const CHUNK_DURATION: &str = "shaplab_chunk_duration_seconds";
+pub const CHUNKS_FINISHED: &str = "shaplab_chunks_finished_total";
 
-/// Request and Redis latencies: from sub-millisecond cache hits to multi-second timeouts.
-const LATENCY_BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+/// Request, Redis and chunk latencies: from sub-millisecond Redis calls to minute-long chunks.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
 ];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -67,6 +71,9 @@ fn describe() {
     );
     metrics::describe_counter!(REDIS_REBUILDS, "Redis connections replaced after timeouts");
     metrics::describe_counter!(UPLOADS, "Uploads by kind and outcome");
+    metrics::describe_histogram!(QUEUE_WAIT, "Chunk wait from queued to claimed, seconds");
+    metrics::describe_histogram!(CHUNK_DURATION, "Chunk compute time, seconds");
+    metrics::describe_counter!(CHUNKS_FINISHED, "Claimed chunks by how they ended");
 }
 
 /// `GET /metrics`: the Prometheus text format.

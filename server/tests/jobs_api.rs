@@ -164,6 +164,20 @@ async fn a_job_runs_in_chunks_and_its_csv_equals_shaplab_explain_byte_for_byte()
     assert_eq!(health["queue"]["queued"], 0);
     let ready = reqwest::get(app.url("/readyz")).await.expect("answers");
     assert_eq!(ready.status(), StatusCode::OK);
+
+    // And Prometheus sees the chunks: how they ended, how long they ran and waited.
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"shaplab_chunks_finished_total{outcome="completed"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("shaplab_chunk_duration_seconds_bucket"));
+    assert!(metrics.contains("shaplab_queue_wait_seconds_bucket"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,7 @@ use super::ids::{RowRange, TaskId, WorkerId};
 use super::types::{ClaimedTask, Completion, FailOutcome, Heartbeat, Released, TaskPayload};
 use crate::redis::RedisCallError;
 use crate::redis::pool::now_ms;
+use crate::telemetry;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -131,6 +132,22 @@ pub enum Outcome {
     Released { task: TaskId },
 }
 
+impl Outcome {
+    /// A short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Empty => "empty",
+            Outcome::Completed { .. } => "completed",
+            Outcome::Retrying { .. } => "retrying",
+            Outcome::Dead { .. } => "dead",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Discarded { .. } => "discarded",
+            Outcome::Stale { .. } => "stale",
+            Outcome::Released { .. } => "released",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Running,
@@ -188,6 +205,8 @@ impl Worker {
             return Ok(self.hand_back(&task).await);
         }
         tracing::debug!(task = %task.id, token = %task.token, worker = %self.id, "claimed");
+        metrics::histogram!(telemetry::QUEUE_WAIT).record(task.waited.as_secs_f64());
+        let started = Instant::now();
         let cancel = CancelToken::default();
         let heartbeat = AbortOnDrop(tokio::spawn(heartbeat_loop(
             self.queue.clone(),
@@ -214,7 +233,10 @@ impl Worker {
             // A panicking executor must not take the worker down; it may be a transient bug.
             Err(TaskError::Retryable(format!("the executor panicked: {e}")))
         });
-        Ok(self.record(&task, computed).await)
+        metrics::histogram!(telemetry::CHUNK_DURATION).record(started.elapsed().as_secs_f64());
+        let outcome = self.record(&task, computed).await;
+        metrics::counter!(telemetry::CHUNKS_FINISHED, "outcome" => outcome.name()).increment(1);
+        Ok(outcome)
     }
 
     async fn record(&self, task: &ClaimedTask, computed: Result<String, TaskError>) -> Outcome {
