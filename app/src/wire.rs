@@ -240,3 +240,114 @@ pub struct Job {
     pub started_at_ms: Option<u64>,
     pub finished_at_ms: Option<u64>,
 }
+
+/// `GET /api/jobs/{id}/rows/{i}`: one explained row, loaded on demand by the row explorer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JobRow {
+    /// 0-based, in the data file's order.
+    pub row: u64,
+    /// In model feature order (the CSV's column order).
+    pub features: Vec<RowFeature>,
+    /// Per output: the expected value the SHAP values start from.
+    pub base_values: Vec<f64>,
+    pub predictions: RowPredictions,
+}
+
+/// One feature of one row.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RowFeature {
+    pub name: String,
+    /// `None` when the cell is missing.
+    pub value: Option<f64>,
+    /// Per output.
+    pub shap: Vec<f64>,
+}
+
+/// The model's output for one row.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RowPredictions {
+    /// Raw margin per output.
+    pub margin: Vec<f64>,
+    /// After the model's link (probability, count, …); absent for identity-link models.
+    pub probability: Option<Vec<f64>>,
+}
+
+/// `GET /api/jobs/{id}/summary`: bounded aggregates for the plots, from the finished chunks.
+/// Its size does not grow with the number of rows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JobSummary {
+    /// True while some chunks are not done (the job runs, or ended early).
+    pub partial: bool,
+    pub rows_covered: u64,
+    pub rows_total: u64,
+    pub chunks_done: u64,
+    pub chunks_total: u64,
+    /// The scale the SHAP values explain (`raw` margin or `probability`).
+    pub output: JobOutput,
+    pub outputs: usize,
+    /// Model feature names; every feature index below points into this list.
+    pub features: Vec<String>,
+    /// `[output][feature]`: mean |SHAP| over the covered rows.
+    pub mean_abs_shap: Vec<Vec<f64>>,
+    /// Per output: the base value (the same on every row).
+    pub base_values: Vec<f64>,
+    pub beeswarm: BeeswarmSample,
+    pub dependence: DependenceSample,
+    /// Per output: the distribution of base value + ΣSHAP over the covered rows.
+    pub predictions: Vec<Histogram>,
+}
+
+/// Rows sampled for the beeswarm: columns per feature, `rows[n]` is the n-th dot's row.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BeeswarmSample {
+    /// How the rows were chosen (plain words, shown under the plot).
+    pub method: String,
+    /// Dots per feature (= `rows.len()`).
+    pub size: u64,
+    pub rows: Vec<u64>,
+    /// Feature indices included (the most important first).
+    pub features: Vec<usize>,
+    /// `[i][n]`: value of `features[i]` on `rows[n]` (`None`: missing).
+    pub values: Vec<Vec<Option<f32>>>,
+    /// `[output][i][n]`: SHAP value of `features[i]` on `rows[n]`.
+    pub shap: Vec<Vec<Vec<f32>>>,
+}
+
+/// Dependence scatters: per feature x = value, y = SHAP, colour = the partner's value.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DependenceSample {
+    pub method: String,
+    /// How the strongest partner was chosen (a proxy: interaction values are not computed).
+    pub partner_method: String,
+    pub size: u64,
+    pub rows: Vec<u64>,
+    pub features: Vec<DependenceFeature>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DependenceFeature {
+    pub feature: usize,
+    /// The feature's value on each sampled row.
+    pub x: Vec<Option<f32>>,
+    /// Per output.
+    pub outputs: Vec<DependenceOutput>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DependenceOutput {
+    /// SHAP value of the feature on each sampled row.
+    pub y: Vec<f32>,
+    /// The strongest partner (feature index), if any feature scored above zero.
+    pub partner: Option<usize>,
+    pub partner_score: f64,
+    /// The partner's value on each sampled row (empty without a partner).
+    pub colour: Vec<Option<f32>>,
+}
+
+/// Equal-width bins over `[min, max]`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Histogram {
+    pub min: f64,
+    pub max: f64,
+    pub counts: Vec<u64>,
+}

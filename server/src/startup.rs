@@ -65,6 +65,8 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/jobs", post(jobs::create))
         .route("/api/jobs/{id}", get(jobs::show).delete(jobs::cancel))
         .route("/api/jobs/{id}/shap.csv", get(jobs::download))
+        .route("/api/jobs/{id}/summary", get(jobs::summary))
+        .route("/api/jobs/{id}/rows/{i}", get(jobs::row))
         .route("/metrics", get(crate::telemetry::render))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .with_state(state);

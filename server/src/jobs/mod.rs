@@ -14,11 +14,19 @@
 //!   are downloaded and parsed once per process, not once per chunk.
 //! - [`executor`]: the [`crate::queue::Executor`] that computes one chunk with the engine.
 //! - [`workers`]: starting N workers and the reaper, and stopping them gracefully.
+//! - [`read`]: reading results back: finished chunks' ranges and values, the job's inputs.
+//! - [`rows`]: one explained row (values, SHAP, base values, predictions) for the explorer.
+//! - [`summary`]: the bounded aggregates and samples the plots draw, from finished chunks.
+//! - [`partner`]: the strongest interaction partner of a feature, by a cheap proxy.
 
 pub mod cache;
 pub mod executor;
+pub mod partner;
+pub mod read;
+pub mod rows;
 pub mod spec;
 pub mod submit;
+pub mod summary;
 pub mod workers;
 
 use crate::config::ConfigError;

@@ -1,11 +1,12 @@
-//! `POST /api/jobs`, `GET /api/jobs/{id}`, `DELETE /api/jobs/{id}` and
-//! `GET /api/jobs/{id}/shap.csv`.
+//! `POST /api/jobs`, `GET /api/jobs/{id}`, `DELETE /api/jobs/{id}`,
+//! `GET /api/jobs/{id}/shap.csv`, `GET /api/jobs/{id}/summary` and `GET /api/jobs/{id}/rows/{i}`.
 //!
 //! Every queue failure maps to the one error envelope: Redis unreachable (or the breaker
 //! open) is 503 `queue_unavailable` with `Retry-After`, a full queue 503 `queue_full`; nothing
 //! a Redis outage does can turn into a 500.
 
 use super::error::ApiError;
+use crate::jobs::read::ReadError;
 use crate::jobs::spec::JobSpec;
 use crate::jobs::submit::{SubmitError, submit};
 use crate::queue::{Cancellation, IdempotencyKey, JobId, JobState, JobStatus, QueueError};
@@ -189,6 +190,74 @@ pub async fn download(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+/// The bounded aggregates for the plots, from the chunks finished so far (`partial` while
+/// some are not). Answers for a job in any state; cached per number of finished chunks.
+pub async fn summary(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = job_id(&id)?;
+    let status = state.queue.job(&id).await.map_err(queue_error)?;
+    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
+    let results = state.queue.chunk_results(&id).await.map_err(queue_error)?;
+    let json = crate::jobs::summary::summary_json(
+        &state.uploads.blobs,
+        &state.uploads.scratch,
+        &spec,
+        &results,
+        status.rows_total,
+    )
+    .await
+    .map_err(read_error)?;
+    let mut response = Body::from(json).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// One row (0-based, in input order): feature values, SHAP values, base values, predictions.
+/// 404 `row_not_found` past the end, 409 `job_not_finished` while its chunk is not done.
+pub async fn row(
+    State(state): State<AppState>,
+    Path((id, i)): Path<(String, String)>,
+) -> Result<Json<app::wire::JobRow>, ApiError> {
+    let id = job_id(&id)?;
+    let status = state.queue.job(&id).await.map_err(queue_error)?;
+    let i: u64 = i.parse().map_err(|_| {
+        ApiError::invalid(
+            StatusCode::NOT_FOUND,
+            "row_not_found",
+            format!("{i:?} is not a row number; rows are numbered from 0"),
+        )
+    })?;
+    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
+    let results = state.queue.chunk_results(&id).await.map_err(queue_error)?;
+    let row = crate::jobs::rows::job_row(
+        &state.uploads.blobs,
+        &state.uploads.scratch,
+        &spec,
+        &results,
+        status.rows_total,
+        i,
+    )
+    .await
+    .map_err(read_error)?;
+    Ok(Json(row))
+}
+
+fn read_error(e: ReadError) -> ApiError {
+    match e {
+        ReadError::NotFinished(m) => ApiError::invalid(StatusCode::CONFLICT, "job_not_finished", m),
+        ReadError::RowNotFound(m) => ApiError::invalid(StatusCode::NOT_FOUND, "row_not_found", m),
+        ReadError::Expired(m) => ApiError::invalid(StatusCode::GONE, "result_expired", m),
+        ReadError::Internal(m) => ApiError::internal(m),
+    }
 }
 
 fn job_id(text: &str) -> Result<JobId, ApiError> {
