@@ -124,3 +124,38 @@ async fn a_paused_redis_times_out_and_its_connections_are_replaced() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_the_first_probe_already_succeeds() {
+    let mut redis = TestRedis::start();
+    let mut settings = settings(&redis.url(), Duration::from_secs(1));
+    settings.pool_size = 4;
+    let pool = RedisPool::new(&redis.url(), &settings).expect("pool");
+    for _ in 0..4 {
+        let _: String = pool
+            .query(&ping())
+            .await
+            .expect("every connection is opened");
+    }
+
+    // Redis goes away and every connection tries, and fails, to reconnect: each manager now
+    // holds a failed connection attempt that the next command will see first.
+    redis.kill();
+    for _ in 0..4 {
+        let _ = pool
+            .probe::<String>(&ping())
+            .await
+            .expect_err("Redis is down");
+    }
+    redis.restart();
+    let pong: String = pool
+        .probe(&ping())
+        .await
+        .expect("one probe after the restart already finds Redis");
+    assert_eq!(pong, "PONG");
+    let pong: String = pool
+        .query_idempotent(&ping())
+        .await
+        .expect("idempotent calls recover the same way");
+    assert_eq!(pong, "PONG");
+}

@@ -35,7 +35,9 @@ impl Default for BreakerConfig {
         BreakerConfig {
             failure_threshold: 3,
             open_for: Duration::from_millis(500),
-            max_open_for: Duration::from_secs(5),
+            // Short: while open, nobody notices Redis is back until the next probe, and idle
+            // workers must be consuming again within seconds of a restart.
+            max_open_for: Duration::from_secs(2),
         }
     }
 }
@@ -230,8 +232,8 @@ mod tests {
             .windows(2)
             .map(|w| (w[1] - w[0]).as_millis())
             .collect();
-        // 1 s, 2 s, 4 s, then the 5 s ceiling.
-        assert_eq!(gaps, [1_000, 2_000, 4_000, 5_000, 5_000]);
+        // 1 s, then the 2 s ceiling.
+        assert_eq!(gaps, [1_000, 2_000, 2_000, 2_000, 2_000]);
         assert_eq!(b.opened_total, 1, "one outage, however many probes");
         assert_eq!(b.opened_at(), Some(t0));
         let _ = now;

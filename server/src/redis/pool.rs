@@ -130,9 +130,12 @@ impl RedisPool {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
-            // Reconnect attempts back off up to 2 s; our own timeout bounds what callers see.
-            .set_max_delay(Duration::from_secs(2))
-            .set_number_of_retries(3);
+            // Keep the manager's own reconnect cycle short (one retry, ≤ 250 ms apart): callers
+            // wait for a cycle in progress, so a long one makes the first call after Redis
+            // returns fail too. Backing off during a long outage is the breaker's job.
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(250))
+            .set_number_of_retries(1);
         let slots = (0..settings.pool_size.max(1))
             .map(|_| {
                 Ok(Slot {
@@ -161,47 +164,96 @@ impl RedisPool {
     /// Sends `cmd` on the next connection, bounded by the timeout; fails at once while the
     /// breaker is open.
     pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
-        if let Admission::Rejected { retry_after } = self.with_breaker(|b| b.admit(Instant::now()))
-        {
-            metrics::counter!(telemetry::REDIS_ERRORS, "kind" => "breaker_open").increment(1);
-            return Err(RedisCallError::BreakerOpen { retry_after });
-        }
-        self.send(cmd).await
+        self.admit()?;
+        self.send(cmd, false).await
     }
 
     /// Sends `cmd` even while the breaker is open: for the health probe, whose job is to find
     /// out whether Redis is back (its success closes the breaker for everyone).
     pub async fn probe<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
-        match self.send(cmd).await {
-            Err(e) if e.is_connection_failure() => self.send(cmd).await,
-            outcome => outcome,
-        }
+        self.send(cmd, true).await
     }
 
-    async fn send<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
-        let (slot, mut conn) = self.pick()?;
-        let outcome = self.bounded(cmd.query_async(&mut conn)).await;
+    /// Sends `cmd` on the next connection; see [`RedisPool::retrying`] for when it is sent twice.
+    async fn send<T: FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        idempotent: bool,
+    ) -> Result<T, RedisCallError> {
+        let (slot, conn) = self.pick()?;
+        let outcome = self
+            .retrying(slot, conn, idempotent, |mut c| async move {
+                cmd.query_async(&mut c).await
+            })
+            .await;
         self.record(slot, &outcome);
         outcome
     }
 
     /// Runs a Lua script (EVALSHA, loading it first if Redis does not know it, e.g. after a
     /// restart) like [`query`](Self::query): bounded by the timeout, failing fast while the
-    /// breaker is open, and counted by the breaker. Never retried here: scripts that are not
-    /// idempotent must not run twice, and the caller knows which ones are.
+    /// breaker is open, and counted by the breaker. Sent twice only when the first attempt
+    /// never reached Redis: scripts that are not idempotent must not run twice, and the caller
+    /// knows which ones are.
     pub async fn invoke<T: FromRedisValue>(
         &self,
         script: &redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisCallError> {
-        if let Admission::Rejected { retry_after } = self.with_breaker(|b| b.admit(Instant::now()))
-        {
-            metrics::counter!(telemetry::REDIS_ERRORS, "kind" => "breaker_open").increment(1);
-            return Err(RedisCallError::BreakerOpen { retry_after });
-        }
-        let (slot, mut conn) = self.pick()?;
-        let outcome = self.bounded(script.invoke_async(&mut conn)).await;
+        self.admit()?;
+        let (slot, conn) = self.pick()?;
+        let outcome = self
+            .retrying(slot, conn, false, |mut c| async move {
+                script.invoke_async(&mut c).await
+            })
+            .await;
         self.record(slot, &outcome);
         outcome
+    }
+
+    /// One call, and at most one more on the same connection when that is safe and useful:
+    /// - the connection was refused: nothing was sent, so any command may go again. This is
+    ///   what the first call after Redis returns sees (the manager's last reconnect attempt
+    ///   failed, and this call starts the next one), and failing it would keep the breaker
+    ///   open — and idle workers waiting — for another round;
+    /// - `idempotent` and the connection broke (Redis restarted since it was last used).
+    ///
+    /// The same connection, because the manager is now reconnecting it: the retry waits for
+    /// the fresh connection, where the next pooled one would be another broken one.
+    async fn retrying<T, F, Fut>(
+        &self,
+        slot: &Slot,
+        conn: ConnectionManager,
+        idempotent: bool,
+        call: F,
+    ) -> Result<T, RedisCallError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let outcome = self.bounded(call(conn)).await;
+        let again = match &outcome {
+            Err(RedisCallError::Redis(e)) if e.is_connection_refusal() => true,
+            Err(e) => idempotent && e.is_connection_failure(),
+            Ok(_) => false,
+        };
+        if !again {
+            return outcome;
+        }
+        match slot.manager.lock().ok().map(|m| m.clone()) {
+            Some(fresh) => self.bounded(call(fresh)).await,
+            None => outcome,
+        }
+    }
+
+    /// Asks the breaker; while it is open, fails at once without touching the network.
+    fn admit(&self) -> Result<(), RedisCallError> {
+        match self.with_breaker(|b| b.admit(Instant::now())) {
+            Admission::Allowed => Ok(()),
+            Admission::Rejected { retry_after } => {
+                metrics::counter!(telemetry::REDIS_ERRORS, "kind" => "breaker_open").increment(1);
+                Err(RedisCallError::BreakerOpen { retry_after })
+            }
+        }
     }
 
     /// The next connection, round-robin.
@@ -234,10 +286,8 @@ impl RedisPool {
         &self,
         cmd: &redis::Cmd,
     ) -> Result<T, RedisCallError> {
-        match self.query(cmd).await {
-            Err(e) if e.is_connection_failure() => self.query(cmd).await,
-            outcome => outcome,
-        }
+        self.admit()?;
+        self.send(cmd, true).await
     }
 
     /// What the pool has seen lately.
