@@ -4,34 +4,11 @@
 mod support;
 
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{TestApp, TestRedis, settings};
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
+use support::{TestApp, TestRedis, fixture, settings, upload};
 
 /// Uploads `bytes` as `kind` and returns the upload id.
-async fn upload(app: &TestApp, kind: &str, name: &str, bytes: Vec<u8>) -> String {
-    let form = Form::new()
-        .text("kind", kind.to_owned())
-        .part("file", Part::bytes(bytes).file_name(name.to_owned()));
-    let response = reqwest::Client::new()
-        .post(app.url("/api/uploads"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.expect("JSON");
-    body["id"].as_str().expect("an id").to_owned()
-}
-
 /// The xgb_binary_d6 fixture (60 rows, 30 features) uploaded: (model id, data id).
 async fn upload_fixture(app: &TestApp) -> (String, String) {
     let model = std::fs::read(fixture("xgb_binary_d6/model.json")).expect("fixture");

@@ -6,33 +6,11 @@
 mod support;
 
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use server::queue::{JobId, QueueConfig, Worker, WorkerConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{TestApp, TestRedis, settings};
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
-
-async fn upload(app: &TestApp, kind: &str, name: &str, bytes: Vec<u8>) -> String {
-    let form = Form::new()
-        .text("kind", kind.to_owned())
-        .part("file", Part::bytes(bytes).file_name(name.to_owned()));
-    let response = reqwest::Client::new()
-        .post(app.url("/api/uploads"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.expect("JSON");
-    body["id"].as_str().expect("an id").to_owned()
-}
+use support::{TestApp, TestRedis, fixture, settings, upload};
 
 /// Uploads a fixture's model and `data` and submits a raw path-dependent job; its id.
 async fn submit_job(app: &TestApp, name: &str, data: Vec<u8>) -> String {

@@ -4,33 +4,14 @@
 mod support;
 
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{TestApp, TestRedis, settings};
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
+use support::{TestApp, TestRedis, fixture, settings};
 
 async fn upload(app: &TestApp, kind: &str, file: &str) -> String {
     let bytes = std::fs::read(fixture(file)).expect("fixture");
-    let form = Form::new()
-        .text("kind", kind.to_owned())
-        .part("file", Part::bytes(bytes).file_name("f"));
-    let response = reqwest::Client::new()
-        .post(app.url("/api/uploads"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.expect("JSON");
-    body["id"].as_str().expect("id").to_owned()
+    support::upload(app, kind, "f", bytes).await
 }
 
 /// Kills the worker process if a failed assertion leaves it running.

@@ -337,3 +337,30 @@ impl Drop for AofRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A file under the repository's `fixtures/` (written by scripts/gen_fixtures.py).
+pub fn fixture(rel: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+}
+
+/// Uploads `bytes` as a `kind` (`model` | `data`) file named `name`; the upload id (the upload
+/// must succeed).
+pub async fn upload(app: &TestApp, kind: &str, name: &str, bytes: Vec<u8>) -> String {
+    let form = reqwest::multipart::Form::new()
+        .text("kind", kind.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+    let response = reqwest::Client::new()
+        .post(app.url("/api/uploads"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    body["id"].as_str().expect("an id").to_owned()
+}
