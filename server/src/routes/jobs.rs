@@ -198,10 +198,7 @@ pub async fn summary(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = job_id(&id)?;
-    let status = state.queue.job(&id).await.map_err(queue_error)?;
-    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
-    let results = state.queue.chunk_results(&id).await.map_err(queue_error)?;
+    let (status, spec, results) = finished_chunks(&state, &id).await?;
     let json = crate::jobs::summary::summary_json(
         &state.uploads.blobs,
         &state.uploads.scratch,
@@ -227,8 +224,6 @@ pub async fn row(
     State(state): State<AppState>,
     Path((id, i)): Path<(String, String)>,
 ) -> Result<Json<app::wire::JobRow>, ApiError> {
-    let id = job_id(&id)?;
-    let status = state.queue.job(&id).await.map_err(queue_error)?;
     let i: u64 = i.parse().map_err(|_| {
         ApiError::invalid(
             StatusCode::NOT_FOUND,
@@ -236,8 +231,7 @@ pub async fn row(
             format!("{i:?} is not a row number; rows are numbered from 0"),
         )
     })?;
-    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
-    let results = state.queue.chunk_results(&id).await.map_err(queue_error)?;
+    let (status, spec, results) = finished_chunks(&state, &id).await?;
     let row = crate::jobs::rows::job_row(
         &state.uploads.blobs,
         &state.uploads.scratch,
@@ -249,6 +243,19 @@ pub async fn row(
     .await
     .map_err(read_error)?;
     Ok(Json(row))
+}
+
+/// What the result readers need: the job's status, its spec, and each chunk's result
+/// reference (`None` while that chunk is not done).
+async fn finished_chunks(
+    state: &AppState,
+    id: &str,
+) -> Result<(JobStatus, JobSpec, Vec<Option<String>>), ApiError> {
+    let id = job_id(id)?;
+    let status = state.queue.job(&id).await.map_err(queue_error)?;
+    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
+    let results = state.queue.chunk_results(&id).await.map_err(queue_error)?;
+    Ok((status, spec, results))
 }
 
 fn read_error(e: ReadError) -> ApiError {

@@ -53,19 +53,7 @@ impl TestRedis {
     /// Starts (again) on the same port, with an empty dataset.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis is already running");
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (make test installs it)");
-        self.child = Some(child);
-        assert!(
-            wait_until(Duration::from_secs(10), || accepts(self.port)),
-            "redis-server did not start on port {}",
-            self.port
-        );
+        self.child = Some(spawn_redis(self.port, &["--appendonly", "no"]));
     }
 }
 
@@ -240,6 +228,30 @@ pub fn accepts(port: u16) -> bool {
     .is_ok()
 }
 
+/// Starts `redis-server` on a loopback `port` (no RDB snapshots, plus `extra` settings) and
+/// waits until it accepts connections.
+fn spawn_redis(port: u16, extra: &[&str]) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (make test installs it)");
+    assert!(
+        wait_until(Duration::from_secs(10), || accepts(port)),
+        "redis-server did not start on port {port}"
+    );
+    child
+}
+
 /// Sends one inline Redis command and ignores the reply.
 pub fn send_inline(port: u16, command: &str) {
     use std::io::{Read, Write};
@@ -303,28 +315,16 @@ impl AofRedis {
     /// Starts (again) on the same port, loading the AOF.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis is already running");
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (make test installs it)");
-        self.child = Some(child);
-        assert!(
-            wait_until(Duration::from_secs(10), || accepts(self.port)),
-            "redis-server did not start on port {}",
-            self.port
-        );
+        let dir = self.dir.to_string_lossy().into_owned();
+        let aof = [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            &dir,
+        ];
+        self.child = Some(spawn_redis(self.port, &aof));
     }
 }
 
