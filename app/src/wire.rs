@@ -351,3 +351,31 @@ pub struct Histogram {
     pub max: f64,
     pub counts: Vec<u64>,
 }
+
+/// `GET /api/jobs/{id}/ranked?by=prediction|shap&feature=F&output=K&order=desc|asc&limit=N`:
+/// the rows at the top (or bottom) of a ranking over the finished chunks, so the row
+/// explorer can jump to "the highest prediction" or "the largest SHAP value of `age`".
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RankedRows {
+    /// `prediction` or `shap`.
+    pub by: String,
+    /// The feature ranked on when `by` is `shap`.
+    pub feature: Option<usize>,
+    pub output: usize,
+    /// `desc` (largest first) or `asc`.
+    pub order: String,
+    /// True while some chunks are not done: the ranking covers `rows_covered` rows.
+    pub partial: bool,
+    pub rows_covered: u64,
+    pub rows: Vec<RankedRow>,
+}
+
+/// One row of a ranking.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RankedRow {
+    pub row: u64,
+    /// Base value + ΣSHAP on the job's scale (`raw` margin or `probability`).
+    pub prediction: f64,
+    /// The ranked feature's SHAP value (when `by` is `shap`).
+    pub shap: Option<f64>,
+}
