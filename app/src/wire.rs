@@ -239,6 +239,21 @@ pub struct Job {
     pub created_at_ms: u64,
     pub started_at_ms: Option<u64>,
     pub finished_at_ms: Option<u64>,
+    /// What the job explains (absent from servers older than this field).
+    #[serde(default)]
+    pub inputs: Option<JobInputs>,
+}
+
+/// The request a job was submitted with: lets the page show the files and options, build the
+/// JSON export, and resubmit an expired job with the same files.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JobInputs {
+    /// Upload id of the model.
+    pub model: String,
+    /// Upload id of the data.
+    pub data: String,
+    pub output: JobOutput,
+    pub background_rows: Option<u64>,
 }
 
 /// `GET /api/jobs/{id}/rows/{i}`: one explained row, loaded on demand by the row explorer.

@@ -305,6 +305,15 @@ pub fn view(status: &JobStatus) -> Job {
         created_at_ms: status.created_ms,
         started_at_ms: status.started_ms,
         finished_at_ms: status.finished_ms,
+        // A payload this version cannot read still has a status worth showing.
+        inputs: JobSpec::parse(status.payload.as_str())
+            .ok()
+            .map(|spec| app::wire::JobInputs {
+                model: spec.model,
+                data: spec.data,
+                output: spec.output,
+                background_rows: spec.background_rows,
+            }),
     }
 }
 
