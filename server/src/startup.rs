@@ -67,6 +67,7 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/jobs/{id}/shap.csv", get(jobs::download))
         .route("/api/jobs/{id}/summary", get(jobs::summary))
         .route("/api/jobs/{id}/rows/{i}", get(jobs::row))
+        .route("/api/jobs/{id}/ranked", get(jobs::ranked))
         .route("/metrics", get(crate::telemetry::render))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .with_state(state);

@@ -16,12 +16,16 @@
 //! - [`workers`]: starting N workers and the reaper, and stopping them gracefully.
 //! - [`read`]: reading results back: finished chunks' ranges and values, the job's inputs.
 //! - [`rows`]: one explained row (values, SHAP, base values, predictions) for the explorer.
+//! - [`ranked`]: the top rows by prediction or by one feature's SHAP value (streamed top-k).
+//! - [`rank_query`]: a ranking's query parameters, parsed and checked.
 //! - [`summary`]: the bounded aggregates and samples the plots draw, from finished chunks.
 //! - [`partner`]: the strongest interaction partner of a feature, by a cheap proxy.
 
 pub mod cache;
 pub mod executor;
 pub mod partner;
+pub mod rank_query;
+pub mod ranked;
 pub mod read;
 pub mod rows;
 pub mod spec;

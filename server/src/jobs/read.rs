@@ -1,4 +1,5 @@
-//! Reading a job's results back for the result endpoints (`/summary`, `/rows/{i}`): where
+//! Reading a job's results back for the result endpoints (`/summary`, `/rows/{i}`,
+//! `/ranked`): where
 //! each finished chunk's rows are, its CSV lines as numbers, and the job's inputs.
 //!
 //! Why the API reads the inputs itself rather than asking a worker: workers may run on other
@@ -23,6 +24,9 @@ pub enum ReadError {
     /// The row index is past the end of the data.
     #[error("{0}")]
     RowNotFound(String),
+    /// The request cannot be answered as asked (a ranking's feature out of range, …).
+    #[error("{0}")]
+    Invalid(String),
     /// An input or result blob is gone (expired or deleted).
     #[error("{0}")]
     Expired(String),

@@ -1,11 +1,13 @@
 //! `POST /api/jobs`, `GET /api/jobs/{id}`, `DELETE /api/jobs/{id}`,
-//! `GET /api/jobs/{id}/shap.csv`, `GET /api/jobs/{id}/summary` and `GET /api/jobs/{id}/rows/{i}`.
+//! `GET /api/jobs/{id}/shap.csv`, `GET /api/jobs/{id}/summary`, `GET /api/jobs/{id}/rows/{i}`
+//! and `GET /api/jobs/{id}/ranked`.
 //!
 //! Every queue failure maps to the one error envelope: Redis unreachable (or the breaker
 //! open) is 503 `queue_unavailable` with `Retry-After`, a full queue 503 `queue_full`; nothing
 //! a Redis outage does can turn into a 500.
 
 use super::error::ApiError;
+use crate::jobs::rank_query::RankQuery;
 use crate::jobs::read::ReadError;
 use crate::jobs::spec::JobSpec;
 use crate::jobs::submit::{SubmitError, submit};
@@ -15,7 +17,7 @@ use crate::startup::AppState;
 use app::wire::{Job, JobFailure, JobProgress, JobRequest};
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -245,6 +247,27 @@ pub async fn row(
     Ok(Json(row))
 }
 
+/// The top (or bottom) rows by prediction or by one feature's SHAP value, over the chunks
+/// finished so far. Bad parameters are 422 `invalid_request` naming what to change.
+pub async fn ranked(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<app::wire::RankedRows>, ApiError> {
+    // Parsed by hand (not axum's `Query`) so a bad parameter gets the JSON envelope.
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let query = RankQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(read_error)?;
+    let (_, spec, results) = finished_chunks(&state, &id).await?;
+    let ranked = crate::jobs::ranked::ranked(&state.uploads.blobs, &spec, &results, &query)
+        .await
+        .map_err(read_error)?;
+    Ok(Json(ranked))
+}
+
 /// What the result readers need: the job's status, its spec, and each chunk's result
 /// reference (`None` while that chunk is not done).
 async fn finished_chunks(
@@ -262,6 +285,9 @@ fn read_error(e: ReadError) -> ApiError {
     match e {
         ReadError::NotFinished(m) => ApiError::invalid(StatusCode::CONFLICT, "job_not_finished", m),
         ReadError::RowNotFound(m) => ApiError::invalid(StatusCode::NOT_FOUND, "row_not_found", m),
+        ReadError::Invalid(m) => {
+            ApiError::invalid(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
+        }
         ReadError::Expired(m) => ApiError::invalid(StatusCode::GONE, "result_expired", m),
         ReadError::Internal(m) => ApiError::internal(m),
     }

@@ -276,6 +276,9 @@ pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
 /// Queue helpers (harness, executors, invariant check).
 pub mod queue;
 
+/// Job endpoint helpers (fixture jobs over HTTP, JSON reads, the CLI's reference values).
+pub mod jobs;
+
 /// A redis-server with AOF (`appendfsync always`) in its own directory, so a SIGKILL and a
 /// restart on the same port come back with every acknowledged write.
 pub struct AofRedis {
