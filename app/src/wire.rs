@@ -88,6 +88,23 @@ pub struct RedisServerInfo {
     pub aof_enabled: bool,
     pub maxmemory_policy: String,
     pub uptime_s: u64,
+    /// The cluster as the answering node sees it (`CLUSTER INFO`); absent for a single server
+    /// and in reports from servers that predate cluster support.
+    #[serde(default)]
+    pub cluster: Option<RedisClusterInfo>,
+}
+
+/// `CLUSTER INFO` of the node that answered the health probe.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RedisClusterInfo {
+    /// `ok` while every slot is served; `fail` otherwise (writes to unserved slots fail).
+    pub state: String,
+    pub slots_assigned: u32,
+    pub slots_ok: u32,
+    pub slots_fail: u32,
+    pub known_nodes: u32,
+    /// Primaries serving at least one slot.
+    pub size: u32,
 }
 
 /// The Redis settings in effect, as read from the environment (the password is never shown).

@@ -1,13 +1,17 @@
 //! Everything about reaching Redis.
 //!
-//! - [`pool`]: [`RedisPool`], a few multiplexed `ConnectionManager`s with every call bounded
-//!   by `REDIS_TIMEOUT` and the outcome of each call remembered for health reports.
+//! - [`pool`]: [`RedisPool`], a few multiplexed connections with every call bounded by
+//!   `REDIS_TIMEOUT` and the outcome of each call remembered for health reports.
+//! - [`connection`]: the two kinds of connection behind the pool, one server
+//!   (`ConnectionManager`) or a Redis Cluster (`ClusterConnection`), and the cluster routes we
+//!   choose for keyless commands (`INFO`, `SCAN`).
 //! - [`breaker`]: the circuit breaker that makes calls fail fast while Redis is down.
 //! - [`private`]: [`PrivateRedis`], the `redis-server` child `shaplab serve` starts when
 //!   `REDIS_URL` is unset.
 //! - [`probe`]: one health probe (`INFO`) turned into the `/api/health` report.
 
 pub mod breaker;
+pub mod connection;
 pub mod pool;
 pub mod private;
 pub mod probe;

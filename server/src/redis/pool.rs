@@ -1,28 +1,32 @@
 //! Multiplexed connections to Redis, each call bounded in time and guarded by a breaker.
 //!
-//! redis-rs's `ConnectionManager` is already a pool in the sense that matters: one multiplexed
-//! TCP connection carries many concurrent commands and reconnects in the background. We keep
-//! `REDIS_CONNECTION_POOL_SIZE` of them and hand them out round-robin so one slow reply does not
-//! queue every other command behind it. They are created lazily, so the server boots while
-//! Redis is down and recovers without a restart once it returns.
+//! redis-rs's `ConnectionManager` (one server) and `ClusterConnection` (a Redis Cluster) are
+//! already pools in the sense that matters: one multiplexed handle carries many concurrent
+//! commands and reconnects in the background. We keep `REDIS_CONNECTION_POOL_SIZE` of them
+//! (see [`super::connection`] for the two kinds) and hand them out round-robin so one slow
+//! reply does not queue every other command behind it. They are created lazily, so the server
+//! boots while Redis is down and recovers without a restart once it returns.
 //!
-//! What the manager does not do, we add: our own timeout on every call (a manager in a
-//! reconnect cycle makes callers wait), a circuit breaker so callers fail in microseconds while
-//! Redis is known to be down, and replacing a manager after consecutive timeouts (a half-open
-//! TCP connection keeps timing out and never triggers the manager's reconnect).
+//! What the connections do not do, we add: our own timeout on every call (a manager in a
+//! reconnect cycle, or a cluster connection retrying during a failover, makes callers wait), a
+//! circuit breaker so callers fail in microseconds while Redis is known to be down, and
+//! replacing a connection after consecutive timeouts (a half-open TCP connection keeps timing
+//! out and never triggers the manager's reconnect). A cluster connection is also replaced
+//! after consecutive connection failures: redis-rs recovers from a moved slot or a lost node,
+//! but a handle whose initial connection failed is cheaper to rebuild than to reason about.
 
 use super::breaker::{Admission, Breaker, BreakerConfig, BreakerState};
-use crate::config::{Keepalive, RedisSettings};
+use super::connection::{Connection, Connector};
+use crate::config::RedisSettings;
 use crate::telemetry;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
-use redis::{Client, FromRedisValue, IntoConnectionInfo};
+use redis::{ErrorKind, FromRedisValue};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
-/// Consecutive timeouts on one connection after which it is replaced.
+/// Consecutive timeouts on one connection (or, on a cluster, timeouts and connection failures)
+/// after which it is replaced.
 const REBUILD_AFTER_TIMEOUTS: u32 = 3;
 
 /// Why a Redis call failed.
@@ -46,7 +50,11 @@ impl RedisCallError {
         match self {
             RedisCallError::Timeout(_) | RedisCallError::BreakerOpen { .. } => false,
             RedisCallError::Redis(e) => {
-                e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal()
+                e.is_connection_dropped()
+                    || e.is_io_error()
+                    || e.is_connection_refusal()
+                    // A cluster connection that reaches none of the nodes a slot lives on.
+                    || e.kind() == ErrorKind::ClusterConnectionNotFound
             }
         }
     }
@@ -89,7 +97,7 @@ pub struct PoolStatus {
 /// One multiplexed connection and its run of timeouts.
 struct Slot {
     // A std mutex: held only to clone or swap the handle, never across an await.
-    manager: Mutex<ConnectionManager>,
+    manager: Mutex<Connection>,
     consecutive_timeouts: AtomicU32,
 }
 
@@ -101,8 +109,7 @@ struct History {
 
 /// `REDIS_CONNECTION_POOL_SIZE` lazily connected managers with a per-call timeout and a breaker.
 pub struct RedisPool {
-    client: Client,
-    config: ConnectionManagerConfig,
+    connector: Connector,
     slots: Vec<Slot>,
     next: AtomicUsize,
     timeout: Duration,
@@ -115,38 +122,17 @@ impl RedisPool {
     /// Builds the managers without connecting (so this succeeds while Redis is down). Fails
     /// only on a malformed URL.
     pub fn new(url: &str, settings: &RedisSettings) -> Result<Self, redis::RedisError> {
-        let mut info = url.into_connection_info()?;
-        let mut tcp = TcpSettings::default().set_nodelay(true);
-        if let Keepalive::After(idle) = settings.keepalive {
-            let probes = TcpKeepalive::new()
-                .with_time(idle)
-                .with_interval(Duration::from_secs(idle.as_secs().clamp(1, 10)));
-            // TCP_USER_TIMEOUT: give up on a connection whose sent data stays unacknowledged,
-            // which keepalive alone does not cover while a command is in flight.
-            tcp = tcp.set_keepalive(probes).set_user_timeout(idle);
-        }
-        info = info.set_tcp_settings(tcp);
-        let client = Client::open(info)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(settings.timeout))
-            .set_response_timeout(Some(settings.timeout))
-            // Keep the manager's own reconnect cycle short (one retry, ≤ 250 ms apart): callers
-            // wait for a cycle in progress, so a long one makes the first call after Redis
-            // returns fail too. Backing off during a long outage is the breaker's job.
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(250))
-            .set_number_of_retries(1);
+        let connector = Connector::new(url, settings)?;
         let slots = (0..settings.pool_size.max(1))
             .map(|_| {
                 Ok(Slot {
-                    manager: Mutex::new(client.get_connection_manager_lazy(config.clone())?),
+                    manager: Mutex::new(connector.connect()?),
                     consecutive_timeouts: AtomicU32::new(0),
                 })
             })
             .collect::<Result<Vec<_>, redis::RedisError>>()?;
         Ok(RedisPool {
-            client,
-            config,
+            connector,
             slots,
             next: AtomicUsize::new(0),
             timeout: settings.timeout,
@@ -159,6 +145,12 @@ impl RedisPool {
     /// The per-call bound.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Whether this pool talks to a Redis Cluster (`REDIS_URL` lists several nodes, or
+    /// `REDIS_CLUSTER=1`).
+    pub fn is_cluster(&self) -> bool {
+        self.connector.is_cluster()
     }
 
     /// Sends `cmd` on the next connection, bounded by the timeout; fails at once while the
@@ -222,12 +214,12 @@ impl RedisPool {
     async fn retrying<T, F, Fut>(
         &self,
         slot: &Slot,
-        conn: ConnectionManager,
+        conn: Connection,
         idempotent: bool,
         call: F,
     ) -> Result<T, RedisCallError>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(Connection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let outcome = self.bounded(call(conn)).await;
@@ -257,7 +249,7 @@ impl RedisPool {
     }
 
     /// The next connection, round-robin.
-    fn pick(&self) -> Result<(&Slot, ConnectionManager), RedisCallError> {
+    fn pick(&self) -> Result<(&Slot, Connection), RedisCallError> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         match slot.manager.lock().ok().map(|m| m.clone()) {
             Some(conn) => Ok((slot, conn)),
@@ -366,7 +358,12 @@ impl RedisPool {
             }
             _ => {}
         }
-        if let Err(RedisCallError::Timeout(_)) = outcome {
+        let counts_towards_rebuild = match outcome {
+            Err(RedisCallError::Timeout(_)) => true,
+            Err(e) => self.is_cluster() && e.is_connection_failure(),
+            Ok(_) => false,
+        };
+        if counts_towards_rebuild {
             let run = slot.consecutive_timeouts.fetch_add(1, Ordering::Relaxed) + 1;
             if run >= REBUILD_AFTER_TIMEOUTS {
                 self.rebuild(slot);
@@ -382,7 +379,7 @@ impl RedisPool {
 
     /// Replaces a connection that keeps timing out with a fresh (lazy) one.
     fn rebuild(&self, slot: &Slot) {
-        match self.client.get_connection_manager_lazy(self.config.clone()) {
+        match self.connector.connect() {
             Ok(fresh) => {
                 if let Ok(mut manager) = slot.manager.lock() {
                     *manager = fresh;

@@ -1,13 +1,17 @@
 //! One health probe of Redis, turned into the `/api/health` report.
 //!
 //! A single `INFO` call both measures the round trip and tells us what the server is (version,
-//! role, persistence, eviction policy), so a probe costs Redis one cheap command.
+//! role, persistence, eviction policy), so a probe costs Redis one cheap command. On a Redis
+//! Cluster, `INFO` goes to one random primary (see [`super::connection`]) and a second command,
+//! `CLUSTER INFO`, says whether every slot is served: a cluster whose state is `fail` refuses
+//! writes to some partitions, so the report is `degraded` even though a node answered.
 
 use super::breaker::Breaker;
 use super::pool::{RedisPool, now_ms};
 use crate::config::{RedisSettings, redact_url};
 use app::wire::{
-    BreakerReport, EffectiveRedisConfig, HealthReport, HealthStatus, RedisHealth, RedisServerInfo,
+    BreakerReport, EffectiveRedisConfig, HealthReport, HealthStatus, RedisClusterInfo, RedisHealth,
+    RedisServerInfo,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,14 +64,40 @@ impl HealthProbe {
             .arg("memory");
         let outcome = self.pool.probe::<String>(&info).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let pool = self.pool.status();
-        let (connected, server) = match outcome {
+        let (connected, mut server) = match outcome {
             Ok(text) => (true, Some(parse_info(&text))),
             Err(_) => (false, None),
         };
-        let warnings = server.as_ref().map(risky_settings).unwrap_or_default();
+        if let Some(server) = server.as_mut()
+            && self.pool.is_cluster()
+        {
+            // Unknown (not an error) when this second call fails: INFO already answered.
+            let text = self
+                .pool
+                .probe::<String>(redis::cmd("CLUSTER").arg("INFO"))
+                .await;
+            server.cluster = text.ok().map(|t| parse_cluster_info(&t));
+        }
+        let pool = self.pool.status();
+        let mut warnings = server.as_ref().map(risky_settings).unwrap_or_default();
+        let cluster_ok = match server.as_ref().and_then(|s| s.cluster.as_ref()) {
+            Some(cluster) if cluster.state != "ok" => {
+                warnings.push(format!(
+                    "cluster_state is {} ({} of 16384 slots served): writes to the other \
+                     slots fail until the cluster recovers",
+                    cluster.state, cluster.slots_ok
+                ));
+                false
+            }
+            _ => true,
+        };
+        let mode = if self.pool.is_cluster() {
+            "cluster"
+        } else {
+            self.mode.name()
+        };
         HealthReport {
-            status: if connected {
+            status: if connected && cluster_ok {
                 HealthStatus::Ok
             } else {
                 HealthStatus::Degraded
@@ -78,7 +108,7 @@ impl HealthProbe {
                 latency_ms: connected.then_some((latency_ms * 1000.0).round() / 1000.0),
                 last_error: pool.last_error,
                 last_ok_at_ms: pool.last_ok_at_ms.or(connected.then(now_ms)),
-                mode: self.mode.name().to_owned(),
+                mode: mode.to_owned(),
                 server,
                 warnings,
                 breaker: BreakerReport {
@@ -113,6 +143,26 @@ pub fn parse_info(text: &str) -> RedisServerInfo {
         uptime_s: field("uptime_in_seconds")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        cluster: None,
+    }
+}
+
+/// Reads `CLUSTER INFO` output (`key:value` lines, like `INFO`).
+pub fn parse_cluster_info(text: &str) -> RedisClusterInfo {
+    let field = |key: &str| {
+        text.lines()
+            .filter_map(|line| line.trim_end().split_once(':'))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_owned())
+    };
+    let number = |key: &str| field(key).and_then(|v| v.parse().ok()).unwrap_or(0);
+    RedisClusterInfo {
+        state: field("cluster_state").unwrap_or_else(|| "unknown".into()),
+        slots_assigned: number("cluster_slots_assigned"),
+        slots_ok: number("cluster_slots_ok"),
+        slots_fail: number("cluster_slots_fail"),
+        known_nodes: number("cluster_known_nodes"),
+        size: number("cluster_size"),
     }
 }
 
@@ -164,6 +214,21 @@ mod tests {
         assert_eq!(warnings.len(), 2);
         assert!(warnings[0].contains("allkeys-lru") && warnings[0].contains("noeviction"));
         assert!(warnings[1].contains("appendonly yes"));
+    }
+
+    #[test]
+    fn cluster_info_output_is_parsed_into_the_reported_fields() {
+        let text = "cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:16384\r\n\
+            cluster_slots_ok:16384\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:0\r\n\
+            cluster_known_nodes:6\r\ncluster_size:3\r\n";
+        let cluster = parse_cluster_info(text);
+        assert_eq!(cluster.state, "ok");
+        assert_eq!(cluster.slots_assigned, 16384);
+        assert_eq!(cluster.slots_ok, 16384);
+        assert_eq!(cluster.slots_fail, 0);
+        assert_eq!(cluster.known_nodes, 6);
+        assert_eq!(cluster.size, 3);
+        assert_eq!(parse_cluster_info("").state, "unknown");
     }
 
     #[test]
