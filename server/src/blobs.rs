@@ -117,6 +117,26 @@ impl BlobStore {
         Ok(not_found_as(key, found)?.bytes().await?)
     }
 
+    /// Deletes every blob under `prefix` (a path prefix: `jobs/ab` covers `jobs/ab/x`, not
+    /// `jobs/abc`); returns how many. Blobs already gone are not an error.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, BlobError> {
+        let listed = self
+            .store
+            .list(Some(&BlobPath::from(prefix)))
+            .map(|meta| meta.map(|m| m.location))
+            .boxed();
+        let mut deleted = self.store.delete_stream(listed);
+        let mut n = 0;
+        while let Some(outcome) = deleted.next().await {
+            match outcome {
+                Ok(_) => n += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(n)
+    }
+
     /// Copies the blob `key` into a local file, in parts.
     pub async fn get_to_file(&self, key: &str, dest: &Path) -> Result<(), BlobError> {
         let found = self.store.get(&BlobPath::from(key)).await;

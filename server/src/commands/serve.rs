@@ -90,11 +90,13 @@ async fn serve_with(
     let jobs = JobsConfig::from_env()?;
     let blobs = BlobStore::from_env(&args.data_dir)?;
     tracing::info!(location = %blobs.location, "blob store");
-    let workers = Workers::start(
+    let mut workers = Workers::start(
         queue.clone(),
         shap_executor(blobs.clone(), args.data_dir.join("cache"), jobs.cache_bytes),
         args.workers.unwrap_or_else(default_workers),
     );
+    // Even with `--workers 0`: results must be deleted whoever computed them.
+    workers.sweep_results(queue.clone(), blobs.clone(), jobs.result_ttl);
     let uploads = Arc::new(UploadService {
         blobs,
         scratch: args.data_dir.join("scratch"),

@@ -51,11 +51,12 @@ pub async fn run(args: WorkerArgs) -> Result<ExitCode, WorkerError> {
     let jobs = JobsConfig::from_env()?;
     let blobs = BlobStore::from_env(&args.data_dir)?;
     tracing::info!(redis = %redact_url(&url), blobs = %blobs.location, "worker process");
-    let workers = Workers::start(
-        queue,
-        shap_executor(blobs, args.data_dir.join("cache"), jobs.cache_bytes),
+    let mut workers = Workers::start(
+        queue.clone(),
+        shap_executor(blobs.clone(), args.data_dir.join("cache"), jobs.cache_bytes),
         count,
     );
+    workers.sweep_results(queue, blobs, jobs.result_ttl);
     super::serve::shutdown_signal().await;
     workers.stop().await;
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@
 //! - [`submit`]: checking a request (uploads exist, kinds, column compatibility) and queuing it.
 //! - [`cache`]: a worker process's bounded cache of parsed models and data, so a job's inputs
 //!   are downloaded and parsed once per process, not once per chunk.
+//! - [`expiry`]: results older than `RESULT_TTL`: the 410 rule and the sweep that deletes them.
 //! - [`executor`]: the [`crate::queue::Executor`] that computes one chunk with the engine.
 //! - [`workers`]: starting N workers and the reaper, and stopping them gracefully.
 //! - [`read`]: reading results back: finished chunks' ranges and values, the job's inputs.
@@ -23,6 +24,7 @@
 
 pub mod cache;
 pub mod executor;
+pub mod expiry;
 pub mod partner;
 pub mod rank_query;
 pub mod ranked;
@@ -57,6 +59,9 @@ pub struct JobsConfig {
     /// `SHAPLAB_JOB_CACHE_MB` (default 1024): memory a worker process may keep for parsed
     /// models and data (see [`cache`]).
     pub cache_bytes: usize,
+    /// `RESULT_TTL` (default 24 h): how long a finished job's results are served and kept
+    /// (see [`expiry`]).
+    pub result_ttl: std::time::Duration,
 }
 
 /// Default budget of the per-process input cache.
@@ -67,6 +72,7 @@ impl Default for JobsConfig {
         JobsConfig {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             cache_bytes: DEFAULT_CACHE_MB << 20,
+            result_ttl: crate::config::DEFAULT_RESULT_TTL,
         }
     }
 }
@@ -77,7 +83,8 @@ impl JobsConfig {
         Self::from_lookup(|var| std::env::var(var).ok())
     }
 
-    /// Reads `CHUNK_ROWS` and `SHAPLAB_JOB_CACHE_MB` through `lookup` (numbers ≥ 1).
+    /// Reads `CHUNK_ROWS` and `SHAPLAB_JOB_CACHE_MB` (numbers ≥ 1) and `RESULT_TTL` through
+    /// `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let number = |var: &'static str, default: u64, expected: &'static str| match lookup(var)
             .map(|v| v.trim().to_owned())
@@ -107,6 +114,7 @@ impl JobsConfig {
         Ok(JobsConfig {
             chunk_rows,
             cache_bytes: usize::try_from(cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            result_ttl: crate::config::result_ttl_from(&lookup)?,
         })
     }
 

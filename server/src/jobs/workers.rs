@@ -1,4 +1,5 @@
-//! Running N workers and the reaper on the current runtime, and stopping them gracefully.
+//! Running N workers, the reaper and the result sweep on the current runtime, and stopping
+//! them gracefully.
 //!
 //! One shutdown signal (a `watch` flag) reaches every worker: each stops claiming, lets its
 //! running chunk finish within the grace period and releases it otherwise (see
@@ -6,8 +7,11 @@
 //! number of reapers is safe, and a lone `shaplab worker` machine must still recover tasks
 //! of workers that died elsewhere.
 
+use super::expiry::run_sweeper;
+use crate::blobs::BlobStore;
 use crate::queue::{Executor, Queue, Worker, WorkerConfig, run_reaper};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -51,6 +55,18 @@ impl Workers {
             handles,
             workers,
         }
+    }
+
+    /// Also runs the result sweep (see [`crate::jobs::expiry`]) until stopped, deleting the
+    /// results of jobs that ended more than `ttl` ago. Like the reaper it may run in every
+    /// worker process: each job's expiry is one script, so sweeps cannot trip over each other.
+    pub fn sweep_results(&mut self, queue: Arc<Queue>, blobs: BlobStore, ttl: Duration) {
+        self.handles.push(tokio::spawn(run_sweeper(
+            queue,
+            blobs,
+            ttl,
+            stopped(self.stop.subscribe()),
+        )));
     }
 
     /// How many workers run.

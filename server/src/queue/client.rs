@@ -59,12 +59,12 @@ impl Queue {
         &self.pool
     }
 
-    fn partition_of(&self, job: &JobId) -> Partition {
+    pub(super) fn partition_of(&self, job: &JobId) -> Partition {
         // A job id from a deployment with more partitions still names its own keys.
         Partition::new(&self.config.prefix, job.partition())
     }
 
-    async fn call(&self, call: &ScriptCall) -> Result<Vec<String>, QueueError> {
+    pub(super) async fn call(&self, call: &ScriptCall) -> Result<Vec<String>, QueueError> {
         Ok(self.pool.invoke(&call.invocation()).await?)
     }
 
@@ -427,15 +427,15 @@ impl Queue {
     }
 }
 
-fn millis(d: Duration) -> u64 {
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn first(reply: &[String]) -> &str {
+pub(super) fn first(reply: &[String]) -> &str {
     reply.first().map_or("", String::as_str)
 }
 
-fn number(reply: &[String], i: usize) -> Result<u64, QueueError> {
+pub(super) fn number(reply: &[String], i: usize) -> Result<u64, QueueError> {
     reply
         .get(i)
         .and_then(|s| s.parse().ok())
@@ -490,6 +490,7 @@ fn parse_job(id: &JobId, f: &HashMap<String, String>) -> Result<JobStatus, Queue
         created_ms: num("created_ms")?,
         started_ms: opt("started_ms"),
         finished_ms: opt("finished_ms"),
+        expired_ms: opt("expired_ms"),
         error,
         payload: TaskPayload::new(f.get("payload").map_or("", String::as_str)),
     })

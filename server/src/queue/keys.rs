@@ -9,10 +9,11 @@
 //! | `P leased` | ZSET | task id → lease deadline (ms, Redis server clock) |
 //! | `P scheduled` | ZSET | task id → when its retry is due (ms) |
 //! | `P dead` | ZSET | task id → when it died (attempts or stalls exhausted) |
+//! | `P finished` | ZSET | job id → when it reached a terminal state (the result sweep expires them after `RESULT_TTL`) |
 //! | `P fence` | STRING | counter the fencing tokens are drawn from |
 //! | `P reaper` | HASH | `last_ms` (last reap), `grace_until_ms`, `graces` (the post-outage grace: see `lua/reap.lua`) |
 //! | `P stats` | HASH | counters: `submitted_jobs`, `submitted_tasks`, `completed`, `retried`, `dead`, `reaped`, `released`, `stale_writes`, … |
-//! | `P job:<job id>` | HASH | state, payload, rows_total, chunk_rows, chunks_total, rows_done, chunks_done, created/started/finished_ms, error_code + error, idempotency_key, last_task |
+//! | `P job:<job id>` | HASH | state, payload, rows_total, chunk_rows, chunks_total, rows_done, chunks_done, created/started/finished_ms, error_code + error, idempotency_key, last_task, expired_ms (its results expired: a tombstone with a Redis TTL) |
 //! | `P task:<task id>` | HASH | job, chunk, row_start, row_end, state (ready, leased, scheduled, dead, done, failed, cancelled), attempts, stalls, token, worker, queued_ms, leased_ms, failed_token, error, result, finished_ms |
 //! | `P idem:<key>` | HASH | `job`, `fingerprint` (SHA-1 of the request), expires after the idempotency TTL |
 //!
@@ -58,6 +59,9 @@ impl Partition {
     }
     pub fn dead(&self) -> String {
         self.key("dead")
+    }
+    pub fn finished(&self) -> String {
+        self.key("finished")
     }
     pub fn fence(&self) -> String {
         self.key("fence")

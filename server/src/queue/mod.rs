@@ -14,6 +14,7 @@
 //! - [`scripts`]: the Lua scripts (`lua/*.lua`) and typed builders for their calls.
 //! - [`client`]: [`Queue`], the typed API over the scripts (submit, claim, heartbeat, complete,
 //!   fail, release, reap, promote, cancel, requeue, status, audit).
+//! - [`expire`]: jobs past `RESULT_TTL` become tombstones ([`Queue::expire_results`]).
 //! - [`types`]: requests, job status and the outcome of each worker write.
 //! - [`error`]: [`QueueError`], separating "Redis unavailable" (retry later) from "not
 //!   found", "conflict" and "stale token".
@@ -26,6 +27,7 @@
 pub mod audit;
 pub mod client;
 pub mod error;
+pub mod expire;
 pub mod ids;
 pub mod keys;
 pub mod reaper;

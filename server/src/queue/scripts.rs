@@ -32,6 +32,8 @@ script!(REAP, "reap.lua");
 script!(PROMOTE, "promote.lua");
 script!(CANCEL, "cancel.lua");
 script!(REQUEUE_DEAD, "requeue_dead.lua");
+script!(EXPIRE_RESULTS, "expire_results.lua");
+script!(FORGET_JOB, "forget_job.lua");
 
 /// One script call: the script, its keys and its arguments.
 pub struct ScriptCall {
@@ -234,10 +236,28 @@ pub(crate) fn requeue_dead(p: &Partition, job: &JobId) -> ScriptCall {
     ScriptCall::new(
         "requeue_dead",
         &REQUEUE_DEAD,
-        vec![p.job(job), p.dead(), p.ready()],
+        vec![p.job(job), p.dead(), p.ready(), p.finished()],
     )
     .arg(p.prefix())
     .arg(job)
+}
+
+pub(crate) fn expire_results(p: &Partition, ttl_ms: u64, limit: u32) -> ScriptCall {
+    ScriptCall::new(
+        "expire_results",
+        &EXPIRE_RESULTS,
+        vec![p.finished(), p.dead()],
+    )
+    .arg(p.prefix())
+    .arg(ttl_ms)
+    .arg(limit)
+}
+
+pub(crate) fn forget_job(p: &Partition, job: &JobId, tombstone_ms: u64) -> ScriptCall {
+    ScriptCall::new("forget_job", &FORGET_JOB, vec![p.finished(), p.job(job)])
+        .arg(p.prefix())
+        .arg(job)
+        .arg(tombstone_ms)
 }
 
 #[cfg(test)]
@@ -288,6 +308,8 @@ mod tests {
             promote(p, 100),
             cancel(p, &job),
             requeue_dead(p, &job),
+            expire_results(p, 1000, 100),
+            forget_job(p, &job, 1000),
         ]
     }
 
@@ -297,7 +319,7 @@ mod tests {
             let p = Partition::new("shaplab", index);
             let tag = format!("shaplab:p{index}");
             let calls = every_call(&p);
-            assert_eq!(calls.len(), 11);
+            assert_eq!(calls.len(), 13);
             for call in calls {
                 assert!(!call.keys.is_empty(), "{} has no keys", call.name);
                 for key in &call.keys {
@@ -322,6 +344,7 @@ mod tests {
             include_str!("lua/reap.lua"),
             include_str!("lua/promote.lua"),
             include_str!("lua/requeue_dead.lua"),
+            include_str!("lua/expire_results.lua"),
         ];
         for source in sources {
             for (i, _) in source

@@ -99,6 +99,9 @@ pub struct JobStatus {
     pub created_ms: u64,
     pub started_ms: Option<u64>,
     pub finished_ms: Option<u64>,
+    /// When the result sweep expired the job's results (RESULT_TTL): what is left is a
+    /// tombstone saying the job existed.
+    pub expired_ms: Option<u64>,
     pub error: Option<JobError>,
     pub payload: TaskPayload,
 }

@@ -4,9 +4,11 @@
 //!
 //! Every queue failure maps to the one error envelope: Redis unreachable (or the breaker
 //! open) is 503 `queue_unavailable` with `Retry-After`, a full queue 503 `queue_full`; nothing
-//! a Redis outage does can turn into a 500.
+//! a Redis outage does can turn into a 500. A job that ended more than `RESULT_TTL` ago is
+//! `410 result_expired` on all of these but `DELETE` (see [`crate::jobs::expiry`]).
 
 use super::error::ApiError;
+use crate::jobs::expiry;
 use crate::jobs::rank_query::RankQuery;
 use crate::jobs::read::ReadError;
 use crate::jobs::spec::JobSpec;
@@ -83,6 +85,7 @@ pub async fn show(
 ) -> Result<Response, ApiError> {
     let id = job_id(&id)?;
     let status = state.queue.job(&id).await.map_err(queue_error)?;
+    not_expired(&state, &status)?;
     let job = view(&status);
     let etag = etag(&job);
     let matches = headers
@@ -136,6 +139,7 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let id = job_id(&id)?;
     let status = state.queue.job(&id).await.map_err(queue_error)?;
+    not_expired(&state, &status)?;
     if status.state != JobState::Succeeded {
         return Err(ApiError::invalid(
             StatusCode::CONFLICT,
@@ -276,9 +280,24 @@ async fn finished_chunks(
 ) -> Result<(JobStatus, JobSpec, Vec<Option<String>>), ApiError> {
     let id = job_id(id)?;
     let status = state.queue.job(&id).await.map_err(queue_error)?;
+    not_expired(state, &status)?;
     let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
     let results = state.queue.chunk_results(&id).await.map_err(queue_error)?;
     Ok((status, spec, results))
+}
+
+/// `410 result_expired` once the job ended more than `RESULT_TTL` ago (see
+/// [`crate::jobs::expiry`]): the job existed, but its results are (being) deleted.
+fn not_expired(state: &AppState, status: &JobStatus) -> Result<(), ApiError> {
+    let (ttl, now) = (state.jobs.result_ttl, now_ms());
+    if expiry::is_expired(status, ttl, now) {
+        return Err(ApiError::invalid(
+            StatusCode::GONE,
+            "result_expired",
+            expiry::expired_message(status, ttl, now),
+        ));
+    }
+    Ok(())
 }
 
 fn read_error(e: ReadError) -> ApiError {
@@ -431,6 +450,7 @@ mod tests {
             created_ms: 0,
             started_ms,
             finished_ms: None,
+            expired_ms: None,
             error: None,
             payload: TaskPayload::new(""),
         }

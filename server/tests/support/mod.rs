@@ -105,6 +105,17 @@ impl TestApp {
             chunk_rows,
             ..server::jobs::JobsConfig::default()
         };
+        Self::spawn_with_config(redis_url, settings, jobs, workers).await
+    }
+
+    /// Like [`spawn_with_jobs`](Self::spawn_with_jobs) with the whole jobs configuration
+    /// (e.g. a short `result_ttl`); with workers, the result sweep runs too.
+    pub async fn spawn_with_config(
+        redis_url: &str,
+        settings: RedisSettings,
+        jobs: server::jobs::JobsConfig,
+        workers: usize,
+    ) -> Self {
         Self::spawn_full(
             redis_url,
             settings,
@@ -135,7 +146,7 @@ impl TestApp {
         let blobs = BlobStore::local(&data_dir.join("blobs")).expect("blob dir");
         let (jobs, workers) = jobs.unwrap_or_default();
         let workers = (workers > 0).then(|| {
-            server::jobs::workers::Workers::start(
+            let mut running = server::jobs::workers::Workers::start(
                 queue.clone(),
                 server::jobs::executor::shap_executor(
                     blobs.clone(),
@@ -143,7 +154,9 @@ impl TestApp {
                     jobs.cache_bytes,
                 ),
                 workers,
-            )
+            );
+            running.sweep_results(queue.clone(), blobs.clone(), jobs.result_ttl);
+            running
         });
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
@@ -210,7 +223,6 @@ pub fn settings(url: &str, timeout: Duration) -> RedisSettings {
         timeout,
         keepalive: server::config::Keepalive::After(Duration::from_secs(5)),
         pool_size: 2,
-        cluster: false,
     }
 }
 
@@ -276,9 +288,6 @@ pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
 
 /// Queue helpers (harness, executors, invariant check).
 pub mod queue;
-
-/// A 6-process loopback Redis Cluster (3 primaries, 3 replicas).
-pub mod cluster;
 
 /// Job endpoint helpers (fixture jobs over HTTP, JSON reads, the CLI's reference values).
 pub mod jobs;

@@ -31,6 +31,7 @@ local done = redis.call('HINCRBY', KEYS[2], 'chunks_done', 1)
 redis.call('HINCRBY', KEYS[4], 'completed', 1)
 if done >= tonumber(j[2]) then
   redis.call('HSET', KEYS[2], 'state', 'succeeded', 'finished_ms', now, 'last_task', ARGV[1])
+  record_finished(KEYS[2], now)
   return {'last'}
 end
 return {'ok'}

@@ -11,9 +11,20 @@ local function is_terminal(state)
   return state == 'succeeded' or state == 'failed' or state == 'cancelled'
 end
 
+-- Records that a job reached a terminal state in its partition's `finished` ZSET (job id →
+-- finished ms), which the result sweep reads to expire results after RESULT_TTL. The job key
+-- is `<prefix>job:<id>`, so the ZSET shares its hash tag.
+local function record_finished(job_key, now)
+  local prefix, id = string.match(job_key, '^(.*)job:(.+)$')
+  if prefix then
+    redis.call('ZADD', prefix .. 'finished', now, id)
+  end
+end
+
 local function finish_job(job_key, state, code, message, now)
   redis.call('HSET', job_key, 'state', state, 'error_code', code, 'error', message,
     'finished_ms', now)
+  record_finished(job_key, now)
 end
 
 -- Takes every not-yet-running task of a job out of ready/scheduled (they become 'cancelled').
