@@ -47,6 +47,10 @@ pub struct RedisSettings {
     pub keepalive: Keepalive,
     /// `REDIS_CONNECTION_POOL_SIZE` (default 10): multiplexed connections for ordinary commands.
     pub pool_size: usize,
+    /// `REDIS_CLUSTER` (default false): treat a single `REDIS_URL` as the seed of a Redis
+    /// Cluster. A `REDIS_URL` listing several nodes means a cluster without it; see
+    /// [`RedisTarget::parse`].
+    pub cluster: bool,
 }
 
 impl RedisSettings {
@@ -105,12 +109,99 @@ impl RedisSettings {
                     expected: "a whole number from 1 to 256",
                 })?,
         };
+        let cluster = match get("REDIS_CLUSTER").map(|v| v.to_ascii_lowercase()) {
+            None => false,
+            Some(v) if ["true", "yes", "on", "1"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "no", "off", "0"].contains(&v.as_str()) => false,
+            Some(v) => {
+                return Err(ConfigError {
+                    var: "REDIS_CLUSTER",
+                    value: v,
+                    expected: "true or false (1 or 0)",
+                });
+            }
+        };
+        let url = get("REDIS_URL");
+        match &url {
+            // Checked here so a bad node list stops the process at startup, naming the variable.
+            Some(url) => {
+                RedisTarget::parse(url, cluster)?;
+            }
+            // The private redis-server `serve` starts is a single node: a cluster flag with
+            // nothing to point it at is a mistake, not something to ignore.
+            None if cluster => {
+                return Err(ConfigError {
+                    var: "REDIS_CLUSTER",
+                    value: "1".into(),
+                    expected: "REDIS_URL naming at least one cluster node as well",
+                });
+            }
+            None => {}
+        }
         Ok(RedisSettings {
-            url: get("REDIS_URL"),
+            url,
             timeout,
             keepalive,
             pool_size,
+            cluster,
         })
+    }
+}
+
+/// Where Redis is: one server, or the seed nodes of a Redis Cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One server (or a proxy in front of several), by URL.
+    Single(String),
+    /// Seed nodes of a Redis Cluster, one URL each; the client learns the rest of the cluster
+    /// (every primary and replica) from whichever seed answers first.
+    Cluster(Vec<String>),
+}
+
+impl RedisTarget {
+    /// Reads `REDIS_URL`: a comma-separated list (`redis://a:7000,redis://b:7001`) is a cluster;
+    /// a single URL is a cluster only when `force_cluster` (`REDIS_CLUSTER=1`). A node written
+    /// without a scheme (`redis://:pw@a:7000,b:7001`) takes the first node's scheme and
+    /// credentials, so a password is written once.
+    pub fn parse(url: &str, force_cluster: bool) -> Result<Self, ConfigError> {
+        let bad = |expected| ConfigError {
+            var: "REDIS_URL",
+            value: redact_url(url),
+            expected,
+        };
+        let items: Vec<&str> = url.split(',').map(str::trim).collect();
+        if items.iter().any(|item| item.is_empty()) {
+            return Err(bad(
+                "one URL, or several separated by commas with none empty",
+            ));
+        }
+        if items.len() == 1 && !force_cluster {
+            return Ok(RedisTarget::Single(items[0].to_owned()));
+        }
+        let Some((scheme, rest)) = items[0].split_once("://") else {
+            return Err(bad("the first node as a full URL, e.g. redis://host:7000"));
+        };
+        // Scheme and `user:password@` of the first node, inherited by bare `host:port` items.
+        let userinfo = rest
+            .split('/')
+            .next()
+            .and_then(|authority| authority.rsplit_once('@'))
+            .map_or(String::new(), |(userinfo, _)| format!("{userinfo}@"));
+        let nodes = items
+            .iter()
+            .map(|item| {
+                if item.contains("://") {
+                    (*item).to_owned()
+                } else {
+                    format!("{scheme}://{userinfo}{item}")
+                }
+            })
+            .collect();
+        Ok(RedisTarget::Cluster(nodes))
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, RedisTarget::Cluster(_))
     }
 }
 
@@ -166,7 +257,15 @@ pub fn result_ttl_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Durati
 }
 
 /// `redis://user:secret@host` → `redis://user:***@host`: URLs are shown, passwords never.
+/// Each node of a comma-separated cluster list is redacted.
 pub fn redact_url(url: &str) -> String {
+    if url.contains(',') {
+        return url.split(',').map(redact_one).collect::<Vec<_>>().join(",");
+    }
+    redact_one(url)
+}
+
+fn redact_one(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -203,6 +302,7 @@ mod tests {
         assert_eq!(s.timeout, Duration::from_secs(5));
         assert_eq!(s.keepalive, Keepalive::After(Duration::from_secs(30)));
         assert_eq!(s.pool_size, 10);
+        assert!(!s.cluster);
     }
 
     #[test]
@@ -244,6 +344,69 @@ mod tests {
     }
 
     #[test]
+    fn a_single_url_is_one_server_unless_redis_cluster_is_set() {
+        assert_eq!(
+            RedisTarget::parse("redis://10.0.0.5:6379", false),
+            Ok(RedisTarget::Single("redis://10.0.0.5:6379".into()))
+        );
+        assert_eq!(
+            RedisTarget::parse("redis://10.0.0.5:7000", true),
+            Ok(RedisTarget::Cluster(vec!["redis://10.0.0.5:7000".into()]))
+        );
+        let s = read(&[("REDIS_URL", "redis://a:7000"), ("REDIS_CLUSTER", "1")])
+            .expect("cluster settings");
+        assert!(s.cluster);
+        assert_eq!(
+            read(&[("REDIS_CLUSTER", "no")]).map(|s| s.cluster),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn a_comma_separated_redis_url_lists_cluster_nodes() {
+        assert_eq!(
+            RedisTarget::parse("redis://a:7000, redis://b:7001", false),
+            Ok(RedisTarget::Cluster(vec![
+                "redis://a:7000".into(),
+                "redis://b:7001".into()
+            ]))
+        );
+        // Bare host:port items inherit the first node's scheme and credentials.
+        assert_eq!(
+            RedisTarget::parse("rediss://app:pw@a:7000,b:7001", false),
+            Ok(RedisTarget::Cluster(vec![
+                "rediss://app:pw@a:7000".into(),
+                "rediss://app:pw@b:7001".into()
+            ]))
+        );
+        assert!(read(&[("REDIS_URL", "redis://a:7000,redis://b:7001")]).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_cluster_setting_is_an_error_naming_the_variable() {
+        let err = RedisTarget::parse("redis://:pw@a:7000,,b:7001", false).expect_err("empty");
+        assert_eq!(err.var, "REDIS_URL");
+        assert!(!err.to_string().contains("pw"), "{err}");
+        assert_eq!(
+            RedisTarget::parse("a:7000,b:7001", false).map_err(|e| e.var),
+            Err("REDIS_URL")
+        );
+        assert_eq!(
+            read(&[("REDIS_URL", "redis://a:7000,")]).map_err(|e| e.var),
+            Err("REDIS_URL")
+        );
+        assert_eq!(
+            read(&[("REDIS_URL", "redis://a:7000"), ("REDIS_CLUSTER", "maybe")]).map_err(|e| e.var),
+            Err("REDIS_CLUSTER")
+        );
+        // A private redis-server is never a cluster.
+        assert_eq!(
+            read(&[("REDIS_CLUSTER", "1")]).map_err(|e| e.var),
+            Err("REDIS_CLUSTER")
+        );
+    }
+
+    #[test]
     fn the_upload_cap_defaults_to_256_mib_and_rejects_nonsense() {
         assert_eq!(max_upload_bytes_from(|_| None), Ok(268_435_456));
         assert_eq!(max_upload_bytes_from(|_| Some("1024".into())), Ok(1024));
@@ -278,6 +441,10 @@ mod tests {
         assert_eq!(
             redact_url("redis://127.0.0.1:6379"),
             "redis://127.0.0.1:6379"
+        );
+        assert_eq!(
+            redact_url("redis://:s1@a:7000,redis://:s2@b:7001"),
+            "redis://:***@a:7000,redis://:***@b:7001"
         );
     }
 }

@@ -223,6 +223,7 @@ pub fn settings(url: &str, timeout: Duration) -> RedisSettings {
         timeout,
         keepalive: server::config::Keepalive::After(Duration::from_secs(5)),
         pool_size: 2,
+        cluster: false,
     }
 }
 
@@ -288,6 +289,9 @@ pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
 
 /// Queue helpers (harness, executors, invariant check).
 pub mod queue;
+
+/// A 6-process loopback Redis Cluster (3 primaries, 3 replicas).
+pub mod cluster;
 
 /// Job endpoint helpers (fixture jobs over HTTP, JSON reads, the CLI's reference values).
 pub mod jobs;
