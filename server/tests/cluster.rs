@@ -18,7 +18,7 @@ use server::queue::{
     CancelToken, JobId, JobState, Queue, QueueConfig, QueueError, RowRange, TaskError, TaskPayload,
     Worker,
 };
-use server::redis::RedisPool;
+use server::redis::{RedisCallError, RedisPool};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +40,13 @@ fn cluster_settings(url: &str, cluster: bool) -> RedisSettings {
 /// process calls).
 async fn start_cluster() -> TestCluster {
     tokio::task::spawn_blocking(TestCluster::start)
+        .await
+        .expect("the cluster starts")
+}
+
+/// Starts a cluster on ports chosen beforehand (see [`TestCluster::free_ports`]).
+async fn start_cluster_on(ports: Vec<(u16, u16)>) -> TestCluster {
+    tokio::task::spawn_blocking(move || TestCluster::start_on(ports))
         .await
         .expect("the cluster starts")
 }
@@ -121,6 +128,65 @@ async fn a_job_through_the_api_on_a_cluster_equals_shaplab_explain() {
 
     let problems = app.queue.audit().await.expect("audit");
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_made_before_the_cluster_exists_fails_fast_then_connects_once_it_is_up() {
+    let ports = TestCluster::free_ports();
+    let url = ports
+        .iter()
+        .map(|(port, _)| format!("redis://127.0.0.1:{port}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let timeout = Duration::from_millis(500);
+    let settings = RedisSettings {
+        cluster: false,
+        ..support::settings(&url, timeout)
+    };
+    // Built without connecting, as `serve` does at boot.
+    let pool = Arc::new(RedisPool::new(&url, &settings).expect("a pool before the cluster"));
+    assert!(pool.is_cluster());
+    let ping = redis::cmd("PING");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = pool
+            .query::<String>(&ping)
+            .await
+            .expect_err("no cluster yet");
+        assert!(err.is_unavailable(), "{err}");
+        assert!(started.elapsed() <= timeout + Duration::from_millis(200));
+    }
+    let started = Instant::now();
+    let err = pool.query::<String>(&ping).await.expect_err("breaker open");
+    assert!(matches!(err, RedisCallError::BreakerOpen { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(50));
+
+    let cluster = start_cluster_on(ports).await;
+    let up = Instant::now();
+    while pool.probe::<String>(&ping).await.is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(15),
+            "no recovery within 15 s: {:?}",
+            pool.status().last_error
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "a pool made before the cluster answered {:?} after the cluster was up \
+         ({} connection rebuilds)",
+        up.elapsed(),
+        pool.status().rebuilds_total
+    );
+    // Keyed commands and scripts flow on every connection of the pool, not just the first.
+    let queue = Queue::new(pool.clone(), QueueConfig::for_tests());
+    for _ in 0..4 {
+        queue
+            .submit(&request("{}", 10, 5, None))
+            .await
+            .expect("submit once the cluster is up");
+    }
+    assert_eq!(queue.depths().await.expect("depths").ready, 8);
+    drop(cluster);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,10 @@
 //! - `SCAN` has no route at all (a random node by default, which scans that node only); every
 //!   SCAN we send has a `MATCH` pattern inside one partition's hash tag, so it goes to the
 //!   primary owning that slot.
+//!
+//! There are no blocking commands (BLPOP and the like) to route: workers wait for work by
+//! polling through this pool (see `queue::worker`), which on a cluster also means no dedicated
+//! connection pinned to one node that may fail over.
 
 use crate::config::{Keepalive, RedisSettings, RedisTarget};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};

@@ -21,7 +21,8 @@ use std::time::Instant;
 pub enum RedisMode {
     /// A `redis-server` child started by `shaplab serve` (no `REDIS_URL`).
     Private,
-    /// The Redis named by `REDIS_URL`.
+    /// The Redis named by `REDIS_URL` (reported as `cluster` when the pool talks to a Redis
+    /// Cluster).
     External,
 }
 

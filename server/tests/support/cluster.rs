@@ -44,19 +44,33 @@ impl TestCluster {
     /// Starts 6 nodes, joins them into 3 primaries + 3 replicas, and waits (≤ 20 s) until
     /// every node reports `cluster_state:ok`.
     pub fn start() -> Self {
-        let dir = super::temp_dir("cluster");
-        let mut ports = Vec::with_capacity(NODES);
+        Self::start_on(Self::free_ports())
+    }
+
+    /// Client and bus ports for 6 nodes, all distinct and free right now: for a test that
+    /// points a client at the cluster before it exists.
+    pub fn free_ports() -> Vec<(u16, u16)> {
         let mut taken = HashSet::new();
-        let mut cluster = TestCluster {
-            ports: Vec::new(),
-            dir,
-            children: Vec::new(),
-        };
+        let mut ports = Vec::with_capacity(NODES);
         while ports.len() < NODES {
             let (port, bus) = (free_port(), free_port());
-            if port == bus || !taken.insert(port) || !taken.insert(bus) {
-                continue;
+            if port != bus && !taken.contains(&port) && !taken.contains(&bus) {
+                taken.insert(port);
+                taken.insert(bus);
+                ports.push((port, bus));
             }
+        }
+        ports
+    }
+
+    /// Like [`start`](Self::start), on the given (client, bus) ports.
+    pub fn start_on(ports: Vec<(u16, u16)>) -> Self {
+        let mut cluster = TestCluster {
+            ports: ports.iter().map(|&(port, _)| port).collect(),
+            dir: super::temp_dir("cluster"),
+            children: Vec::new(),
+        };
+        for &(port, bus) in &ports {
             let node_dir = cluster.dir.join(port.to_string());
             std::fs::create_dir_all(&node_dir).expect("node directory");
             let child = Command::new("redis-server")
@@ -74,9 +88,7 @@ impl TestCluster {
                 .spawn()
                 .expect("redis-server must be installed (make test installs it)");
             cluster.children.push(child);
-            ports.push(port);
         }
-        cluster.ports = ports;
         for &port in &cluster.ports {
             assert!(
                 wait_until(Duration::from_secs(10), || accepts(port)),
