@@ -1,22 +1,36 @@
 //! shaplab's web UI (Leptos 0.8, SSR + hydration) and the wire types browser and server share.
 //!
 //! Built twice: with `ssr` it is linked into the server, which renders pages; with `hydrate`
-//! it is compiled to wasm and takes over the rendered page in the browser. Browser-only code
-//! lives behind `#[cfg(feature = "hydrate")]`; nothing here talks to Redis or the engine.
+//! it is compiled to wasm and takes over the rendered page in the browser. Data is fetched by
+//! the browser (the server renders each page's frame), so server and first browser render
+//! always agree; nothing here talks to Redis or the engine.
 //!
 //! # Layout
-//! - [`wire`]: JSON types of `/api/health`, serialised by the server and read by the page.
-//! - [`backoff`]: the jittered exponential backoff that paces the page's health checks (pure,
-//!   unit-tested).
+//! - [`wire`]: the JSON types of the API, serialised by the server and read by the page.
+//! - [`backoff`], [`poll`]: pure timing rules of the health checks and of job polling
+//!   (jitter, backoff, Retry-After, pause while hidden) — unit-tested.
+//! - [`view_state`]: the view carried in the job page's URL (deep links).
+//! - [`format`]: numbers, durations and ages in words.
+//! - [`plots`]: the SVG plots (pure functions to markup) and the figure frame around them.
 //! - [`status`]: the header's service-status indicator and the outage banner.
-//! - [`shell`]: the HTML shell, the router and the pages.
-//! - `browser` (hydrate only): `fetch`, timers and randomness from the browser.
+//! - [`pages`]: the start page (uploads, options, submit, sample) and the job page (status,
+//!   results, row explorer, exports).
+//! - [`shell`]: the HTML shell and the router.
+//! - [`net`]: HTTP, storage, clocks and downloads (browser implementation in
+//!   `net_browser.rs`, inert under `ssr`).
+//! - `browser` (hydrate only): the health poller.
 
 pub mod backoff;
 #[cfg(feature = "hydrate")]
 mod browser;
+pub mod format;
+pub mod net;
+pub mod pages;
+pub mod plots;
+pub mod poll;
 pub mod shell;
 pub mod status;
+pub mod view_state;
 pub mod wire;
 
 pub use shell::{App, shell};

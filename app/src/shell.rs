@@ -1,10 +1,11 @@
 //! The HTML shell, the router and the pages.
 
+use crate::pages::{job::JobPage, start::StartPage};
 use crate::status::{OutageBanner, StatusIndicator, StatusSignals};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -39,7 +40,7 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
         {
-            crate::browser::mark_hydrated();
+            crate::net::mark_hydrated();
             crate::browser::spawn_health_poller(status);
         }
     });
@@ -57,29 +58,11 @@ pub fn App() -> impl IntoView {
             <OutageBanner />
             <main>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage />
+                    <Route path=StaticSegment("") view=StartPage />
+                    <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage />
                 </Routes>
             </main>
         </Router>
-    }
-}
-
-/// The start page.
-#[component]
-fn HomePage() -> impl IntoView {
-    view! {
-        <section class="intro">
-            <h1>"Explain your tree models"</h1>
-            <p>
-                "shaplab computes exact SHAP values for XGBoost and LightGBM models on your own "
-                "machines: drop in a trained model and a dataset, and explore why the model "
-                "predicts what it does, row by row."
-            </p>
-            <p class="muted">
-                "Uploads and plots arrive with the job system. The indicator at the top right "
-                "shows whether the job queue is ready."
-            </p>
-        </section>
     }
 }
 

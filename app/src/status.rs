@@ -18,6 +18,8 @@ pub enum ServiceState {
     QueueDown { detail: Option<String> },
     /// The server itself did not answer (network error, proxy error page, garbage).
     ServerUnreachable,
+    /// The browser says it has no network (`navigator.onLine` is false).
+    Offline,
 }
 
 impl ServiceState {
@@ -38,7 +40,9 @@ impl ServiceState {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            ServiceState::QueueDown { .. } | ServiceState::ServerUnreachable
+            ServiceState::QueueDown { .. }
+                | ServiceState::ServerUnreachable
+                | ServiceState::Offline
         )
     }
 
@@ -49,6 +53,7 @@ impl ServiceState {
             ServiceState::Healthy { .. } => "healthy",
             ServiceState::QueueDown { .. } => "queue-down",
             ServiceState::ServerUnreachable => "server-unreachable",
+            ServiceState::Offline => "offline",
         }
     }
 
@@ -62,6 +67,7 @@ impl ServiceState {
             ServiceState::Healthy { latency_ms: None } => "Service ready".to_owned(),
             ServiceState::QueueDown { .. } => "Job queue unreachable".to_owned(),
             ServiceState::ServerUnreachable => "Server not answering".to_owned(),
+            ServiceState::Offline => "You are offline".to_owned(),
         }
     }
 }
@@ -72,9 +78,15 @@ pub struct StatusSignals {
     pub state: RwSignal<ServiceState>,
     /// Whole seconds until the next check (shown in the banner).
     pub next_check_s: RwSignal<u32>,
-    /// Bumped by "Check now"; the poller cuts its wait short when it changes.
+    /// Bumped by "Check now" (or by a page whose own requests fail); the poller cuts its
+    /// wait short when it changes.
     pub check_now: RwSignal<u32>,
+    /// Consecutive failed checks: the banner waits for two, so one blip shows no banner.
+    pub failures: RwSignal<u32>,
 }
+
+/// Consecutive failed checks before the outage banner shows.
+pub const BANNER_AFTER_FAILURES: u32 = 2;
 
 impl StatusSignals {
     pub fn new() -> Self {
@@ -82,6 +94,7 @@ impl StatusSignals {
             state: RwSignal::new(ServiceState::Checking),
             next_check_s: RwSignal::new(0),
             check_now: RwSignal::new(0),
+            failures: RwSignal::new(0),
         }
     }
 }
@@ -115,11 +128,15 @@ pub fn StatusIndicator() -> impl IntoView {
 pub fn OutageBanner() -> impl IntoView {
     let status = expect_context::<StatusSignals>();
     let message = move || match status.state.get() {
+        _ if status.failures.get() < BANNER_AFTER_FAILURES => None,
         ServiceState::QueueDown { .. } => Some(
             "The job queue is temporarily unreachable — your work is safe; we'll keep checking",
         ),
         ServiceState::ServerUnreachable => {
-            Some("The shaplab server is not answering — check your connection; we'll keep checking")
+            Some("The shaplab server is not answering — it may be restarting; we'll keep checking")
+        }
+        ServiceState::Offline => {
+            Some("You are offline — shaplab will pick up where it left off once you reconnect")
         }
         _ => None,
     };
@@ -129,7 +146,12 @@ pub fn OutageBanner() -> impl IntoView {
     };
     view! {
         <Show when=move || message().is_some()>
-            <div class="outage-banner" data-testid="outage-banner" role="alert">
+            <div
+                class="outage-banner"
+                data-testid="outage-banner"
+                data-state=move || status.state.with(ServiceState::key)
+                role="alert"
+            >
                 <span class="message">{message}{countdown}</span>
                 <button
                     type="button"

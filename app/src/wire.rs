@@ -411,3 +411,14 @@ pub struct RankedRow {
     /// The ranked feature's SHAP value (when `by` is `shap`).
     pub shap: Option<f64>,
 }
+
+/// The API's one error envelope (every 4xx/5xx answer of `/api/*`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApiErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub retryable: bool,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}

@@ -1,0 +1,411 @@
+//! The results on the job page: the class selector, the palette, the section tabs (their
+//! choice is part of the deep link), the plots with their captions and tables, and exports.
+//! Everything here reads the bounded summary, so the page's payload does not grow with the
+//! dataset; single rows load on demand in the row explorer.
+
+use super::job::JobSignals;
+use super::row_explorer::RowExplorer;
+use crate::format;
+use crate::net;
+use crate::plots::{Figure, beeswarm, colour, dependence, importance};
+use crate::view_state::{Palette, SECTIONS, ViewState};
+use crate::wire::{JobState, JobSummary};
+use leptos::prelude::*;
+
+/// Features in the importance plot before the rest are summed.
+const TOP_N: usize = 10;
+
+fn section_label(s: &str) -> &'static str {
+    match s {
+        "importance" => "Importance",
+        "beeswarm" => "Beeswarm",
+        "dependence" => "Dependence",
+        _ => "Row explorer",
+    }
+}
+
+/// "based on 4,000 of 10,000 rows" while partial, "over 10,000 rows" when complete.
+pub fn coverage(summary: &JobSummary) -> String {
+    if summary.partial {
+        format!(
+            "based on {} of {} rows so far",
+            format::count(summary.rows_covered),
+            format::count(summary.rows_total)
+        )
+    } else {
+        format!("over all {} rows", format::count(summary.rows_covered))
+    }
+}
+
+/// "every row shown, over all 60 rows" or "2,000 sampled rows shown, based on …".
+fn sample_words(size: u64, summary: &JobSummary) -> String {
+    if size >= summary.rows_covered {
+        format!("every row shown, {}", coverage(summary))
+    } else {
+        format!(
+            "{} sampled rows shown, {}",
+            format::count(size),
+            coverage(summary)
+        )
+    }
+}
+
+fn class_name(summary: &JobSummary, k: usize) -> String {
+    if summary.outputs == 1 {
+        "the model output".into()
+    } else {
+        format!("class {k}")
+    }
+}
+
+#[component]
+pub fn Results() -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    let ready = move || {
+        s.summary
+            .with(|x| x.as_ref().is_some_and(|x| x.rows_covered > 0))
+    };
+    view! {
+        <Show when=ready>
+            <ResultsBody />
+        </Show>
+    }
+}
+
+#[component]
+fn ResultsBody() -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    let summary = Memo::new(move |_| s.summary.get());
+    let outputs = move || summary.with(|x| x.as_ref().map_or(1, |x| x.outputs));
+    let class = move || s.view.with(|v| v.class).min(outputs().saturating_sub(1));
+    let section = move || s.view.with(|v| v.section.unwrap_or("importance"));
+    let set_view = move |f: &dyn Fn(&mut ViewState)| s.view.update(|v| f(v));
+    let succeeded = move || {
+        s.job
+            .with(|j| j.as_ref().is_some_and(|j| j.state == JobState::Succeeded))
+    };
+    view! {
+        <section class="results" data-testid="results">
+            <div class="results-bar">
+                <p class="coverage" data-testid="coverage">
+                    {move || summary.with(|x| x.as_ref().map(|x| {
+                        let mut t = format!("Results {}", coverage(x));
+                        if x.partial { t.push_str(" (partial: they fill in as chunks finish)"); }
+                        t
+                    }))}
+                </p>
+                <Show when=move || { outputs() > 1 }>
+                    <label>
+                        "Class "
+                        <select
+                            data-testid="class-select"
+                            prop:value=move || class().to_string()
+                            on:change=move |ev| {
+                                let k = event_target_value(&ev).parse().unwrap_or(0);
+                                set_view(&|v| v.class = k);
+                            }
+                        >
+                            {move || (0..outputs()).map(|k| view! { <option value=k.to_string()>{format!("class {k}")}</option> }).collect_view()}
+                        </select>
+                    </label>
+                </Show>
+                <label>
+                    <input
+                        type="checkbox"
+                        data-testid="palette-cb"
+                        prop:checked=move || s.view.with(|v| v.palette == Palette::ColourBlindSafe)
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            set_view(&|v| v.palette = if on { Palette::ColourBlindSafe } else { Palette::RedBlue });
+                        }
+                    />
+                    " Colour-blind-safe colours"
+                </label>
+            </div>
+            <nav class="tabs" role="tablist">
+                {SECTIONS.iter().map(|&name| view! {
+                    <button
+                        type="button"
+                        role="tab"
+                        data-testid=format!("tab-{name}")
+                        aria-selected=move || (section() == name).to_string()
+                        class:active=move || section() == name
+                        on:click=move |_| set_view(&|v| v.section = Some(name))
+                    >
+                        {section_label(name)}
+                    </button>
+                }).collect_view()}
+            </nav>
+            {move || match section() {
+                "beeswarm" => view! { <BeeswarmSection summary class=Signal::derive(class) /> }.into_any(),
+                "dependence" => view! { <DependenceSection summary class=Signal::derive(class) /> }.into_any(),
+                "row" => view! { <RowExplorer class=Signal::derive(class) /> }.into_any(),
+                _ => view! { <ImportanceSection summary class=Signal::derive(class) /> }.into_any(),
+            }}
+            <Exports succeeded=Signal::derive(succeeded) />
+        </section>
+    }
+}
+
+#[component]
+fn ImportanceSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    let bars = Memo::new(move |_| {
+        summary.with(|x| {
+            x.as_ref().map_or(vec![], |x| {
+                let k = class.get();
+                importance::bars(
+                    &x.features,
+                    x.mean_abs_shap.get(k).map_or(&[][..], |v| v),
+                    TOP_N,
+                )
+            })
+        })
+    });
+    let markup = Signal::derive(move || {
+        let palette = s.view.with(|v| v.palette);
+        let note = summary.with(|x| x.as_ref().map(coverage).unwrap_or_default());
+        importance::svg(&bars.get(), colour::contribution_colours(palette).0, &note)
+    });
+    let caption = Signal::derive(move || {
+        summary.with(|x| x.as_ref().map_or(String::new(), |x| format!(
+            "How much each feature moves {} on average (mean |SHAP value|), {}: longer bars matter more.",
+            class_name(x, class.get()), coverage(x)
+        )))
+    });
+    view! {
+        <Figure name="importance" title="Feature importance" caption markup file_stem=s.id.get_untracked()>
+            <table>
+                <thead><tr><th>"Feature"</th><th>"mean |SHAP|"</th></tr></thead>
+                <tbody>
+                    {move || bars.get().into_iter().map(|b| view! { <tr><td>{b.label}</td><td>{format::value(b.value)}</td></tr> }).collect_view()}
+                </tbody>
+            </table>
+        </Figure>
+    }
+}
+
+#[component]
+fn BeeswarmSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    let markup = Signal::derive(move || {
+        let palette = s.view.with(|v| v.palette);
+        summary.with(|x| {
+            x.as_ref().map_or(String::new(), |x| {
+                beeswarm::svg(&x.beeswarm, &x.features, class.get(), palette)
+            })
+        })
+    });
+    let caption = Signal::derive(move || {
+        summary.with(|x| x.as_ref().map_or(String::new(), |x| format!(
+            "Each dot is one row: its position is the feature's SHAP value for {}, its colour the feature's value (red high, blue low, grey missing); {}.",
+            class_name(x, class.get()),
+            sample_words(x.beeswarm.size, x)
+        )))
+    });
+    let table = move || {
+        summary.with(|x| x.as_ref().map(|x| {
+            let k = class.get();
+            x.beeswarm.features.iter().take(beeswarm::MAX_FEATURES).enumerate().map(|(i, &f)| {
+                let ys = x.beeswarm.shap.get(k).and_then(|o| o.get(i)).cloned().unwrap_or_default();
+                let (lo, hi) = ys.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let name = x.features.get(f).cloned().unwrap_or_default();
+                view! { <tr><td>{name}</td><td>{format::value(f64::from(lo))}</td><td>{format::value(f64::from(hi))}</td></tr> }
+            }).collect_view()
+        }))
+    };
+    view! {
+        <Figure name="beeswarm" title="SHAP values by feature" caption markup file_stem=s.id.get_untracked()>
+            <table>
+                <thead><tr><th>"Feature"</th><th>"lowest SHAP"</th><th>"highest SHAP"</th></tr></thead>
+                <tbody>{table}</tbody>
+            </table>
+        </Figure>
+    }
+}
+
+#[component]
+fn DependenceSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    // Features the sample covers, most important first (the select's options).
+    let choices = Memo::new(move |_| {
+        summary.with(|x| {
+            x.as_ref().map_or(vec![], |x| {
+                x.dependence
+                    .features
+                    .iter()
+                    .filter_map(|d| x.features.get(d.feature).cloned())
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    let chosen = move || {
+        s.view
+            .with(|v| v.feature.clone())
+            .filter(|f| choices.with(|c| c.contains(f)))
+            .or_else(|| choices.with(|c| c.first().cloned()))
+    };
+    let colour_by = move || s.view.with(|v| v.colour_by.clone());
+    let markup = Signal::derive(move || {
+        let palette = s.view.with(|v| v.palette);
+        let (Some(name), k) = (chosen(), class.get()) else {
+            return String::new();
+        };
+        summary.with(|x| {
+            let Some(x) = x.as_ref() else {
+                return String::new();
+            };
+            let index = |n: &str| x.features.iter().position(|f| f == n);
+            let dep = |f: usize| x.dependence.features.iter().find(|d| d.feature == f);
+            let Some(d) = index(&name).and_then(dep) else {
+                return String::new();
+            };
+            let Some(out) = d.outputs.get(k) else {
+                return String::new();
+            };
+            let colour = match colour_by() {
+                Some(c) if c == "none" => None,
+                Some(c) => index(&c)
+                    .and_then(dep)
+                    .map(|cd| (x.features[cd.feature].as_str(), cd.x.as_slice())),
+                None => out
+                    .partner
+                    .and_then(|p| x.features.get(p))
+                    .map(|pn| (pn.as_str(), out.colour.as_slice())),
+            };
+            dependence::svg(
+                &dependence::Scatter {
+                    feature: &name,
+                    x: &d.x,
+                    y: &out.y,
+                    rows: &x.dependence.rows,
+                    colour,
+                },
+                palette,
+            )
+        })
+    });
+    let caption = Signal::derive(move || {
+        summary.with(|x| {
+            x.as_ref().map_or(String::new(), |x| {
+                format!(
+                    "How {}'s value changes its SHAP value; colour shows {}; {}.",
+                    chosen().unwrap_or_default(),
+                    colour_by()
+                        .filter(|c| c != "none")
+                        .map(|c| format!("{c}'s value"))
+                        .unwrap_or_else(|| "the value of its strongest interaction partner".into()),
+                    sample_words(x.dependence.size, x)
+                )
+            })
+        })
+    });
+    let table = move || {
+        let name = chosen()?;
+        summary.with(|x| x.as_ref().and_then(|x| {
+            let f = x.features.iter().position(|n| *n == name)?;
+            let d = x.dependence.features.iter().find(|d| d.feature == f)?;
+            let out = d.outputs.get(class.get())?;
+            Some(x.dependence.rows.iter().zip(&d.x).zip(&out.y).take(200).map(|((r, v), y)| view! {
+                <tr><td>{*r}</td><td>{v.map_or("missing".into(), |v| format::value(f64::from(v)))}</td><td>{format::value(f64::from(*y))}</td></tr>
+            }).collect_view())
+        }))
+    };
+    view! {
+        <div class="controls">
+            <label>
+                "Feature "
+                <select
+                    data-testid="dependence-feature"
+                    prop:value=move || chosen().unwrap_or_default()
+                    on:change=move |ev| { let f = event_target_value(&ev); s.view.update(|v| v.feature = Some(f)); }
+                >
+                    {move || choices.get().into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>
+                " coloured by "
+                <select
+                    data-testid="dependence-colour"
+                    prop:value=move || colour_by().unwrap_or_default()
+                    on:change=move |ev| {
+                        let c = event_target_value(&ev);
+                        s.view.update(|v| v.colour_by = if c.is_empty() { None } else { Some(c) });
+                    }
+                >
+                    <option value="">"strongest partner"</option>
+                    <option value="none">"nothing"</option>
+                    {move || choices.get().into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+        </div>
+        <Figure name="dependence" title="Dependence" caption markup file_stem=s.id.get_untracked()>
+            <table>
+                <thead><tr><th>"Row"</th><th>"Value"</th><th>"SHAP"</th></tr></thead>
+                <tbody>{table}</tbody>
+            </table>
+        </Figure>
+    }
+}
+
+/// Downloads: the SHAP values CSV (the CLI's format) and the JSON bundle.
+#[component]
+fn Exports(succeeded: Signal<bool>) -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    let bundle = move |_| {
+        let id = s.id.get_untracked();
+        let (job, summary) = (s.job.get_untracked(), s.summary.get_untracked());
+        leptos::task::spawn_local(async move {
+            let get = |url: String| async move {
+                net::request("GET", &url, None, None)
+                    .await
+                    .ok()
+                    .filter(|r| r.ok())
+                    .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+            };
+            let inputs = job.as_ref().and_then(|j| j.inputs.clone());
+            let (model, data) = match &inputs {
+                Some(i) => (
+                    get(format!("/api/uploads/{}", i.model)).await,
+                    get(format!("/api/uploads/{}", i.data)).await,
+                ),
+                None => (None, None),
+            };
+            let engine = get("/api/health".into())
+                .await
+                .and_then(|h| h.get("version").cloned());
+            let pick = |u: &Option<serde_json::Value>| {
+                u.as_ref().map(|u| serde_json::json!({
+                "name": u.get("name"), "sha256": u.get("sha256"), "bytes": u.get("bytes"), "id": u.get("id"),
+            }))
+            };
+            let bundle = serde_json::json!({
+                "shaplab_bundle": 1,
+                "engine_version": engine,
+                "job": job,
+                "model": pick(&model),
+                "data": pick(&data),
+                "options": inputs.map(|i| serde_json::json!({"output": i.output, "background_rows": i.background_rows})),
+                "summary": summary,
+            });
+            let text = serde_json::to_string_pretty(&bundle).unwrap_or_default();
+            net::download_text(&format!("shaplab-{id}.json"), "application/json", &text);
+        });
+    };
+    view! {
+        <div class="exports" data-testid="exports">
+            <h3>"Downloads"</h3>
+            <Show
+                when=move || succeeded.get()
+                fallback=|| view! { <span class="muted">"The SHAP values CSV is available once the job has finished. "</span> }
+            >
+                <a class="button" data-testid="download-csv" href=move || format!("/api/jobs/{}/shap.csv", s.id.get()) download="">
+                    "SHAP values (CSV)"
+                </a>
+            </Show>
+            " "
+            <button type="button" data-testid="download-json" on:click=bundle>"Summary and job details (JSON)"</button>
+            <span class="muted">" Each plot has SVG and PNG buttons."</span>
+        </div>
+    }
+}

@@ -1,0 +1,292 @@
+//! The start page: two drop zones, the options, Submit (with an Idempotency-Key kept across
+//! retries, so a double click or a retry after an outage never makes two jobs) and "Try the
+//! sample".
+
+use super::uploads::{DropZone, UploadState, incompatibility, send};
+use crate::backoff::Backoff;
+use crate::net;
+use crate::status::{ServiceState, StatusSignals};
+use crate::wire::{Job, JobOutput, JobRequest, UploadKind};
+use leptos::prelude::*;
+
+/// Where a submission stands.
+#[derive(Clone, Debug, PartialEq)]
+enum Submission {
+    Idle,
+    Sending,
+    /// The queue is unreachable: we retry by ourselves with the same key.
+    Waiting {
+        attempt: u32,
+        message: String,
+    },
+    Refused(String),
+}
+
+/// The Idempotency-Key for one request: the same request (same files, same options) reuses
+/// its key until it succeeds, in this tab and across reloads.
+fn key_for(request: &JobRequest) -> String {
+    let slot = format!(
+        "shaplab.submit.{}",
+        serde_json::to_string(request).unwrap_or_default()
+    );
+    if let Some(key) = net::stored(&slot) {
+        return key;
+    }
+    let key = net::new_key();
+    net::store(&slot, &key);
+    key
+}
+
+/// Submits `request`, retrying while the queue is unreachable; goes to the job page on success.
+async fn submit(request: JobRequest, state: RwSignal<Submission>) {
+    let key = key_for(&request);
+    let body = serde_json::to_string(&request).unwrap_or_default();
+    let schedule = Backoff::HEALTH;
+    let mut attempt = 0u32;
+    state.set(Submission::Sending);
+    loop {
+        let reply = net::request("POST", "/api/jobs", Some(body.clone()), Some(key.clone())).await;
+        let wait = match reply {
+            Ok(r) if r.ok() => match r.json::<Job>() {
+                Ok(job) => {
+                    net::go_to(&format!("/jobs/{}", job.id));
+                    return;
+                }
+                Err(_) => {
+                    state.set(Submission::Refused(
+                        "the server's answer could not be read".into(),
+                    ));
+                    return;
+                }
+            },
+            Ok(r) if r.status == 503 || r.status == 429 || r.status >= 502 => {
+                let e = r.error();
+                (e.message, r.retry_after_s)
+            }
+            Ok(r) => {
+                state.set(Submission::Refused(r.error().message));
+                return;
+            }
+            Err(_) => ("the server did not answer".to_owned(), None),
+        };
+        attempt += 1;
+        if attempt > 20 {
+            state.set(Submission::Refused(format!(
+                "{} — gave up after {attempt} tries; your files are uploaded, press Submit to try \
+                 again",
+                wait.0
+            )));
+            return;
+        }
+        let delay = schedule
+            .delay_ms(attempt, net::random())
+            .max(wait.1.unwrap_or(0) * 1_000);
+        state.set(Submission::Waiting {
+            attempt,
+            message: format!(
+                "{} — your files are safe; retrying in {} s",
+                wait.0,
+                delay.div_ceil(1_000)
+            ),
+        });
+        net::sleep_ms(delay).await;
+    }
+}
+
+#[component]
+pub fn StartPage() -> impl IntoView {
+    let status = expect_context::<StatusSignals>();
+    let model = RwSignal::new(UploadState::Empty);
+    let data = RwSignal::new(UploadState::Empty);
+    let output = RwSignal::new(JobOutput::Raw);
+    let background = RwSignal::new(String::new());
+    let submission = RwSignal::new(Submission::Idle);
+
+    let problem = Memo::new(move |_| {
+        let (m, d) = (model.get(), data.get());
+        match (m.upload(), d.upload()) {
+            (Some(m), Some(d)) => incompatibility(m, d),
+            _ => None,
+        }
+    });
+    let background_rows = move || -> Result<Option<u64>, String> {
+        let text = background.get();
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        match text.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err("background rows must be a whole number above 0, or empty".into()),
+        }
+    };
+    // Why Submit is disabled, in words (None: it is enabled).
+    let blocked = move || -> Option<String> {
+        if matches!(
+            submission.get(),
+            Submission::Sending | Submission::Waiting { .. }
+        ) {
+            return Some("Submitting…".into());
+        }
+        if model.with(|m| m.upload().is_none()) || data.with(|d| d.upload().is_none()) {
+            return Some("Upload a model and a data file first.".into());
+        }
+        if let Some(p) = problem.get() {
+            return Some(format!("Cannot explain: {p}."));
+        }
+        if let Err(e) = background_rows() {
+            return Some(format!("Cannot explain: {e}."));
+        }
+        match status.state.get() {
+            ServiceState::QueueDown { .. } => Some(
+                "The job queue is unreachable right now; Submit comes back by itself once it \
+                 recovers (your uploads are kept)."
+                    .into(),
+            ),
+            ServiceState::Offline => Some("You are offline.".into()),
+            _ => None,
+        }
+    };
+    let request = move || -> Option<JobRequest> {
+        Some(JobRequest {
+            model: model.with(|m| m.upload().map(|u| u.id.clone()))?,
+            data: data.with(|d| d.upload().map(|u| u.id.clone()))?,
+            output: output.get(),
+            interactions: false,
+            background_rows: background_rows().ok()?,
+        })
+    };
+    let on_submit = move |_| {
+        if blocked().is_none()
+            && let Some(r) = request()
+        {
+            leptos::task::spawn_local(submit(r, submission));
+        }
+    };
+    let try_sample = move |_| {
+        leptos::task::spawn_local(async move {
+            let files = [
+                (
+                    UploadKind::Model,
+                    "/sample/model.json",
+                    "sample-model.json",
+                    model,
+                ),
+                (
+                    UploadKind::Data,
+                    "/sample/data.csv",
+                    "sample-data.csv",
+                    data,
+                ),
+            ];
+            for (kind, url, name, state) in files {
+                match net::fetch_blob(url).await {
+                    Ok(blob) => send(kind, blob, name.into(), state).await,
+                    Err(_) => {
+                        state.set(UploadState::Refused {
+                            name: name.into(),
+                            message: "the bundled sample could not be loaded".into(),
+                        });
+                        return;
+                    }
+                }
+            }
+            // shap's default: the raw margin, path-dependent (exact, no background needed).
+            output.set(JobOutput::Raw);
+            background.set(String::new());
+            if let Some(r) = request() {
+                submit(r, submission).await;
+            }
+        });
+    };
+
+    view! {
+        <section class="intro">
+            <h1>"Explain your tree models"</h1>
+            <p>
+                "Drop in a trained XGBoost or LightGBM model and a CSV of the rows to explain. "
+                "shaplab computes exact SHAP values on your own machines and shows why the model "
+                "predicts what it does, row by row."
+            </p>
+            <button type="button" class="sample" data-testid="try-sample" on:click=try_sample>
+                "Try the sample"
+            </button>
+            <span class="muted">" — a breast-cancer classifier (XGBoost) and 60 patients"</span>
+        </section>
+        <div class="drop-zones">
+            <DropZone kind=UploadKind::Model state=model />
+            <DropZone kind=UploadKind::Data state=data />
+        </div>
+        <Show when=move || problem.get().is_some()>
+            <p class="error" role="alert" data-testid="incompatible">
+                {move || problem.get().map(|p| format!("These files do not fit: {p}."))}
+            </p>
+        </Show>
+        <fieldset class="options">
+            <legend>"Options"</legend>
+            <label>
+                "Explain "
+                <select
+                    data-testid="output"
+                    on:change=move |ev| {
+                        output.set(if event_target_value(&ev) == "probability" {
+                            JobOutput::Probability
+                        } else {
+                            JobOutput::Raw
+                        })
+                    }
+                    prop:value=move || match output.get() {
+                        JobOutput::Raw => "raw",
+                        JobOutput::Probability => "probability",
+                    }
+                >
+                    <option value="raw">"the raw output (log-odds for classifiers)"</option>
+                    <option value="probability">"the probability (after the link)"</option>
+                </select>
+            </label>
+            <label>
+                "Background rows "
+                <input
+                    type="number"
+                    min="1"
+                    placeholder="none: path-dependent"
+                    data-testid="background-rows"
+                    prop:value=move || background.get()
+                    on:input=move |ev| background.set(event_target_value(&ev))
+                />
+                <span class="muted">
+                    " interventional SHAP against this many sampled rows (probability uses 100 when empty)"
+                </span>
+            </label>
+            <label class="muted">
+                <input type="checkbox" disabled=true />
+                " Interaction values (not yet available from the web app; use "
+                <code>"shaplab explain --interactions"</code>
+                ")"
+            </label>
+        </fieldset>
+        <div class="submit-row">
+            <button
+                type="button"
+                class="primary"
+                data-testid="submit"
+                disabled=move || blocked().is_some()
+                on:click=on_submit
+            >
+                "Explain"
+            </button>
+            <span class="muted" data-testid="submit-why">{move || blocked().unwrap_or_default()}</span>
+        </div>
+        {move || match submission.get() {
+            Submission::Waiting { message, .. } => {
+                view! { <p class="warning" role="status" data-testid="submit-status">{message}</p> }
+                    .into_any()
+            }
+            Submission::Refused(message) => {
+                view! { <p class="error" role="alert" data-testid="submit-status">{message}</p> }
+                    .into_any()
+            }
+            _ => ().into_any(),
+        }}
+    }
+}

@@ -1,0 +1,300 @@
+//! One drop zone of the start page: a file picker and drag-and-drop target that uploads the
+//! file at once (with progress) and shows the server's description of it, or why it was
+//! refused.
+
+use crate::format;
+use crate::net;
+use crate::wire::{Upload, UploadKind, UploadSummary};
+use leptos::prelude::*;
+
+/// Where one upload stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UploadState {
+    Empty,
+    Sending { name: String, fraction: f64 },
+    Done(Upload),
+    Refused { name: String, message: String },
+}
+
+impl UploadState {
+    pub fn upload(&self) -> Option<&Upload> {
+        match self {
+            UploadState::Done(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+fn kind_key(kind: UploadKind) -> &'static str {
+    match kind {
+        UploadKind::Model => "model",
+        UploadKind::Data => "data",
+    }
+}
+
+/// Uploads `blob` as `kind`, publishing progress and the outcome in `state`.
+pub async fn send(
+    kind: UploadKind,
+    blob: web_sys::Blob,
+    name: String,
+    state: RwSignal<UploadState>,
+) {
+    state.set(UploadState::Sending {
+        name: name.clone(),
+        fraction: 0.0,
+    });
+    let progress_name = name.clone();
+    let progress = move |fraction: f64| {
+        state.set(UploadState::Sending {
+            name: progress_name.clone(),
+            fraction,
+        })
+    };
+    let outcome = net::upload_file(kind_key(kind), blob, name.clone(), progress).await;
+    let refused = |message: String| UploadState::Refused {
+        name: name.clone(),
+        message,
+    };
+    state.set(match outcome {
+        Ok(reply) if reply.ok() => match reply.json::<Upload>() {
+            Ok(upload) => UploadState::Done(upload),
+            Err(_) => refused("the server's answer could not be read; try again".into()),
+        },
+        Ok(reply) => refused(reply.error().message),
+        Err(_) => refused(
+            "the upload did not reach the server (network error or the server is restarting); \
+             try again"
+                .into(),
+        ),
+    });
+}
+
+fn first_file(files: Option<web_sys::FileList>) -> Option<web_sys::File> {
+    files?.get(0)
+}
+
+/// A drop zone for `kind`.
+#[component]
+pub fn DropZone(kind: UploadKind, state: RwSignal<UploadState>) -> impl IntoView {
+    let (title, hint, accept) = match kind {
+        UploadKind::Model => (
+            "Model",
+            "XGBoost .json / .ubj or LightGBM .txt",
+            ".json,.ubj,.txt,.model",
+        ),
+        UploadKind::Data => ("Data", "CSV with a header row", ".csv,.txt"),
+    };
+    let over = RwSignal::new(false);
+    let take = move |file: Option<web_sys::File>| {
+        if let Some(file) = file {
+            let name = file.name();
+            let blob: web_sys::Blob = file.into();
+            leptos::task::spawn_local(send(kind, blob, name, state));
+        }
+    };
+    let on_drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        over.set(false);
+        take(first_file(ev.data_transfer().and_then(|d| d.files())));
+    };
+    let on_pick = move |ev: web_sys::Event| {
+        use wasm_bindgen::JsCast;
+        let input = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok());
+        take(first_file(input.as_ref().and_then(|i| i.files())));
+        if let Some(input) = input {
+            input.set_value(""); // picking the same file again re-uploads it
+        }
+    };
+    let testid = format!("drop-{}", kind_key(kind));
+    view! {
+        <div
+            class="drop-zone"
+            class:over=move || over.get()
+            data-testid=testid
+            data-state=move || match state.get() {
+                UploadState::Empty => "empty",
+                UploadState::Sending { .. } => "sending",
+                UploadState::Done(_) => "done",
+                UploadState::Refused { .. } => "refused",
+            }
+            on:dragover=move |ev: web_sys::DragEvent| {
+                ev.prevent_default();
+                over.set(true);
+            }
+            on:dragleave=move |_| over.set(false)
+            on:drop=on_drop
+        >
+            <h2>{title}</h2>
+            <label class="picker">
+                <span class="button">"Choose a file"</span>
+                " or drop it here — " {hint}
+                <input type="file" accept=accept on:change=on_pick data-testid=format!("file-{}", kind_key(kind)) />
+            </label>
+            {move || match state.get() {
+                UploadState::Empty => view! { <p class="muted">"Nothing uploaded yet."</p> }.into_any(),
+                UploadState::Sending { name, fraction } => {
+                    let pct = (fraction * 100.0).round();
+                    view! {
+                        <p>"Uploading " <b>{name}</b> "…"</p>
+                        <progress max="100" value=pct></progress>
+                    }
+                        .into_any()
+                }
+                UploadState::Refused { name, message } => {
+                    view! {
+                        <p class="error" role="alert" data-testid="upload-error">
+                            <b>{name}</b> " was not accepted: " {message}
+                        </p>
+                    }
+                        .into_any()
+                }
+                UploadState::Done(upload) => view! { <UploadFacts upload /> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// What the server found in an accepted file.
+#[component]
+fn UploadFacts(upload: Upload) -> impl IntoView {
+    let size = format!("{} bytes", format::count(upload.bytes));
+    let facts = match &upload.summary {
+        UploadSummary::Model(m) => {
+            let mut lines = vec![
+                format!("{} · {}", m.format, m.objective),
+                format!(
+                    "{} trees, depth up to {}, {} features, {} output{}",
+                    format::count(m.trees as u64),
+                    m.max_depth,
+                    m.features,
+                    m.outputs,
+                    if m.outputs == 1 { "" } else { "s" }
+                ),
+            ];
+            lines.extend(m.notes.iter().cloned());
+            lines
+        }
+        UploadSummary::Data(d) => vec![
+            format!(
+                "{} rows × {} columns",
+                format::count(d.rows),
+                d.columns.len()
+            ),
+            format!("{} missing cells", format::count(d.missing_cells)),
+        ],
+    };
+    view! {
+        <div class="facts" data-testid="upload-summary">
+            <p>
+                <b>{upload.name.clone()}</b>
+                " · "
+                {size}
+            </p>
+            <ul>{facts.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ul>
+        </div>
+    }
+}
+
+/// Why the data cannot be explained by the model, in words; `None` when they fit.
+pub fn incompatibility(model: &Upload, data: &Upload) -> Option<String> {
+    let (UploadSummary::Model(m), UploadSummary::Data(d)) = (&model.summary, &data.summary) else {
+        return Some("the model and data files are swapped".into());
+    };
+    match &m.feature_names {
+        Some(names) => {
+            let missing: Vec<&str> = names
+                .iter()
+                .filter(|n| !d.columns.contains(n))
+                .map(String::as_str)
+                .collect();
+            match missing.len() {
+                0 => None,
+                n => {
+                    let shown: Vec<&str> = missing.iter().take(8).copied().collect();
+                    let more = if n > 8 {
+                        format!(" and {} more", n - 8)
+                    } else {
+                        String::new()
+                    };
+                    Some(format!(
+                        "the data lacks {n} column{} the model needs: {}{more}",
+                        if n == 1 { "" } else { "s" },
+                        shown.join(", ")
+                    ))
+                }
+            }
+        }
+        None if d.columns.len() < m.features => Some(format!(
+            "the model was trained without feature names on {} features, but the data has only \
+             {} columns",
+            m.features,
+            d.columns.len()
+        )),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{DataSummary, ModelSummary};
+
+    fn model(names: Option<&[&str]>, features: usize) -> Upload {
+        Upload {
+            id: "m".into(),
+            kind: UploadKind::Model,
+            name: "m.json".into(),
+            bytes: 1,
+            sha256: String::new(),
+            created_at_ms: 0,
+            summary: UploadSummary::Model(ModelSummary {
+                format: "XGBoost JSON".into(),
+                objective: "binary:logistic".into(),
+                outputs: 1,
+                trees: 1,
+                max_depth: 1,
+                features,
+                feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+                notes: vec![],
+            }),
+        }
+    }
+
+    fn data(columns: &[&str]) -> Upload {
+        Upload {
+            id: "d".into(),
+            kind: UploadKind::Data,
+            name: "d.csv".into(),
+            bytes: 1,
+            sha256: String::new(),
+            created_at_ms: 0,
+            summary: UploadSummary::Data(DataSummary {
+                rows: 3,
+                columns: columns.iter().map(|s| s.to_string()).collect(),
+                missing_cells: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn missing_columns_are_named_before_submit() {
+        let m = model(Some(&["age", "income", "tenure"]), 3);
+        assert_eq!(
+            incompatibility(&m, &data(&["tenure", "zip"])).as_deref(),
+            Some("the data lacks 2 columns the model needs: age, income")
+        );
+        assert_eq!(
+            incompatibility(&m, &data(&["income", "age", "tenure", "x"])),
+            None
+        );
+    }
+
+    #[test]
+    fn an_unnamed_model_needs_enough_columns() {
+        let m = model(None, 3);
+        assert!(incompatibility(&m, &data(&["a", "b"])).is_some());
+        assert_eq!(incompatibility(&m, &data(&["a", "b", "c"])), None);
+    }
+}
