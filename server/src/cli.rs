@@ -21,6 +21,9 @@ pub enum Command {
     /// Run workers only (no web server): claim chunk tasks from the Redis in REDIS_URL and
     /// compute them. Run as many as you like, on any machine sharing the blob store.
     Worker(WorkerArgs),
+    /// Give failed jobs with dead-letter tasks another go: their unfinished chunks go back to
+    /// the queue with fresh attempt counts. Every such job, or only `--job ID`.
+    RequeueDead(RequeueDeadArgs),
     /// Explain every row of a CSV with the SHAP engine and write the values as CSV (no Redis).
     Explain(shaplab::ExplainArgs),
 }
@@ -51,4 +54,11 @@ pub struct WorkerArgs {
     /// default blob store (`DATA_DIR/blobs`) when BLOB_STORE_URL is unset.
     #[arg(long, env = "SHAPLAB_DATA_DIR", default_value = ".shaplab")]
     pub data_dir: std::path::PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RequeueDeadArgs {
+    /// Requeue this job only (it must have failed).
+    #[arg(long = "job", value_name = "ID")]
+    pub job: Option<String>,
 }

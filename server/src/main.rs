@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => on_runtime(server::commands::serve::run(args)),
         Command::Worker(args) => on_runtime(server::commands::worker::run(args)),
+        Command::RequeueDead(args) => on_runtime(server::commands::requeue_dead::run(args)),
         Command::CheckRedis => on_runtime(async {
             Ok::<_, std::convert::Infallible>(server::commands::check_redis::run().await)
         }),

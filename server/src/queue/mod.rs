@@ -14,6 +14,7 @@
 //! - [`scripts`]: the Lua scripts (`lua/*.lua`) and typed builders for their calls.
 //! - [`client`]: [`Queue`], the typed API over the scripts (submit, claim, heartbeat, complete,
 //!   fail, release, reap, promote, cancel, requeue, status, audit).
+//! - [`dead`]: requeueing every job with dead tasks ([`Queue::requeue_all_dead`]).
 //! - [`expire`]: jobs past `RESULT_TTL` become tombstones ([`Queue::expire_results`]).
 //! - [`types`]: requests, job status and the outcome of each worker write.
 //! - [`error`]: [`QueueError`], separating "Redis unavailable" (retry later) from "not
@@ -26,6 +27,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod dead;
 pub mod error;
 pub mod expire;
 pub mod ids;
@@ -36,6 +38,7 @@ pub mod types;
 pub mod worker;
 
 pub use client::Queue;
+pub use dead::Requeued;
 pub use error::QueueError;
 pub use ids::{FencingToken, IdError, IdempotencyKey, JobId, RowRange, TaskId, WorkerId};
 pub use reaper::run_reaper;

@@ -1,10 +1,13 @@
 //! HTTP handlers. Pages are served by Leptos (see [`crate::startup`]); these are the JSON API.
 //!
+//! - [`admin`]: `POST /api/admin/dead/requeue` (the dead-letter requeue).
 //! - [`error`]: the JSON error envelope every API failure is rendered as.
 //! - [`health`]: `/healthz` (liveness), `/readyz` (readiness), `/api/health` (the full report).
-//! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}`, `GET /api/jobs/{id}/shap.csv`.
+//! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results (`shap.csv`,
+//!   `summary`, `rows/{i}`, `ranked`).
 //! - [`uploads`]: `POST /api/uploads`, `GET /api/uploads/{id}`.
 
+pub mod admin;
 pub mod error;
 pub mod health;
 pub mod jobs;
