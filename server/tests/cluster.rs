@@ -4,6 +4,10 @@
 //! - a real job through the HTTP API, compared byte for byte with `shaplab explain`;
 //! - `/api/health` reporting cluster mode and `CLUSTER INFO`;
 //! - scripts forgotten by every node (`SCRIPT FLUSH`) are loaded again on first use;
+//! - a pool made before the cluster exists fails fast, then connects once the cluster is up;
+//! - queue scenarios of QUEUE.md on one cluster (2/4 idempotency, 3 concurrent submits with one
+//!   key, 12 cancel, 5 a vanished worker's task reaped and finished elsewhere), the invariant
+//!   checked after each;
 //! - `CLUSTER FAILOVER` of the primary serving a partition while jobs are submitted and run
 //!   (QUEUE.md scenarios 21/22): brief errors at most, then every job succeeds, every chunk
 //!   ran, and the queue's invariant holds.
@@ -236,6 +240,158 @@ async fn scripts_every_node_forgot_are_loaded_again_on_first_use() {
     assert_eq!(queue.depths().await.expect("depths").ready, 4);
     let problems = queue.audit().await.expect("audit");
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// A queue on `pool` under its own prefix (so scenarios sharing one cluster do not meet),
+/// over 3 partitions (3 hash tags, spread over the primaries by their slots).
+fn queue_with_prefix(pool: &Arc<RedisPool>, prefix: &str) -> Arc<Queue> {
+    Arc::new(Queue::new(
+        pool.clone(),
+        QueueConfig {
+            prefix: prefix.to_owned(),
+            partitions: 3,
+            ..QueueConfig::for_tests()
+        },
+    ))
+}
+
+async fn assert_invariant(queue: &Queue) {
+    let problems = queue.audit().await.expect("audit");
+    assert!(
+        problems.is_empty(),
+        "queue invariant violated: {problems:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_scenarios_hold_on_a_cluster() {
+    let cluster = start_cluster().await;
+    let url = cluster.url();
+    let pool = Arc::new(RedisPool::new(&url, &cluster_settings(&url, false)).expect("pool"));
+    let worker_config = server::queue::WorkerConfig {
+        heartbeat_every: Duration::from_millis(100),
+        idle_poll: Duration::from_millis(50),
+        shutdown_grace: Duration::from_millis(300),
+        write_retry_for: Duration::from_secs(5),
+    };
+
+    // 2 + 4: a resubmit with the same key and body is the same job; another body is refused.
+    let queue = queue_with_prefix(&pool, "idem");
+    let first = queue
+        .submit(&request("{\"a\":1}", 10, 5, Some("key-1")))
+        .await
+        .expect("submit");
+    let again = queue
+        .submit(&request("{\"a\":1}", 10, 5, Some("key-1")))
+        .await
+        .expect("resubmit");
+    assert_eq!(
+        (again.job.clone(), again.created),
+        (first.job.clone(), false)
+    );
+    let conflict = queue
+        .submit(&request("{\"a\":2}", 10, 5, Some("key-1")))
+        .await
+        .expect_err("another body");
+    assert!(
+        matches!(conflict, QueueError::Conflict { .. }),
+        "{conflict}"
+    );
+    assert_invariant(&queue).await;
+
+    // 3: 50 concurrent submits with one key make one job.
+    let submits = (0..50).map(|_| {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            queue
+                .submit(&request("{\"b\":1}", 10, 5, Some("key-50")))
+                .await
+                .expect("submit")
+        })
+    });
+    let mut jobs = Vec::new();
+    for submit in submits {
+        jobs.push(submit.await.expect("task").job);
+    }
+    jobs.dedup();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_invariant(&queue).await;
+
+    // 12: a queued job is cancelled at once and leaves nothing to claim.
+    let queue = queue_with_prefix(&pool, "cancel");
+    let job = queue
+        .submit(&request("{}", 20, 5, None))
+        .await
+        .expect("submit")
+        .job;
+    let cancelled = queue.cancel(&job).await.expect("cancel");
+    assert!(
+        matches!(
+            cancelled,
+            server::queue::Cancellation::Cancelled { was_running: false }
+        ),
+        "{cancelled:?}"
+    );
+    assert_eq!(
+        queue.job(&job).await.expect("job").state,
+        JobState::Cancelled
+    );
+    let d = queue.depths().await.expect("depths");
+    assert_eq!(d.ready + d.leased + d.scheduled, 0, "{d:?}");
+    assert_invariant(&queue).await;
+
+    // 5: a worker that vanishes after claiming: the lease expires, the reaper requeues the
+    // task with stalls = 1, and another worker finishes the job.
+    let queue = queue_with_prefix(&pool, "stall");
+    let job = queue
+        .submit(&request("{}", 5, 5, None))
+        .await
+        .expect("submit")
+        .job;
+    let vanished = queue
+        .claim(&server::queue::WorkerId::generate())
+        .await
+        .expect("claim")
+        .expect("a ready task");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if queue.reap().await.expect("reap").requeued == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the expired lease was not reaped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let key = Partition::new("stall", job.partition()).task(&vanished.id);
+    let stalls: Option<String> = pool
+        .query(redis::cmd("HGET").arg(&key).arg("stalls"))
+        .await
+        .expect("HGET");
+    assert_eq!(stalls.as_deref(), Some("1"));
+    let runs: Runs = Arc::default();
+    let worker = Worker::new(
+        queue.clone(),
+        Arc::new(slow_counting_executor(runs.clone())),
+        worker_config.clone(),
+    );
+    let outcome = worker.try_execute_task().await.expect("a step");
+    assert!(
+        matches!(
+            outcome,
+            server::queue::Outcome::Completed {
+                last_chunk: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        queue.job(&job).await.expect("job").state,
+        JobState::Succeeded
+    );
+    assert_invariant(&queue).await;
 }
 
 /// One submit of the load generator: when (since the test started) and what came back.
