@@ -162,7 +162,8 @@ impl RedisTarget {
     /// Reads `REDIS_URL`: a comma-separated list (`redis://a:7000,redis://b:7001`) is a cluster;
     /// a single URL is a cluster only when `force_cluster` (`REDIS_CLUSTER=1`). A node written
     /// without a scheme (`redis://:pw@a:7000,b:7001`) takes the first node's scheme and
-    /// credentials, so a password is written once.
+    /// credentials, so a password is written once. A comma inside a password must be
+    /// percent-encoded (`%2C`, which redis-rs decodes), or it would split the list.
     pub fn parse(url: &str, force_cluster: bool) -> Result<Self, ConfigError> {
         let bad = |expected| ConfigError {
             var: "REDIS_URL",
