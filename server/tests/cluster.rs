@@ -214,6 +214,21 @@ async fn health_reports_cluster_mode_and_the_clusters_state() {
     assert_eq!(info["slots_ok"], 16384);
     assert_eq!(info["known_nodes"], 6);
     assert_eq!(info["size"], 3);
+
+    // `shaplab check-redis` takes the same report from a node list.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_shaplab"))
+        .arg("check-redis")
+        .env("REDIS_URL", cluster.url())
+        .env("REDIS_TIMEOUT", "2")
+        .env_remove("REDIS_CLUSTER")
+        .output()
+        .await
+        .expect("shaplab check-redis runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("the report as JSON");
+    assert_eq!(printed["redis"]["mode"], "cluster");
+    assert_eq!(printed["redis"]["server"]["cluster"]["state"], "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
