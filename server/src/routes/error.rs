@@ -66,8 +66,10 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The envelope as sent, under a fresh request id (the cause of an internal error is
+    /// logged under that id, not shown). Also what an SSE `error` event carries.
+    pub fn envelope(&self) -> serde_json::Value {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let shown = if self.status.is_server_error() && self.code == "internal" {
             tracing::error!(%request_id, cause = %self.message, "request failed");
@@ -76,12 +78,20 @@ impl IntoResponse for ApiError {
             tracing::info!(%request_id, code = self.code, message = %self.message, "request refused");
             self.message.as_str()
         };
-        let body = Envelope {
+        serde_json::to_value(Envelope {
             code: self.code,
             message: shown,
             retryable: self.retryable,
-            request_id: request_id.clone(),
-        };
+            request_id,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.envelope();
+        let request_id = body["request_id"].as_str().unwrap_or_default().to_owned();
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         if let Some(after) = self.retry_after {

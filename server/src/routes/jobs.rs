@@ -288,7 +288,7 @@ async fn finished_chunks(
 
 /// `410 result_expired` once the job ended more than `RESULT_TTL` ago (see
 /// [`crate::jobs::expiry`]): the job existed, but its results are (being) deleted.
-fn not_expired(state: &AppState, status: &JobStatus) -> Result<(), ApiError> {
+pub(super) fn not_expired(state: &AppState, status: &JobStatus) -> Result<(), ApiError> {
     let (ttl, now) = (state.jobs.result_ttl, now_ms());
     if expiry::is_expired(status, ttl, now) {
         return Err(ApiError::invalid(
@@ -312,7 +312,7 @@ fn read_error(e: ReadError) -> ApiError {
     }
 }
 
-fn job_id(text: &str) -> Result<JobId, ApiError> {
+pub(super) fn job_id(text: &str) -> Result<JobId, ApiError> {
     JobId::parse(text).map_err(|_| not_found(text))
 }
 

@@ -1,6 +1,7 @@
 //! HTTP handlers. Pages are served by Leptos (see [`crate::startup`]); these are the JSON API.
 //!
 //! - [`admin`]: `POST /api/admin/dead/requeue` (the dead-letter requeue).
+//! - [`events`]: `GET /api/jobs/{id}/events`, the job as server-sent events.
 //! - [`error`]: the JSON error envelope every API failure is rendered as.
 //! - [`health`]: `/healthz` (liveness), `/readyz` (readiness), `/api/health` (the full report).
 //! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results (`shap.csv`,
@@ -9,6 +10,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod jobs;
 pub mod uploads;
