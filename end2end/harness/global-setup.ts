@@ -1,9 +1,11 @@
 // Starts Redis and the server once for the whole suite, and waits until the page is served
 // (cargo-leptos, when used, does not wait for the port either).
 
-import { freePort, startRedis, startServer, waitFor, writeState } from './processes';
+import * as fs from 'node:fs';
+import { freePort, redisDataDir, startRedis, startServer, waitFor, writeState } from './processes';
 
 export default async function globalSetup(): Promise<void> {
+  fs.rmSync(redisDataDir, { recursive: true, force: true }); // each run starts empty
   const redisPort = await freePort();
   const redisPid = await startRedis(redisPort);
   const port = await freePort();

@@ -45,12 +45,20 @@ function logFile(name: string): number {
   return fs.openSync(path.join(stateDir, name), 'a');
 }
 
-/** Starts a throwaway redis-server (no persistence) on `port`; returns its pid. */
+/** Where the suite's Redis keeps its append-only file (emptied by global setup). */
+export const redisDataDir = path.join(stateDir, 'redis-data');
+
+/** Starts a redis-server on `port` with AOF on, as production runs it, so a spec that stops
+ * and restarts Redis mid-job sees the queue come back, not an empty server; returns its pid. */
 export async function startRedis(port: number): Promise<number> {
   const log = logFile('redis.log');
+  fs.mkdirSync(redisDataDir, { recursive: true });
   const child = spawn(
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+    [
+      '--bind', '127.0.0.1', '--port', String(port), '--save', '',
+      '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', redisDataDir,
+    ],
     { detached: true, stdio: ['ignore', log, log] },
   );
   child.unref();
@@ -96,6 +104,8 @@ export function startServer(port: number, redisPort: number): number {
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       // Short, so an outage shows within a couple of seconds of the page's next check.
       REDIS_TIMEOUT: '1',
+      // Small enough that bad_upload_is_explained can send a file over it quickly.
+      MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
       LEPTOS_SITE_ROOT: 'target/site',
     },
   });
