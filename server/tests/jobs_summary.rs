@@ -401,3 +401,64 @@ async fn the_summary_of_a_twenty_thousand_row_job_stays_under_two_megabytes() {
     println!("cached poll: {:?}", start.elapsed());
     assert_eq!(again, bytes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_that_finishes_a_job_leaves_its_summary_in_the_cache() {
+    let redis = TestRedis::start();
+    // 5,000 rows (the fixture's 60 repeated) in 5 chunks of 1,000.
+    let app = app(&redis, 1_000, 2).await;
+    let text = std::fs::read_to_string(fixture("xgb_binary_d6/data.csv")).expect("fixture");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let rows: Vec<&str> = lines.collect();
+    let mut big = format!("{header}\n");
+    for i in 0..5_000 {
+        big.push_str(rows[i % rows.len()]);
+        big.push('\n');
+    }
+    let id = submit_job(&app, "xgb_binary_d6", big.into_bytes()).await;
+    wait_for_success(&app, &id, Duration::from_secs(120)).await;
+
+    // Nobody asked for the summary, yet it appears in the cache.
+    let job = JobId::parse(&id).expect("a job id");
+    let status = app.queue.job(&job).await.expect("the job");
+    let spec = server::jobs::spec::JobSpec::parse(status.payload.as_str()).expect("a spec");
+    let cached = app
+        .data_dir
+        .join("blobs")
+        .join(&spec.results)
+        .join("summary-000005.json");
+    let start = Instant::now();
+    while !cached.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no warmed summary at {}",
+            cached.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "summary warmed {:?} after the job succeeded",
+        start.elapsed()
+    );
+    // (The local store writes a temporary file and renames it: a visible file is complete.)
+
+    let start = Instant::now();
+    let (status, bytes) = get(&app, &format!("/api/jobs/{id}/summary")).await;
+    let warm = start.elapsed();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, std::fs::read(&cached).expect("the cached summary"));
+    let summary: Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(summary["rows_covered"], 5_000);
+    assert_eq!(summary["partial"], false);
+
+    // For comparison: the same summary computed on demand.
+    std::fs::remove_file(&cached).expect("remove the cache");
+    let start = Instant::now();
+    let (_, computed) = get(&app, &format!("/api/jobs/{id}/summary")).await;
+    println!(
+        "first /summary of 5,000 rows: {warm:?} warmed, {:?} computed on demand",
+        start.elapsed()
+    );
+    assert_eq!(computed, bytes);
+}

@@ -56,6 +56,7 @@ pub async fn run(args: WorkerArgs) -> Result<ExitCode, WorkerError> {
         shap_executor(blobs.clone(), args.data_dir.join("cache"), jobs.cache_bytes),
         count,
     );
+    workers.warm_summaries(queue.clone(), blobs.clone(), args.data_dir.join("cache"));
     workers.sweep_results(queue, blobs, jobs.result_ttl);
     super::serve::shutdown_signal().await;
     workers.stop().await;

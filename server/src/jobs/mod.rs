@@ -20,6 +20,7 @@
 //! - [`ranked`]: the top rows by prediction or by one feature's SHAP value (streamed top-k).
 //! - [`rank_query`]: a ranking's query parameters, parsed and checked.
 //! - [`summary`]: the bounded aggregates and samples the plots draw, from finished chunks.
+//! - [`warm`]: the worker that finishes a job computes its summary right away (cache warm).
 //! - [`partner`]: the strongest interaction partner of a feature, by a cheap proxy.
 
 pub mod cache;
@@ -33,6 +34,7 @@ pub mod rows;
 pub mod spec;
 pub mod submit;
 pub mod summary;
+pub mod warm;
 pub mod workers;
 
 use crate::config::ConfigError;

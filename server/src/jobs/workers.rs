@@ -8,8 +8,10 @@
 //! of workers that died elsewhere.
 
 use super::expiry::run_sweeper;
+use super::warm::summary_warmer;
 use crate::blobs::BlobStore;
 use crate::queue::{Executor, Queue, Worker, WorkerConfig, run_reaper};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -67,6 +69,15 @@ impl Workers {
             ttl,
             stopped(self.stop.subscribe()),
         )));
+    }
+
+    /// Makes the worker whose chunk finishes a job compute the job's summary right away (see
+    /// [`crate::jobs::warm`]); `scratch` holds the data download meanwhile.
+    pub fn warm_summaries(&self, queue: Arc<Queue>, blobs: BlobStore, scratch: PathBuf) {
+        let hook = summary_warmer(queue, blobs, scratch);
+        for worker in &self.workers {
+            worker.on_job_succeeded(hook.clone());
+        }
     }
 
     /// How many workers run.

@@ -21,7 +21,7 @@
 
 use super::client::Queue;
 use super::error::QueueError;
-use super::ids::{RowRange, TaskId, WorkerId};
+use super::ids::{JobId, RowRange, TaskId, WorkerId};
 use super::types::{ClaimedTask, Completion, FailOutcome, Heartbeat, Released, TaskPayload};
 use crate::redis::RedisCallError;
 use crate::redis::pool::now_ms;
@@ -157,6 +157,12 @@ enum Phase {
     ReleaseNow,
 }
 
+/// What a worker runs, in the background, after its chunk finished a job (e.g. warming the
+/// job's summary so the first page load finds it ready). Gets the job and its payload.
+pub type SucceededHook = Arc<
+    dyn Fn(JobId, TaskPayload) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
+>;
+
 /// One worker (one chunk at a time; run several for parallelism).
 pub struct Worker {
     id: WorkerId,
@@ -167,6 +173,9 @@ pub struct Worker {
     /// When the loop last went round (ms since the epoch): health reports a consumer loop
     /// that stopped turning, the failure mode health checks that only PING miss.
     last_turn_ms: AtomicU64,
+    /// Run when this worker's chunk was a job's last (set once, possibly after the loop
+    /// started: a `OnceLock` needs no lock on the hot path).
+    on_succeeded: std::sync::OnceLock<SucceededHook>,
 }
 
 impl Worker {
@@ -179,7 +188,14 @@ impl Worker {
             config,
             phase: watch::Sender::new(Phase::Running),
             last_turn_ms: AtomicU64::new(now_ms()),
+            on_succeeded: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Runs `hook` (spawned, so the loop claims on meanwhile) whenever this worker's chunk
+    /// finishes a job. Only the first hook set counts.
+    pub fn on_job_succeeded(&self, hook: SucceededHook) {
+        let _ = self.on_succeeded.set(hook);
     }
 
     pub fn id(&self) -> &WorkerId {
@@ -236,6 +252,15 @@ impl Worker {
         metrics::histogram!(telemetry::CHUNK_DURATION).record(started.elapsed().as_secs_f64());
         let outcome = self.record(&task, computed).await;
         metrics::counter!(telemetry::CHUNKS_FINISHED, "outcome" => outcome.name()).increment(1);
+        if let (
+            Outcome::Completed {
+                last_chunk: true, ..
+            },
+            Some(hook),
+        ) = (&outcome, self.on_succeeded.get())
+        {
+            tokio::spawn(hook(task.id.job.clone(), task.payload.clone()));
+        }
         Ok(outcome)
     }
 

@@ -156,6 +156,7 @@ impl TestApp {
                 workers,
             );
             running.sweep_results(queue.clone(), blobs.clone(), jobs.result_ttl);
+            running.warm_summaries(queue.clone(), blobs.clone(), data_dir.join("cache"));
             running
         });
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
