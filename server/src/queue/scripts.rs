@@ -242,6 +242,9 @@ pub(crate) fn requeue_dead(p: &Partition, job: &JobId) -> ScriptCall {
     .arg(job)
 }
 
+/// Task hashes one `expire_results` call may delete (see the script).
+const EXPIRE_TASK_BUDGET: u64 = 10_000;
+
 pub(crate) fn expire_results(p: &Partition, ttl_ms: u64, limit: u32) -> ScriptCall {
     ScriptCall::new(
         "expire_results",
@@ -251,6 +254,7 @@ pub(crate) fn expire_results(p: &Partition, ttl_ms: u64, limit: u32) -> ScriptCa
     .arg(p.prefix())
     .arg(ttl_ms)
     .arg(limit)
+    .arg(EXPIRE_TASK_BUDGET)
 }
 
 pub(crate) fn forget_job(p: &Partition, job: &JobId, tombstone_ms: u64) -> ScriptCall {
