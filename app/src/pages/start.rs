@@ -93,6 +93,29 @@ async fn submit(request: JobRequest, state: RwSignal<Submission>) {
     }
 }
 
+/// Keeps an accepted upload in the browser's storage and restores it on the next visit, so
+/// a reload (or a return after an outage) does not make the analyst upload again.
+fn remember_uploads(state: RwSignal<UploadState>, slot: &'static str) {
+    Effect::new(move |restored: Option<bool>| {
+        // Read on every run, so the effect follows the state.
+        let current = state.get();
+        if restored.is_none() {
+            if current == UploadState::Empty
+                && let Some(upload) = net::stored(slot).and_then(|t| serde_json::from_str(&t).ok())
+            {
+                state.set(UploadState::Done(upload));
+            }
+            return true;
+        }
+        if let UploadState::Done(upload) = current
+            && let Ok(text) = serde_json::to_string(&upload)
+        {
+            net::store(slot, &text);
+        }
+        true
+    });
+}
+
 #[component]
 pub fn StartPage() -> impl IntoView {
     let status = expect_context::<StatusSignals>();
@@ -101,6 +124,8 @@ pub fn StartPage() -> impl IntoView {
     let output = RwSignal::new(JobOutput::Raw);
     let background = RwSignal::new(String::new());
     let submission = RwSignal::new(Submission::Idle);
+    remember_uploads(model, "shaplab.start.model");
+    remember_uploads(data, "shaplab.start.data");
 
     let problem = Memo::new(move |_| {
         let (m, d) = (model.get(), data.get());
