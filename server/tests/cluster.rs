@@ -229,6 +229,44 @@ async fn health_reports_cluster_mode_and_the_clusters_state() {
     let printed: Value = serde_json::from_slice(&output.stdout).expect("the report as JSON");
     assert_eq!(printed["redis"]["mode"], "cluster");
     assert_eq!(printed["redis"]["server"]["cluster"]["state"], "ok");
+
+    // One primary that may evict keys puts its partitions at risk: every probe says so,
+    // whichever primary answers its INFO, and names that primary.
+    let primary = cluster
+        .nodes(cluster.ports[0])
+        .into_iter()
+        .find(|n| n.primary)
+        .expect("a primary");
+    let set = cluster.cli(
+        primary.port,
+        &["config", "set", "maxmemory-policy", "allkeys-lru"],
+    );
+    assert!(set.contains("OK"), "{set}");
+    for _ in 0..3 {
+        let (_, report) = get_json(&app, "/api/health").await;
+        let warnings = report["redis"]["warnings"].to_string();
+        assert!(
+            warnings.contains("allkeys-lru") && warnings.contains(&primary.port.to_string()),
+            "{report}"
+        );
+        assert_eq!(
+            report["redis"]["server"]["maxmemory_policy"], "allkeys-lru",
+            "{report}"
+        );
+    }
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_shaplab"))
+        .arg("check-redis")
+        .env("REDIS_URL", cluster.url())
+        .env("REDIS_TIMEOUT", "2")
+        .env_remove("REDIS_CLUSTER")
+        .output()
+        .await
+        .expect("shaplab check-redis runs");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "an evicting primary fails the check"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,7 +30,9 @@ use crate::config::{Keepalive, RedisSettings, RedisTarget};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr,
+};
 use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
 use redis::{Arg, Client, Cmd, ErrorKind, IntoConnectionInfo, RedisError, RedisFuture, Value};
 use std::time::Duration;
@@ -187,6 +189,41 @@ fn hash_tag(key: &[u8]) -> Option<&[u8]> {
     let open = key.iter().position(|&b| b == b'{')?;
     let len = key[open + 1..].iter().position(|&b| b == b'}')?;
     (len > 0).then(|| &key[open + 1..open + 1 + len])
+}
+
+impl Connection {
+    /// Sends `cmd` to every primary of a cluster and returns each one's reply by node address
+    /// (a node that answered with an error is left out); on one server, that server's reply
+    /// under the name `""`. Fails as a whole if a primary cannot be reached at all.
+    pub async fn on_each_primary(&mut self, cmd: &Cmd) -> Result<Vec<(String, Value)>, RedisError> {
+        match self {
+            Connection::Single(conn) => {
+                Ok(vec![(String::new(), conn.send_packed_command(cmd).await?)])
+            }
+            Connection::Cluster(conn) => {
+                let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let Value::Map(replies) = conn.route_command(cmd.clone(), all).await? else {
+                    return Err(RedisError::from((
+                        ErrorKind::Client,
+                        "a fan-out to every primary did not answer a map of nodes",
+                    )));
+                };
+                Ok(replies
+                    .into_iter()
+                    .filter(|(_, reply)| !matches!(reply, Value::ServerError(_)))
+                    .map(|(node, reply)| {
+                        let node = match node {
+                            Value::BulkString(bytes) => {
+                                String::from_utf8_lossy(&bytes).into_owned()
+                            }
+                            other => format!("{other:?}"),
+                        };
+                        (node, reply)
+                    })
+                    .collect())
+            }
+        }
+    }
 }
 
 impl ConnectionLike for Connection {

@@ -9,8 +9,11 @@
 //! - [`private`]: [`PrivateRedis`], the `redis-server` child `shaplab serve` starts when
 //!   `REDIS_URL` is unset.
 //! - [`probe`]: one health probe (`INFO`) turned into the `/api/health` report.
+//! - [`cluster_probe`]: what the probe adds on a cluster (`CLUSTER INFO`, every primary's
+//!   settings).
 
 pub mod breaker;
+pub mod cluster_probe;
 pub mod connection;
 pub mod pool;
 pub mod private;

@@ -166,6 +166,19 @@ impl RedisPool {
         self.send(cmd, true).await
     }
 
+    /// Sends `cmd` to every primary (one server: to it) and returns the replies by node,
+    /// bounded by the timeout but outside the breaker: neither admitted by it nor counted by
+    /// it. For best-effort reads next to a [`probe`](Self::probe), e.g. every primary's
+    /// settings: while one primary is down and its replica not yet promoted the fan-out fails
+    /// although the cluster still serves the other slots, which must not open the breaker.
+    pub async fn on_each_primary(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<Vec<(String, redis::Value)>, RedisCallError> {
+        let (_, mut conn) = self.pick()?;
+        self.bounded(conn.on_each_primary(cmd)).await
+    }
+
     /// Sends `cmd` on the next connection; see [`RedisPool::retrying`] for when it is sent twice.
     async fn send<T: FromRedisValue>(
         &self,

@@ -2,16 +2,15 @@
 //!
 //! A single `INFO` call both measures the round trip and tells us what the server is (version,
 //! role, persistence, eviction policy), so a probe costs Redis one cheap command. On a Redis
-//! Cluster, `INFO` goes to one random primary (see [`super::connection`]) and a second command,
-//! `CLUSTER INFO`, says whether every slot is served: a cluster whose state is `fail` refuses
-//! writes to some partitions, so the report is `degraded` even though a node answered.
+//! Cluster, `INFO` goes to one random primary (see [`super::connection`]) and
+//! [`super::cluster_probe`] adds `CLUSTER INFO` and every primary's settings.
 
 use super::breaker::Breaker;
+use super::cluster_probe;
 use super::pool::{RedisPool, now_ms};
 use crate::config::{RedisSettings, redact_url};
 use app::wire::{
-    BreakerReport, EffectiveRedisConfig, HealthReport, HealthStatus, RedisClusterInfo, RedisHealth,
-    RedisServerInfo,
+    BreakerReport, EffectiveRedisConfig, HealthReport, HealthStatus, RedisHealth, RedisServerInfo,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -69,29 +68,18 @@ impl HealthProbe {
             Ok(text) => (true, Some(parse_info(&text))),
             Err(_) => (false, None),
         };
-        if let Some(server) = server.as_mut()
-            && self.pool.is_cluster()
-        {
-            // Unknown (not an error) when this second call fails: INFO already answered.
-            let text = self
-                .pool
-                .probe::<String>(redis::cmd("CLUSTER").arg("INFO"))
-                .await;
-            server.cluster = text.ok().map(|t| parse_cluster_info(&t));
-        }
-        let pool = self.pool.status();
-        let mut warnings = server.as_ref().map(risky_settings).unwrap_or_default();
-        let cluster_ok = match server.as_ref().and_then(|s| s.cluster.as_ref()) {
-            Some(cluster) if cluster.state != "ok" => {
-                warnings.push(format!(
-                    "cluster_state is {} ({} of 16384 slots served): writes to the other \
-                     slots fail until the cluster recovers",
-                    cluster.state, cluster.slots_ok
-                ));
-                false
+        let warnings = match server.as_mut() {
+            Some(server) if self.pool.is_cluster() => {
+                cluster_probe::inspect(&self.pool, &info, server).await
             }
-            _ => true,
+            Some(server) => risky_settings(server),
+            None => Vec::new(),
         };
+        let pool = self.pool.status();
+        let cluster_ok = server
+            .as_ref()
+            .and_then(|s| s.cluster.as_ref())
+            .is_none_or(|cluster| cluster.state == "ok");
         let mode = if self.pool.is_cluster() {
             "cluster"
         } else {
@@ -148,25 +136,6 @@ pub fn parse_info(text: &str) -> RedisServerInfo {
     }
 }
 
-/// Reads `CLUSTER INFO` output (`key:value` lines, like `INFO`).
-pub fn parse_cluster_info(text: &str) -> RedisClusterInfo {
-    let field = |key: &str| {
-        text.lines()
-            .filter_map(|line| line.trim_end().split_once(':'))
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.to_owned())
-    };
-    let number = |key: &str| field(key).and_then(|v| v.parse().ok()).unwrap_or(0);
-    RedisClusterInfo {
-        state: field("cluster_state").unwrap_or_else(|| "unknown".into()),
-        slots_assigned: number("cluster_slots_assigned"),
-        slots_ok: number("cluster_slots_ok"),
-        slots_fail: number("cluster_slots_fail"),
-        known_nodes: number("cluster_known_nodes"),
-        size: number("cluster_size"),
-    }
-}
-
 /// Server settings that can lose queued work, each with the fix.
 pub fn risky_settings(info: &RedisServerInfo) -> Vec<String> {
     let mut warnings = Vec::new();
@@ -215,21 +184,6 @@ mod tests {
         assert_eq!(warnings.len(), 2);
         assert!(warnings[0].contains("allkeys-lru") && warnings[0].contains("noeviction"));
         assert!(warnings[1].contains("appendonly yes"));
-    }
-
-    #[test]
-    fn cluster_info_output_is_parsed_into_the_reported_fields() {
-        let text = "cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:16384\r\n\
-            cluster_slots_ok:16384\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:0\r\n\
-            cluster_known_nodes:6\r\ncluster_size:3\r\n";
-        let cluster = parse_cluster_info(text);
-        assert_eq!(cluster.state, "ok");
-        assert_eq!(cluster.slots_assigned, 16384);
-        assert_eq!(cluster.slots_ok, 16384);
-        assert_eq!(cluster.slots_fail, 0);
-        assert_eq!(cluster.known_nodes, 6);
-        assert_eq!(cluster.size, 3);
-        assert_eq!(parse_cluster_info("").state, "unknown");
     }
 
     #[test]
