@@ -7,84 +7,10 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use server::queue::{JobId, QueueConfig, Worker, WorkerConfig};
-use std::path::Path;
+use server::queue::JobId;
 use std::time::{Duration, Instant};
-use support::{TestApp, TestRedis, fixture, settings, upload};
-
-/// Uploads a fixture's model and `data` and submits a raw path-dependent job; its id.
-async fn submit_job(app: &TestApp, name: &str, data: Vec<u8>) -> String {
-    let model = std::fs::read(fixture(&format!("{name}/model.json"))).expect("fixture");
-    let model = upload(app, "model", "model.json", model).await;
-    let data = upload(app, "data", "data.csv", data).await;
-    let response = reqwest::Client::new()
-        .post(app.url("/api/jobs"))
-        .json(&json!({"model": model, "data": data}))
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let job: Value = response.json().await.expect("JSON");
-    job["id"].as_str().expect("an id").to_owned()
-}
-
-async fn get(app: &TestApp, path: &str) -> (StatusCode, Vec<u8>) {
-    let response = reqwest::get(app.url(path))
-        .await
-        .expect("the server answers");
-    let status = response.status();
-    (status, response.bytes().await.expect("a body").to_vec())
-}
-
-async fn get_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
-    let (status, body) = get(app, path).await;
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", String::from_utf8_lossy(&body)));
-    (status, value)
-}
-
-async fn wait_for_success(app: &TestApp, id: &str, limit: Duration) {
-    let start = Instant::now();
-    loop {
-        let (_, job) = get_json(app, &format!("/api/jobs/{id}")).await;
-        match job["state"].as_str() {
-            Some("succeeded") => return,
-            Some("failed" | "cancelled") => panic!("job {id} ended: {job}"),
-            _ => {}
-        }
-        assert!(start.elapsed() < limit, "job {id} is not done: {job}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// `shaplab explain`'s SHAP rows for a model and data file (header dropped).
-async fn cli_rows(model: &Path, data: &Path) -> Vec<Vec<f64>> {
-    let dir = support::temp_dir("cli");
-    let out = dir.join("shap.csv");
-    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_shaplab"))
-        .arg("explain")
-        .arg("--model")
-        .arg(model)
-        .arg("--data")
-        .arg(data)
-        .arg("--out")
-        .arg(&out)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .expect("shaplab explain runs");
-    assert!(status.success());
-    let text = std::fs::read_to_string(&out).expect("the CLI wrote its CSV");
-    let _ = std::fs::remove_dir_all(&dir);
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            line.split(',')
-                .map(|c| c.parse().expect("a number"))
-                .collect()
-        })
-        .collect()
-}
+use support::jobs::{app, cli_rows, get, get_json, manual_worker, submit_job, wait_for_success};
+use support::{TestRedis, fixture};
 
 /// Mean |SHAP| per output and feature over `rows` of the CLI's lines.
 fn mean_abs(lines: &[Vec<f64>], rows: &[usize], features: usize, outputs: usize) -> Vec<Vec<f64>> {
@@ -127,17 +53,6 @@ fn ulps(got: Option<f64>, want: f64) {
         (got - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
         "{got} vs {want}"
     );
-}
-
-async fn app(redis: &TestRedis, chunk_rows: u64, workers: usize) -> TestApp {
-    let url = redis.url();
-    TestApp::spawn_with_jobs(
-        &url,
-        settings(&url, Duration::from_secs(1)),
-        chunk_rows,
-        workers,
-    )
-    .await
 }
 
 /// Checks a finished job's summary against the CLI on the fixture `name`.
@@ -223,14 +138,7 @@ async fn a_summary_while_chunks_remain_is_partial_and_covers_only_the_finished_o
     assert_eq!(status, StatusCode::CONFLICT, "{error}");
     assert_eq!(error["code"], "job_not_finished");
 
-    let blobs = server::blobs::BlobStore::local(&app.data_dir.join("blobs")).expect("blobs");
-    let executor =
-        server::jobs::executor::shap_executor(blobs, app.data_dir.join("cache"), 64 << 20);
-    let worker = Worker::new(
-        app.queue.clone(),
-        executor,
-        WorkerConfig::for_lease(QueueConfig::for_tests().lease),
-    );
+    let worker = manual_worker(&app);
     for _ in 0..2 {
         let outcome = worker.try_execute_task().await.expect("redis is up");
         assert_eq!(outcome.name(), "completed");
