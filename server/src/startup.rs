@@ -81,7 +81,10 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos);
+    // gzip whatever the client accepts it for: the summary JSON shrinks ~5×, the wasm bundle
+    // ~3×; tower-http's default predicate skips tiny bodies, images and SSE streams.
     api.merge(site)
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight end.
