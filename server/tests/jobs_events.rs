@@ -75,8 +75,23 @@ async fn the_stream_follows_a_job_chunk_by_chunk_and_ends_at_its_terminal_state(
     let app = app(&redis, 16, 0).await;
     let data = std::fs::read(fixture("xgb_binary_d6/data.csv")).expect("fixture");
     let id = submit_job(&app, "xgb_binary_d6", data).await;
-    let mut events = EventReader::open(app.url(&format!("/api/jobs/{id}/events"))).await;
+    // Responses are gzipped for clients that accept it; a stream must not be (a compressor
+    // holds events back until its buffer fills).
+    let gzip = reqwest::Client::new()
+        .get(app.url(&format!("/api/jobs/{id}/events")))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(gzip.status(), StatusCode::OK);
+    assert!(
+        gzip.headers().get("content-encoding").is_none(),
+        "{:?}",
+        gzip.headers()
+    );
+    drop(gzip);
 
+    let mut events = EventReader::open(app.url(&format!("/api/jobs/{id}/events"))).await;
     let snapshot = events
         .next(Duration::from_secs(5))
         .await
