@@ -170,6 +170,49 @@ pub(crate) fn open_csv(path: &Path) -> Result<(csv::Reader<File>, Vec<String>)> 
     Ok((reader, header))
 }
 
+/// Byte offset where data row `row` (0-based, after the header) starts, or `None` past the
+/// end (the row just past the last may get the file's length: reading there finds no row). Counts record ends as the CSV reader does: a newline inside a quoted field is not one,
+/// and blank lines are skipped.
+pub fn row_offset(path: &Path, row: u64) -> Result<Option<u64>> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        action: "cannot read",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let target = row + 1; // the header is record 0
+    let (mut records, mut in_quotes, mut content, mut at) = (0u64, false, false, 0u64);
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(io)?;
+        if n == 0 {
+            // A last line without a newline is a record too, but nothing starts after it.
+            return Ok(None);
+        }
+        for (i, &b) in buffer[..n].iter().enumerate() {
+            match b {
+                b'"' => {
+                    in_quotes = !in_quotes;
+                    content = true;
+                }
+                b'\n' if !in_quotes => {
+                    if content {
+                        records += 1;
+                        content = false;
+                    }
+                    if records == target {
+                        return Ok(Some(at + i as u64 + 1));
+                    }
+                }
+                b'\r' => {}
+                _ => content = true,
+            }
+        }
+        at += n as u64;
+    }
+}
+
 /// Streams a CSV file in blocks of rows, already in model feature order.
 pub struct CsvRows {
     reader: csv::Reader<File>,
@@ -191,6 +234,24 @@ impl CsvRows {
             record: csv::StringRecord::new(),
             row: 0,
         })
+    }
+
+    /// Opens the file positioned at data row `row` (0-based), found by [`row_offset`] without
+    /// parsing the rows before it: the row explorer's one-row reads cost a byte scan, not a
+    /// parse of every earlier row. `Ok(None)` (or a reader with no rows left) when the file has
+    /// fewer rows.
+    pub fn open_at_row(path: &Path, model: &Ensemble, row: u64) -> Result<Option<Self>> {
+        let Some(byte) = row_offset(path, row)? else {
+            return Ok(None);
+        };
+        let mut rows = CsvRows::open(path, model)?;
+        let mut position = csv::Position::new();
+        position.set_byte(byte).set_record(row + 1);
+        rows.reader
+            .seek(position)
+            .map_err(|e| Error::InvalidData(format!("cannot seek to row {row}: {e}")))?;
+        rows.row = usize::try_from(row).unwrap_or(usize::MAX);
+        Ok(Some(rows))
     }
 
     /// Data rows read so far.
