@@ -197,7 +197,8 @@ pub struct JobRequest {
     pub data: String,
     #[serde(default)]
     pub output: JobOutput,
-    /// Interaction values (not available through jobs yet: refused with 422 `unsupported`).
+    /// Also compute SHAP interaction values (path-dependent only; the summary then ranks
+    /// interaction partners by them and `GET /api/jobs/{id}/interactions.csv` has them all).
     #[serde(default)]
     pub interactions: bool,
     /// Interventional TreeSHAP against a seeded sample of this many data rows (as
@@ -327,6 +328,19 @@ pub struct JobSummary {
     pub dependence: DependenceSample,
     /// Per output: the distribution of base value + ΣSHAP over the covered rows.
     pub predictions: Vec<Histogram>,
+    /// Present when the job computed interaction values (`interactions: true`).
+    #[serde(default)]
+    pub interactions: Option<InteractionSummary>,
+}
+
+/// Mean |SHAP interaction value| between the most important features, over the covered rows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct InteractionSummary {
+    /// Feature indices included (the most important first; at most 30, to bound the size).
+    pub features: Vec<usize>,
+    /// `[output][i][j]`: mean |interaction value| of `features[i]` with `features[j]`; the
+    /// diagonal holds each feature's main effect.
+    pub mean_abs: Vec<Vec<Vec<f64>>>,
 }
 
 /// Rows sampled for the beeswarm: columns per feature, `rows[n]` is the n-th dot's row.

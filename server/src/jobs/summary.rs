@@ -298,6 +298,7 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
             .iter()
             .map(|p| histogram(p, HISTOGRAM_BINS))
             .collect(),
+        interactions: None,
     })
 }
 
