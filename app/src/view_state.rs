@@ -5,7 +5,13 @@
 //! than breaking the page (a link pasted from an email may be mangled).
 
 /// The result sections, in page order.
-pub const SECTIONS: [&str; 4] = ["importance", "beeswarm", "dependence", "row"];
+pub const SECTIONS: [&str; 5] = [
+    "importance",
+    "beeswarm",
+    "dependence",
+    "interactions",
+    "row",
+];
 
 /// Scale the row explorer shows predictions on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -55,7 +55,8 @@ pub struct RedisHealth {
     pub last_error: Option<String>,
     /// Milliseconds since the Unix epoch of the last successful probe.
     pub last_ok_at_ms: Option<u64>,
-    /// `private` (a redis-server child started by `shaplab serve`) or `external` (`REDIS_URL`).
+    /// `private` (a redis-server child started by `shaplab serve`), `external` (`REDIS_URL`)
+    /// or `cluster` (a Redis Cluster).
     pub mode: String,
     /// What the server says of itself (absent while unreachable).
     pub server: Option<RedisServerInfo>,

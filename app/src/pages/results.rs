@@ -7,7 +7,7 @@ use super::job::JobSignals;
 use super::row_explorer::RowExplorer;
 use crate::format;
 use crate::net;
-use crate::plots::{Figure, beeswarm, colour, dependence, importance};
+use crate::plots::{Figure, beeswarm, colour, dependence, importance, interactions};
 use crate::view_state::{Palette, SECTIONS, ViewState};
 use crate::wire::{JobState, JobSummary};
 use leptos::prelude::*;
@@ -20,6 +20,7 @@ fn section_label(s: &str) -> &'static str {
         "importance" => "Importance",
         "beeswarm" => "Beeswarm",
         "dependence" => "Dependence",
+        "interactions" => "Interactions",
         _ => "Row explorer",
     }
 }
@@ -84,6 +85,8 @@ fn ResultsBody() -> impl IntoView {
         s.job
             .with(|j| j.as_ref().is_some_and(|j| j.state == JobState::Succeeded))
     };
+    let has_interactions =
+        move || summary.with(|x| x.as_ref().is_some_and(|x| x.interactions.is_some()));
     view! {
         <section class="results" data-testid="results">
             <div class="results-bar">
@@ -123,7 +126,7 @@ fn ResultsBody() -> impl IntoView {
                 </label>
             </div>
             <nav class="tabs" role="tablist">
-                {SECTIONS.iter().map(|&name| view! {
+                {move || SECTIONS.iter().filter(|&&name| name != "interactions" || has_interactions()).map(|&name| view! {
                     <button
                         type="button"
                         role="tab"
@@ -140,9 +143,10 @@ fn ResultsBody() -> impl IntoView {
                 "beeswarm" => view! { <BeeswarmSection summary class=Signal::derive(class) /> }.into_any(),
                 "dependence" => view! { <DependenceSection summary class=Signal::derive(class) /> }.into_any(),
                 "row" => view! { <RowExplorer class=Signal::derive(class) /> }.into_any(),
+                "interactions" if has_interactions() => view! { <InteractionsSection summary class=Signal::derive(class) /> }.into_any(),
                 _ => view! { <ImportanceSection summary class=Signal::derive(class) /> }.into_any(),
             }}
-            <Exports succeeded=Signal::derive(succeeded) />
+            <Exports succeeded=Signal::derive(succeeded) interactions=Signal::derive(has_interactions) />
         </section>
     }
 }
@@ -350,7 +354,7 @@ fn DependenceSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) ->
 
 /// Downloads: the SHAP values CSV (the CLI's format) and the JSON bundle.
 #[component]
-fn Exports(succeeded: Signal<bool>) -> impl IntoView {
+fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl IntoView {
     let s = expect_context::<JobSignals>();
     let bundle = move |_| {
         let id = s.id.get_untracked();
@@ -402,10 +406,66 @@ fn Exports(succeeded: Signal<bool>) -> impl IntoView {
                 <a class="button" data-testid="download-csv" href=move || format!("/api/jobs/{}/shap.csv", s.id.get()) download="">
                     "SHAP values (CSV)"
                 </a>
+                <Show when=move || interactions.get()>
+                    " "
+                    <a class="button" data-testid="download-interactions" href=move || format!("/api/jobs/{}/interactions.csv", s.id.get()) download="">
+                        "Interaction values (CSV)"
+                    </a>
+                </Show>
             </Show>
             " "
             <button type="button" data-testid="download-json" on:click=bundle>"Summary and job details (JSON)"</button>
             <span class="muted">" Each plot has SVG and PNG buttons."</span>
         </div>
+    }
+}
+
+#[component]
+fn InteractionsSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    let markup = Signal::derive(move || {
+        summary.with(|x| {
+            let Some((x, i)) = x.as_ref().and_then(|x| Some((x, x.interactions.as_ref()?))) else {
+                return String::new();
+            };
+            let names: Vec<&str> = i
+                .features
+                .iter()
+                .map(|&f| x.features.get(f).map_or("?", String::as_str))
+                .collect();
+            i.mean_abs
+                .get(class.get())
+                .map_or(String::new(), |m| interactions::svg(&names, m))
+        })
+    });
+    let caption = Signal::derive(move || {
+        summary.with(|x| x.as_ref().map_or(String::new(), |x| format!(
+            "How strongly pairs of features act together on {} (mean |SHAP interaction value|, {}): redder cells are stronger interactions; the grey diagonal is each feature's own effect.",
+            class_name(x, class.get()),
+            coverage(x)
+        )))
+    });
+    let table = move || {
+        summary.with(|x| x.as_ref().and_then(|x| {
+            let i = x.interactions.as_ref()?;
+            let m = i.mean_abs.get(class.get())?;
+            let name = |f: usize| x.features.get(f).cloned().unwrap_or_default();
+            let mut pairs: Vec<(usize, usize, f64)> = (0..i.features.len())
+                .flat_map(|a| (0..a).map(move |b| (a, b)))
+                .filter_map(|(a, b)| Some((a, b, *m.get(a)?.get(b)?)))
+                .collect();
+            pairs.sort_by(|p, q| q.2.total_cmp(&p.2));
+            Some(pairs.into_iter().take(20).map(|(a, b, v)| view! {
+                <tr><td>{name(i.features[a])}</td><td>{name(i.features[b])}</td><td>{format::value(v)}</td></tr>
+            }).collect_view())
+        }))
+    };
+    view! {
+        <Figure name="interactions" title="Interactions" caption markup file_stem=s.id.get_untracked()>
+            <table>
+                <thead><tr><th>"Feature"</th><th>"with"</th><th>"mean |interaction|"</th></tr></thead>
+                <tbody>{table}</tbody>
+            </table>
+        </Figure>
     }
 }

@@ -123,6 +123,7 @@ pub fn StartPage() -> impl IntoView {
     let data = RwSignal::new(UploadState::Empty);
     let output = RwSignal::new(JobOutput::Raw);
     let background = RwSignal::new(String::new());
+    let interactions = RwSignal::new(false);
     let submission = RwSignal::new(Submission::Idle);
     remember_uploads(model, "shaplab.start.model");
     remember_uploads(data, "shaplab.start.data");
@@ -145,6 +146,9 @@ pub fn StartPage() -> impl IntoView {
             _ => Err("background rows must be a whole number above 0, or empty".into()),
         }
     };
+    // Interaction values are path-dependent and on the raw scale (as in python shap).
+    let interactions_possible =
+        move || output.get() == JobOutput::Raw && background.with(|b| b.trim().is_empty());
     // Why Submit is disabled, in words (None: it is enabled).
     let blocked = move || -> Option<String> {
         if matches!(
@@ -177,7 +181,7 @@ pub fn StartPage() -> impl IntoView {
             model: model.with(|m| m.upload().map(|u| u.id.clone()))?,
             data: data.with(|d| d.upload().map(|u| u.id.clone()))?,
             output: output.get(),
-            interactions: false,
+            interactions: interactions.get() && interactions_possible(),
             background_rows: background_rows().ok()?,
         })
     };
@@ -283,11 +287,24 @@ pub fn StartPage() -> impl IntoView {
                     " interventional SHAP against this many sampled rows (probability uses 100 when empty)"
                 </span>
             </label>
-            <label class="muted">
-                <input type="checkbox" disabled=true />
-                " Interaction values (not yet available from the web app; use "
-                <code>"shaplab explain --interactions"</code>
-                ")"
+            <label>
+                <input
+                    type="checkbox"
+                    data-testid="interactions"
+                    prop:checked=move || interactions.get() && interactions_possible()
+                    disabled=move || !interactions_possible()
+                    on:change=move |ev| interactions.set(event_target_checked(&ev))
+                />
+                " Interaction values "
+                <span class="muted">
+                    {move || {
+                        if interactions_possible() {
+                            "(pairs of features acting together; slower, by about the number of features)"
+                        } else {
+                            "(only for the raw output without background rows)"
+                        }
+                    }}
+                </span>
             </label>
         </fieldset>
         <div class="submit-row">

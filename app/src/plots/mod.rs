@@ -1,11 +1,12 @@
 //! The SVG plots, in python shap's vocabulary: importance bars, beeswarm, dependence scatter,
-//! waterfall and force. Each plot is a pure function from summary data to SVG markup (see
+//! interaction heatmap, waterfall and force. Each plot is a pure function from summary data to SVG markup (see
 //! [`svg`] for why markup); [`Figure`] frames one with its caption, downloads and table.
 
 pub mod beeswarm;
 pub mod colour;
 pub mod dependence;
 pub mod importance;
+pub mod interactions;
 pub mod scale;
 pub mod svg;
 pub mod waterfall;
