@@ -88,14 +88,19 @@ export function canConnect(port: number): Promise<boolean> {
 }
 
 /** Starts the shaplab server against the Redis on `redisPort`; returns its pid. */
-export function startServer(port: number, redisPort: number): number {
+export function startServer(
+  port: number,
+  redisPort: number,
+  extraEnv: Record<string, string> = {},
+  extraArgs: string[] = [],
+): number {
   // Relative to where the suite was started (end2end/), not to the server's working directory.
   const binary = path.resolve(process.env.SHAPLAB_BIN ?? path.join(repoRoot, 'target', 'debug', 'shaplab'));
   if (!fs.existsSync(binary)) {
     throw new Error(`no shaplab binary at ${binary}: run \`make test\` (or set SHAPLAB_BIN)`);
   }
   const log = logFile('server.log');
-  const child = spawn(binary, ['serve', '--port', String(port)], {
+  const child = spawn(binary, ['serve', '--port', String(port), ...extraArgs], {
     cwd: repoRoot,
     detached: true,
     stdio: ['ignore', log, log],
@@ -107,6 +112,7 @@ export function startServer(port: number, redisPort: number): number {
       // Small enough that bad_upload_is_explained can send a file over it quickly.
       MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
       LEPTOS_SITE_ROOT: 'target/site',
+      ...extraEnv,
     },
   });
   child.on('error', (error) => console.error(`shaplab server: ${error.message}`));

@@ -149,6 +149,8 @@ fn ResultsBody() -> impl IntoView {
             <Exports succeeded=Signal::derive(succeeded) interactions=Signal::derive(has_interactions) />
         </section>
     }
+    // Erase the view type: nested Show/match types overflow rustc's query depth.
+    .into_any()
 }
 
 #[component]
@@ -418,6 +420,8 @@ fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl IntoView
             <span class="muted">" Each plot has SVG and PNG buttons."</span>
         </div>
     }
+    // Erase the view type: nested Show/match types overflow rustc's query depth.
+    .into_any()
 }
 
 #[component]
