@@ -3,10 +3,10 @@
 //! Everything here reads the bounded summary, so the page's payload does not grow with the
 //! dataset; single rows load on demand in the row explorer.
 
+use super::exports::Exports;
 use super::job::JobSignals;
 use super::row_explorer::RowExplorer;
 use crate::format;
-use crate::net;
 use crate::plots::{Figure, beeswarm, colour, dependence, importance, interactions};
 use crate::view_state::{Palette, SECTIONS, ViewState};
 use crate::wire::{JobState, JobSummary};
@@ -352,76 +352,6 @@ fn DependenceSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) ->
             </table>
         </Figure>
     }
-}
-
-/// Downloads: the SHAP values CSV (the CLI's format) and the JSON bundle.
-#[component]
-fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl IntoView {
-    let s = expect_context::<JobSignals>();
-    let bundle = move |_| {
-        let id = s.id.get_untracked();
-        let (job, summary) = (s.job.get_untracked(), s.summary.get_untracked());
-        leptos::task::spawn_local(async move {
-            let get = |url: String| async move {
-                net::request("GET", &url, None, None)
-                    .await
-                    .ok()
-                    .filter(|r| r.ok())
-                    .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
-            };
-            let inputs = job.as_ref().and_then(|j| j.inputs.clone());
-            let (model, data) = match &inputs {
-                Some(i) => (
-                    get(format!("/api/uploads/{}", i.model)).await,
-                    get(format!("/api/uploads/{}", i.data)).await,
-                ),
-                None => (None, None),
-            };
-            let engine = get("/api/health".into())
-                .await
-                .and_then(|h| h.get("version").cloned());
-            let pick = |u: &Option<serde_json::Value>| {
-                u.as_ref().map(|u| serde_json::json!({
-                "name": u.get("name"), "sha256": u.get("sha256"), "bytes": u.get("bytes"), "id": u.get("id"),
-            }))
-            };
-            let bundle = serde_json::json!({
-                "shaplab_bundle": 1,
-                "engine_version": engine,
-                "job": job,
-                "model": pick(&model),
-                "data": pick(&data),
-                "options": inputs.map(|i| serde_json::json!({"output": i.output, "background_rows": i.background_rows})),
-                "summary": summary,
-            });
-            let text = serde_json::to_string_pretty(&bundle).unwrap_or_default();
-            net::download_text(&format!("shaplab-{id}.json"), "application/json", &text);
-        });
-    };
-    view! {
-        <div class="exports" data-testid="exports">
-            <h3>"Downloads"</h3>
-            <Show
-                when=move || succeeded.get()
-                fallback=|| view! { <span class="muted">"The SHAP values CSV is available once the job has finished. "</span> }
-            >
-                <a class="button" data-testid="download-csv" href=move || format!("/api/jobs/{}/shap.csv", s.id.get()) download="">
-                    "SHAP values (CSV)"
-                </a>
-                <Show when=move || interactions.get()>
-                    " "
-                    <a class="button" data-testid="download-interactions" href=move || format!("/api/jobs/{}/interactions.csv", s.id.get()) download="">
-                        "Interaction values (CSV)"
-                    </a>
-                </Show>
-            </Show>
-            " "
-            <button type="button" data-testid="download-json" on:click=bundle>"Summary and job details (JSON)"</button>
-            <span class="muted">" Each plot has SVG and PNG buttons."</span>
-        </div>
-    }
-    // Erase the view type: nested Show/match types overflow rustc's query depth.
-    .into_any()
 }
 
 #[component]
