@@ -290,7 +290,7 @@ async fn requests_that_cannot_be_run_are_refused_before_anything_is_queued() {
             "upload_not_found",
         ),
         (
-            json!({"model": model, "data": data, "interactions": true}),
+            json!({"model": model, "data": data, "interactions": true, "background_rows": 10}),
             "unsupported",
         ),
         (

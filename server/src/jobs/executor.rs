@@ -1,5 +1,8 @@
 //! The chunk executor: computes the SHAP values of one chunk's rows with the engine and
 //! stores them in the blob store as CSV lines in exactly the format of `shaplab explain`.
+//! For an interaction job it also stores the chunk's interaction values, in the format of
+//! `shaplab explain --interactions`, in a second blob written before the SHAP one (so the
+//! chunk's result reference, the SHAP key, only exists once both do).
 //!
 //! It runs on the worker's blocking thread (compute must not stall the async runtime, and
 //! the heartbeat runs elsewhere), so blob I/O is driven with the runtime handle's
@@ -129,18 +132,24 @@ impl ShapExecutor {
         })
     }
 
-    /// SHAP values of rows `start..end`, in blocks, stopping early when cancelled.
+    /// SHAP values of rows `start..end` (and their interaction values when asked), in
+    /// blocks, stopping early when cancelled.
     fn compute(
         &self,
         prepared: &Prepared,
         output: Output,
-        start: usize,
-        end: usize,
+        (start, end): (usize, usize),
+        interactions: bool,
         cancel: &CancelToken,
-    ) -> Result<Vec<f64>, TaskError> {
+    ) -> Result<(Vec<f64>, Option<Vec<f64>>), TaskError> {
         let model = &prepared.model;
         let stride = model.num_outputs * (model.num_features + 1);
         let mut values = Vec::with_capacity((end - start) * stride);
+        // Interaction values are per row, so the engine's results do not depend on the block
+        // size either: the CLI's blocks and ours give the same numbers.
+        let mut pairs = interactions.then(|| {
+            Vec::with_capacity((end - start) * stride * stride / model.num_outputs.max(1))
+        });
         // Model-only precomputation: per chunk rather than cached, because the explainer
         // borrows the model; it costs milliseconds against a chunk's seconds.
         let path = PathExplainer::new(model);
@@ -159,9 +168,14 @@ impl ShapExecutor {
             }
             .map_err(|e| engine("explaining the data", e))?;
             values.extend_from_slice(&explained.values);
+            if let Some(pairs) = pairs.as_mut() {
+                let block_pairs = shaplab::interaction_values(model, &block)
+                    .map_err(|e| engine("computing interaction values", e))?;
+                pairs.extend_from_slice(&block_pairs);
+            }
             at = to;
         }
-        Ok(values)
+        Ok((values, pairs))
     }
 
     /// The chunk's lines, formatted by the engine's own CSV writer so they match the CLI's
@@ -228,8 +242,27 @@ impl Executor for ShapExecutor {
             JobOutput::Raw => Output::Raw,
             JobOutput::Probability => Output::Probability,
         };
-        let values = self.compute(&prepared, output, start, end, &cancel)?;
+        if spec.interactions && (prepared.background.is_some() || output != Output::Raw) {
+            return Err(TaskError::Permanent(
+                "interaction values are path-dependent and raw only; submit the job again \
+                 without \"interactions\" or with raw path-dependent output"
+                    .into(),
+            ));
+        }
+        let (values, pairs) =
+            self.compute(&prepared, output, (start, end), spec.interactions, &cancel)?;
         let width = prepared.model.num_outputs * (prepared.model.num_features + 1);
+        if let Some(pairs) = pairs {
+            let bytes = self.format(&pairs, width * (prepared.model.num_features + 1))?;
+            let key = spec.interactions_key(rows.start, rows.end);
+            self.runtime
+                .block_on(self.blobs.put_bytes(&key, bytes))
+                .map_err(|e| {
+                    TaskError::Retryable(format!(
+                        "cannot store the chunk's interaction values: {e}"
+                    ))
+                })?;
+        }
         let bytes = self.format(&values, width)?;
         let key = spec.chunk_key(rows.start, rows.end);
         self.runtime

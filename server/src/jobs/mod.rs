@@ -5,7 +5,9 @@
 //! A job's payload is a [`spec::JobSpec`] (upload ids, output, background size, and the blob
 //! prefix its results go under). Each chunk's SHAP block is one blob of CSV lines in exactly
 //! the format of `shaplab explain`, without the header; the header is written once at submit
-//! time, so the download is the header blob followed by the chunk blobs in order.
+//! time, so the download is the header blob followed by the chunk blobs in order. An
+//! interaction job (`interactions: true`, path-dependent raw only) stores a second blob per
+//! chunk and header in the format of `shaplab explain --interactions`, the same way.
 //!
 //! # Layout
 //! - [`spec`]: the payload stored with each job, and the blob keys derived from it.
@@ -52,6 +54,20 @@ pub const DEFAULT_CHUNK_ROWS: u64 = 5_000;
 /// (212 vs 4,800 rows/s with 100 background rows), so interventional chunks are
 /// `CHUNK_ROWS × 5 / background_rows` rows to keep them in the same 1–5 s band.
 pub const INTERVENTIONAL_FACTOR: u64 = 5;
+
+/// Interaction values per chunk (rows × outputs × (features + 1)²) an interaction job aims
+/// for: its chunks are `min(CHUNK_ROWS, 2,000,000 / values per row)` rows (at least 1).
+///
+/// Why a budget of values, not a time factor: a row yields `K·(F+1)²` numbers against the
+/// `K·(F+1)` of SHAP, so for all but tiny models what grows is the output, not the compute
+/// (the one-pass algorithm in `shaplab::explain::pairs` credits each leaf's path pairs once,
+/// a few times a SHAP pass). Two million values are ~35 MB of CSV (ryu's shortest decimals
+/// average ~17 bytes with the comma) and ~0.2 s of formatting, which keeps one blob, the
+/// download's and the summary's memory (one blob at a time) bounded, and the compute of W1
+/// (50 features, 1 output: 2,601 values a row → 768-row chunks) around a second, inside the
+/// same 1–5 s band as SHAP chunks. Small models keep `CHUNK_ROWS` (a 4-feature model has 25
+/// values a row: 5,000 rows are 125,000 values).
+pub const INTERACTION_VALUES_PER_CHUNK: u64 = 2_000_000;
 
 /// Settings for submitting jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +145,14 @@ impl JobsConfig {
     }
 }
 
+impl JobsConfig {
+    /// Rows per chunk for an interaction job whose model yields `values_per_row` interaction
+    /// values a row (outputs × (features + 1)²); see [`INTERACTION_VALUES_PER_CHUNK`].
+    pub fn interaction_chunk_rows(&self, values_per_row: u64) -> u64 {
+        (INTERACTION_VALUES_PER_CHUNK / values_per_row.max(1)).clamp(1, self.chunk_rows)
+    }
+}
+
 /// The number of workers when neither `--workers` nor `SHAPLAB_WORKERS` says: one per core
 /// (each computes one chunk at a time; the engine's rayon pool spreads each chunk over the
 /// cores, so more workers than cores would only queue behind each other).
@@ -164,5 +188,19 @@ mod tests {
         // 5,000 × 5 / 100 = 250 rows.
         assert_eq!(c.chunk_rows_for(Some(100)), 250);
         assert_eq!(c.chunk_rows_for(Some(1_000_000)), 1);
+    }
+
+    #[test]
+    fn interaction_chunks_hold_about_two_million_values() {
+        let c = JobsConfig {
+            chunk_rows: 5_000,
+            ..JobsConfig::default()
+        };
+        // W1: 50 features, 1 output → 51² = 2,601 values a row; 2,000,000 / 2,601 = 768.
+        assert_eq!(c.interaction_chunk_rows(2_601), 768);
+        // 4 features, 1 output: 25 a row, so CHUNK_ROWS bounds it.
+        assert_eq!(c.interaction_chunk_rows(25), 5_000);
+        // More values in one row than the budget: one row a chunk.
+        assert_eq!(c.interaction_chunk_rows(10 * 1_001 * 1_001), 1);
     }
 }

@@ -4,7 +4,9 @@
 //! The queue never reads it (it is an opaque string there), but it does fingerprint it for
 //! idempotency: a resubmit with the same key must produce the *same* text, so the result
 //! prefix is derived from the key and the request when there is a key (see
-//! [`results_prefix`]), and the JSON field order is fixed by the struct.
+//! [`results_prefix`]), and the JSON field order is fixed by the struct. Fields added since
+//! v1 are left out of the text while they hold their default (`interactions: false`), so a
+//! payload written before they existed reads the same and fingerprints the same.
 
 use app::wire::JobOutput;
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,14 @@ pub struct JobSpec {
     pub background_rows: Option<u64>,
     /// Blob prefix of this job's results (`jobs/{nonce}`).
     pub results: String,
+    /// Also compute path-dependent interaction values (raw output only), stored per chunk
+    /// next to the SHAP blob (see [`JobSpec::interactions_key`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub interactions: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl JobSpec {
@@ -58,6 +68,17 @@ impl JobSpec {
     pub fn chunk_key(&self, start: u64, end: u64) -> String {
         format!("{}/rows-{start:012}-{end:012}.csv", self.results)
     }
+
+    /// The interactions CSV header line (`shaplab explain --interactions`'s, with a newline).
+    pub fn interactions_header_key(&self) -> String {
+        format!("{}/interactions-header.csv", self.results)
+    }
+
+    /// The interaction values of rows `start..end`, written by the same task as
+    /// [`JobSpec::chunk_key`] (before it, so a finished chunk always has both).
+    pub fn interactions_key(&self, start: u64, end: u64) -> String {
+        format!("{}/interactions-{start:012}-{end:012}.csv", self.results)
+    }
 }
 
 /// The blob prefix for a job's results. With an idempotency key it is a hash of the key and
@@ -69,6 +90,7 @@ pub fn results_prefix(
     data: &str,
     output: JobOutput,
     background_rows: Option<u64>,
+    interactions: bool,
 ) -> String {
     let nonce = match idempotency_key {
         Some(key) => {
@@ -85,6 +107,10 @@ pub fn results_prefix(
             ] {
                 h.update(part.as_bytes());
                 h.update([0u8]);
+            }
+            // Only when asked, so the prefixes of requests without it are unchanged.
+            if interactions {
+                h.update(b"interactions\0");
             }
             h.finalize()
                 .iter()
@@ -109,30 +135,31 @@ mod tests {
             output: JobOutput::Raw,
             background_rows: None,
             results,
+            interactions: false,
         }
     }
 
     #[test]
     fn the_same_key_and_request_give_the_same_payload() {
-        let a = results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None);
-        let b = results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None);
+        let a = results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None, false);
+        let b = results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None, false);
         assert_eq!(spec(a).to_payload(), spec(b).to_payload());
     }
 
     #[test]
     fn a_different_request_or_no_key_gives_another_prefix() {
-        let a = results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None);
+        let a = results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None, false);
         assert_ne!(
             a,
-            results_prefix(Some("k1"), "m", "d", JobOutput::Raw, Some(10))
+            results_prefix(Some("k1"), "m", "d", JobOutput::Raw, Some(10), false)
         );
         assert_ne!(
             a,
-            results_prefix(Some("k2"), "m", "d", JobOutput::Raw, None)
+            results_prefix(Some("k2"), "m", "d", JobOutput::Raw, None, false)
         );
         assert_ne!(
-            results_prefix(None, "m", "d", JobOutput::Raw, None),
-            results_prefix(None, "m", "d", JobOutput::Raw, None)
+            results_prefix(None, "m", "d", JobOutput::Raw, None, false),
+            results_prefix(None, "m", "d", JobOutput::Raw, None, false)
         );
     }
 
@@ -144,6 +171,23 @@ mod tests {
         let mut old = spec("jobs/x".into());
         old.v = 99;
         assert!(JobSpec::parse(&old.to_payload()).is_err());
+    }
+
+    #[test]
+    fn interactions_change_the_prefix_and_only_appear_in_the_payload_when_asked() {
+        assert_ne!(
+            results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None, false),
+            results_prefix(Some("k1"), "m", "d", JobOutput::Raw, None, true)
+        );
+        let plain = spec("jobs/x".into());
+        assert!(!plain.to_payload().contains("interactions"));
+        // A payload written before the field existed still reads, without interactions.
+        let old = r#"{"v":1,"model":"m","data":"d","output":"raw","background_rows":null,"results":"jobs/x"}"#;
+        assert_eq!(JobSpec::parse(old), Ok(plain.clone()));
+        let mut with = plain;
+        with.interactions = true;
+        assert_eq!(JobSpec::parse(&with.to_payload()), Ok(with.clone()));
+        assert!(with.interactions_key(0, 16) < with.interactions_key(16, 32));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Submitting a job: everything that can be checked before anything is queued is checked
 //! here, so a job that reaches the queue can only fail for reasons nobody could foresee.
 //!
-//! 1. The options make sense (interactions are refused for now; a background size in range).
+//! 1. The options make sense: a background size in range; interaction values only where the
+//!    engine computes them (path-dependent, raw output — as `shaplab explain --interactions`).
 //! 2. Both uploads exist and are of the right kinds.
 //! 3. The data's columns satisfy the model, by the engine's own matching rules
 //!    ([`shaplab::ColumnMap`]), which needs the parsed model: it is fetched and parsed on a
 //!    blocking thread. Missing columns are listed.
-//! 4. The CSV header is written to the job's result prefix, then the job is queued.
+//! 4. The CSV header (and the interactions header) is written to the job's result prefix,
+//!    then the job is queued; interaction jobs get smaller chunks
+//!    ([`super::JobsConfig::interaction_chunk_rows`]).
 //!
 //! Steps 1–4 need no Redis: only the last call does, so a Redis outage costs the user one
 //! 503 with `Retry-After`, never a half-made job.
@@ -58,10 +61,19 @@ pub async fn submit(
     request: &JobRequest,
     key: Option<IdempotencyKey>,
 ) -> Result<Submitted, SubmitError> {
-    if request.interactions {
+    // The CLI refuses the same combinations: interaction values are path-dependent only (as
+    // in shap), and probability output is explained interventionally.
+    if request.interactions && request.background_rows.is_some() {
         return Err(SubmitError::Unsupported(
-            "interaction values are not available through jobs yet; submit without \
-             \"interactions\", or run `shaplab explain --interactions FILE` on the command line"
+            "interaction values are path-dependent only (as in shap), so they cannot be combined \
+             with \"background_rows\"; drop \"background_rows\" or \"interactions\""
+                .into(),
+        ));
+    }
+    if request.interactions && request.output == JobOutput::Probability {
+        return Err(SubmitError::Unsupported(
+            "interaction values explain the raw margin only (probability output is explained \
+             interventionally); send \"output\": \"raw\" or drop \"interactions\""
                 .into(),
         ));
     }
@@ -93,7 +105,7 @@ pub async fn submit(
     };
     let (columns, rows_total) = (summary.columns.clone(), summary.rows);
 
-    let header = header_for(uploads, model.0, columns).await?;
+    let headers = header_for(uploads, model.0, columns, request.interactions).await?;
 
     let prefix = results_prefix(
         key.as_ref().map(IdempotencyKey::as_str),
@@ -101,6 +113,7 @@ pub async fn submit(
         &request.data,
         request.output,
         background_rows,
+        request.interactions,
     );
     let spec = JobSpec {
         v: SPEC_VERSION,
@@ -109,16 +122,33 @@ pub async fn submit(
         output: request.output,
         background_rows,
         results: prefix,
+        interactions: request.interactions,
     };
     uploads
         .blobs
-        .put_bytes(&spec.header_key(), format!("{header}\n").into_bytes())
+        .put_bytes(
+            &spec.header_key(),
+            format!("{}\n", headers.shap).into_bytes(),
+        )
         .await?;
+    let chunk_rows = match &headers.interactions {
+        Some(header) => {
+            uploads
+                .blobs
+                .put_bytes(
+                    &spec.interactions_header_key(),
+                    format!("{header}\n").into_bytes(),
+                )
+                .await?;
+            config.interaction_chunk_rows(headers.interaction_values_per_row)
+        }
+        None => config.chunk_rows_for(background_rows),
+    };
     let submitted = queue
         .submit(&SubmitRequest {
             payload: TaskPayload::new(spec.to_payload()),
             rows_total,
-            chunk_rows: config.chunk_rows_for(background_rows),
+            chunk_rows,
             idempotency_key: key,
         })
         .await?;
@@ -156,13 +186,23 @@ async fn record(
     Ok((upload_id, upload))
 }
 
+/// The CSV headers `shaplab explain` would write for a model and data.
+struct Headers {
+    shap: String,
+    /// The `--interactions` file's header, when asked for.
+    interactions: Option<String>,
+    /// Interaction values a row yields: outputs × (features + 1)².
+    interaction_values_per_row: u64,
+}
+
 /// Matches the data's columns against the model with the engine's rules and returns the
-/// CSV header `shaplab explain` would write for them.
+/// CSV headers `shaplab explain` would write for them.
 async fn header_for(
     uploads: &UploadService,
     model: UploadId,
     columns: Vec<String>,
-) -> Result<String, SubmitError> {
+    interactions: bool,
+) -> Result<Headers, SubmitError> {
     tokio::fs::create_dir_all(&uploads.scratch)
         .await
         .map_err(BlobError::Io)?;
@@ -179,7 +219,14 @@ async fn header_for(
             tokio::task::spawn_blocking(move || {
                 let model = shaplab::Ensemble::from_path(&path)?;
                 let map = shaplab::ColumnMap::new(&columns, &model)?;
-                Ok::<_, shaplab::Error>(shaplab::output::shap_header(&map.names, model.num_outputs))
+                let k = model.num_outputs;
+                let f1 = model.num_features as u64 + 1;
+                Ok::<_, shaplab::Error>(Headers {
+                    shap: shaplab::output::shap_header(&map.names, k),
+                    interactions: interactions
+                        .then(|| shaplab::output::interaction_header(&map.names, k)),
+                    interaction_values_per_row: k as u64 * f1 * f1,
+                })
             })
             .await
         }
@@ -195,7 +242,7 @@ async fn header_for(
     };
     let _ = tokio::fs::remove_file(&file).await;
     match parsed {
-        Ok(Ok(header)) => Ok(header),
+        Ok(Ok(headers)) => Ok(headers),
         Ok(Err(shaplab::Error::MissingColumns(missing))) => {
             Err(SubmitError::Incompatible { missing })
         }
