@@ -73,6 +73,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The app's queue (same pool as the API).
     pub queue: Arc<server::queue::Queue>,
+    /// The app's Redis pool: its breaker state and counters, read without a network call.
+    pub pool: Arc<RedisPool>,
     /// Embedded workers, when spawned with [`TestApp::spawn_with_jobs`].
     pub workers: Option<server::jobs::workers::Workers>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -139,7 +141,7 @@ impl TestApp {
             RedisMode::External,
         ));
         let queue = Arc::new(server::queue::Queue::new(
-            pool,
+            pool.clone(),
             server::queue::QueueConfig::for_tests(),
         ));
         let data_dir = temp_dir("app");
@@ -189,6 +191,7 @@ impl TestApp {
             addr,
             data_dir,
             queue,
+            pool,
             workers,
             shutdown: Some(tx),
         }
@@ -296,6 +299,9 @@ pub mod cluster;
 
 /// Job endpoint helpers (fixture jobs over HTTP, JSON reads, the CLI's reference values).
 pub mod jobs;
+
+/// A TCP proxy in front of a redis-server that can pass, blackhole or reset its traffic.
+pub mod proxy;
 
 /// A redis-server with AOF (`appendfsync always`) in its own directory, so a SIGKILL and a
 /// restart on the same port come back with every acknowledged write.
