@@ -5,6 +5,7 @@ mod support;
 
 use server::redis::{RedisCallError, RedisPool};
 use std::time::{Duration, Instant};
+use support::proxy::{Mode, Proxy};
 use support::{TestRedis, settings};
 
 fn ping() -> redis::Cmd {
@@ -158,4 +159,35 @@ async fn after_a_redis_restart_the_first_probe_already_succeeds() {
         .await
         .expect("idempotent calls recover the same way");
     assert_eq!(pong, "PONG");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackholed_call_fails_within_one_timeout_and_counts_towards_a_rebuild() {
+    let redis = TestRedis::start();
+    let proxy = Proxy::start(redis.port);
+    let timeout = Duration::from_millis(300);
+    let mut settings = settings(&proxy.url(), timeout);
+    settings.pool_size = 1;
+    let pool = RedisPool::new(&proxy.url(), &settings).expect("pool");
+    let _: String = pool.query(&ping()).await.expect("up");
+
+    // Nothing comes back. redis-rs's own response timeout (set to the same length) fires as an
+    // I/O error; it must still be a timeout: not retried as a dropped connection would be
+    // (that doubled the wait), and counted towards replacing the connection.
+    proxy.set(Mode::Blackhole);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = pool.probe::<String>(&ping()).await.expect_err("blackholed");
+        let took = started.elapsed();
+        assert!(matches!(err, RedisCallError::Timeout(_)), "{err}");
+        assert!(took < timeout + Duration::from_millis(150), "took {took:?}");
+    }
+    assert_eq!(pool.status().rebuilds_total, 1, "{:?}", pool.status());
+
+    proxy.set(Mode::Pass);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.probe::<String>(&ping()).await.is_err() {
+        assert!(Instant::now() < deadline, "no recovery after the blackhole");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

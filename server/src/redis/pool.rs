@@ -277,6 +277,10 @@ impl RedisPool {
         let started = Instant::now();
         let outcome = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
+            // The connection's own response/connect timeout (the same length as ours) often
+            // fires first: it is a timeout too, not a dropped connection, so it must neither
+            // be retried (a second REDIS_TIMEOUT) nor escape the rebuild count.
+            Ok(Err(e)) if e.is_timeout() => Err(RedisCallError::Timeout(self.timeout)),
             Ok(Err(e)) => Err(RedisCallError::Redis(e)),
             Err(_) => Err(RedisCallError::Timeout(self.timeout)),
         };
