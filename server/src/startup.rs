@@ -5,7 +5,7 @@ use crate::queue::Queue;
 use crate::queue::Worker;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
-use crate::routes::{admin, events, health, jobs, uploads};
+use crate::routes::{admin, downloads, events, health, jobs, uploads};
 use crate::uploads::UploadService;
 use app::{App, shell};
 use axum::Router;
@@ -64,7 +64,11 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/uploads/{id}", get(uploads::show))
         .route("/api/jobs", post(jobs::create))
         .route("/api/jobs/{id}", get(jobs::show).delete(jobs::cancel))
-        .route("/api/jobs/{id}/shap.csv", get(jobs::download))
+        .route("/api/jobs/{id}/shap.csv", get(downloads::shap))
+        .route(
+            "/api/jobs/{id}/interactions.csv",
+            get(downloads::interactions),
+        )
         .route("/api/jobs/{id}/summary", get(jobs::summary))
         .route("/api/jobs/{id}/rows/{i}", get(jobs::row))
         .route("/api/jobs/{id}/ranked", get(jobs::ranked))

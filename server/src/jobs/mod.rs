@@ -24,10 +24,12 @@
 //! - [`summary`]: the bounded aggregates and samples the plots draw, from finished chunks.
 //! - [`warm`]: the worker that finishes a job computes its summary right away (cache warm).
 //! - [`partner`]: the strongest interaction partner of a feature, by a cheap proxy.
+//! - [`pairs`]: an interaction job's mean |interaction| matrix and partners, from its blobs.
 
 pub mod cache;
 pub mod executor;
 pub mod expiry;
+pub mod pairs;
 pub mod partner;
 pub mod rank_query;
 pub mod ranked;

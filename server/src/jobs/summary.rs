@@ -19,7 +19,12 @@
 //! is the sample plus one f64 per covered row and output (the predictions, binned at the
 //! end once their range is known). The caller caches the result per number of finished
 //! chunks, so repeated polls do not recompute it.
+//!
+//! An interaction job adds a third pass over its interaction blobs ([`super::pairs`]): the
+//! mean |interaction value| matrix between the top features, and dependence partners chosen
+//! by the largest mean |interaction| instead of the proxy of [`super::partner`].
 
+use super::pairs::PairSums;
 use super::partner::strongest_partner;
 use super::read::{DataFile, DoneChunk, ReadError, chunk_values};
 use crate::blobs::BlobStore;
@@ -59,6 +64,8 @@ pub struct SummaryInput<'a> {
     pub done: &'a [DoneChunk],
     pub rows_total: u64,
     pub chunks_total: u64,
+    /// The job's spec when it computed interaction values (their blobs are read), else `None`.
+    pub interactions: Option<&'a super::spec::JobSpec>,
 }
 
 /// How many points each plot gets, from the budget.
@@ -240,15 +247,34 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
         features: bee_features,
     };
 
+    // Pass 3 (interaction jobs): mean |interaction| of each dependence feature with every
+    // feature; the top of them is also the matrix (its features are a prefix of `ranked`).
+    let pairs = match input.interactions {
+        Some(spec) => Some(PairSums::read(
+            input.blobs,
+            input.runtime,
+            spec,
+            input.done,
+            (f, k),
+            &ranked[..plan.dependence_features],
+        )?),
+        None => None,
+    };
+
     let picks = stride(sampled.len(), plan.dependence_rows);
     let features = ranked[..plan.dependence_features]
         .iter()
         .map(|&j| {
             let outputs = (0..k)
                 .map(|o| {
-                    // The partner is scored on the whole sample (more rows, same cost class).
-                    let phi: Vec<f64> = (0..sampled.len()).map(|s| shap(o, j, s)).collect();
-                    let partner = strongest_partner(j, f, sampled.len(), value, &phi);
+                    let partner = match &pairs {
+                        Some(pairs) => pairs.partner(j, o),
+                        None => {
+                            // The proxy is scored on the whole sample (more rows, same cost).
+                            let phi: Vec<f64> = (0..sampled.len()).map(|s| shap(o, j, s)).collect();
+                            strongest_partner(j, f, sampled.len(), value, &phi)
+                        }
+                    };
                     DependenceOutput {
                         y: picks.iter().map(|&s| shap(o, j, s) as f32).collect(),
                         partner: partner.map(|(p, _)| p),
@@ -269,12 +295,21 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
         .collect();
     let dependence = DependenceSample {
         method: sample_method(picks.len()),
-        partner_method: "strongest partner by python shap's approximate_interactions: the \
-                         sample sorted by the feature's value and cut into bins of up to 50 \
-                         rows; a candidate scores the mean |Pearson r| between its value and \
-                         this feature's SHAP value within a bin (the SHAP spread left at a \
-                         fixed value). Interaction values are not computed by jobs."
-            .into(),
+        partner_method: if pairs.is_some() {
+            format!(
+                "strongest partner by SHAP interaction values: the feature with the largest \
+                 mean |interaction value| with this one over all {rows_covered} covered rows \
+                 (path-dependent, as shap's TreeExplainer.shap_interaction_values); the score \
+                 is that mean"
+            )
+        } else {
+            "strongest partner by python shap's approximate_interactions: the sample sorted \
+             by the feature's value and cut into bins of up to 50 rows; a candidate scores \
+             the mean |Pearson r| between its value and this feature's SHAP value within a \
+             bin (the SHAP spread left at a fixed value). This job did not compute \
+             interaction values."
+                .into()
+        },
         size: picks.len() as u64,
         rows: picks.iter().map(|&s| sampled[s]).collect(),
         features,
@@ -298,7 +333,7 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
             .iter()
             .map(|p| histogram(p, HISTOGRAM_BINS))
             .collect(),
-        interactions: None,
+        interactions: pairs.as_ref().and_then(|p| p.summary(&ranked)),
     })
 }
 
@@ -328,6 +363,7 @@ pub async fn summary_json(
     let task_blobs = blobs.clone();
     let output = spec.output;
     let chunks_total = results.len() as u64;
+    let spec = spec.clone();
     let json = tokio::task::spawn_blocking(move || {
         let summary = compute(&SummaryInput {
             blobs: &task_blobs,
@@ -338,6 +374,7 @@ pub async fn summary_json(
             done: &done,
             rows_total,
             chunks_total,
+            interactions: spec.interactions.then_some(&spec),
         })?;
         serde_json::to_vec(&summary)
             .map_err(|e| ReadError::Internal(format!("cannot encode the summary: {e}")))

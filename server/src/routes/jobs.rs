@@ -1,6 +1,6 @@
 //! `POST /api/jobs`, `GET /api/jobs/{id}`, `DELETE /api/jobs/{id}`,
-//! `GET /api/jobs/{id}/shap.csv`, `GET /api/jobs/{id}/summary`, `GET /api/jobs/{id}/rows/{i}`
-//! and `GET /api/jobs/{id}/ranked`.
+//! `GET /api/jobs/{id}/summary`, `GET /api/jobs/{id}/rows/{i}` and
+//! `GET /api/jobs/{id}/ranked` (the CSV downloads are in [`super::downloads`]).
 //!
 //! Every queue failure maps to the one error envelope: Redis unreachable (or the breaker
 //! open) is 503 `queue_unavailable` with `Retry-After`, a full queue 503 `queue_full`; nothing
@@ -22,7 +22,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 /// Seconds between polls suggested to the page while a job runs (`X-Poll-Interval`); absent
@@ -129,73 +128,6 @@ pub async fn cancel(
     }
     let status = state.queue.job(&id).await.map_err(queue_error)?;
     Ok(Json(view(&status)))
-}
-
-/// The full result: the header blob, then each chunk's blob in row order, one at a time (so
-/// memory stays at one chunk whatever the job's size).
-pub async fn download(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = job_id(&id)?;
-    let status = state.queue.job(&id).await.map_err(queue_error)?;
-    not_expired(&state, &status)?;
-    if status.state != JobState::Succeeded {
-        return Err(ApiError::invalid(
-            StatusCode::CONFLICT,
-            "job_not_finished",
-            format!(
-                "job {id} is {}; its SHAP values can be downloaded once it has succeeded",
-                status.state.as_str()
-            ),
-        ));
-    }
-    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
-    let mut keys = vec![Some(spec.header_key())];
-    keys.extend(state.queue.chunk_results(&id).await.map_err(queue_error)?);
-    if keys.iter().any(Option::is_none) {
-        return Err(ApiError::internal(format!(
-            "job {id} succeeded but a chunk has no result reference"
-        )));
-    }
-    // Fail before the 200 if the first blob is gone (an expired or deleted result), rather
-    // than sending a truncated file.
-    let blobs = state.uploads.blobs.clone();
-    let first = blobs
-        .get_bytes(&spec.header_key())
-        .await
-        .map_err(|e| match e {
-            crate::blobs::BlobError::NotFound(_) => ApiError::invalid(
-                StatusCode::GONE,
-                "result_expired",
-                format!("the results of job {id} are no longer stored; submit the job again"),
-            ),
-            other => ApiError::internal(other),
-        })?;
-    let rest: Vec<String> = keys.into_iter().skip(1).flatten().collect();
-    let chunks = futures_util::stream::iter(rest).then(move |key| {
-        let blobs = blobs.clone();
-        async move {
-            blobs.get_bytes(&key).await.map_err(|e| {
-                // The status line is sent; all that is left is to end the body with an error
-                // (the client sees a truncated transfer) and log why.
-                tracing::error!(blob = %key, "cannot stream a chunk of a result: {e}");
-                std::io::Error::other(e.to_string())
-            })
-        }
-    });
-    let stream =
-        futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(first) }).chain(chunks);
-    let mut response = Body::from_stream(stream).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"shap-{id}.csv\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(response)
 }
 
 /// The bounded aggregates for the plots, from the chunks finished so far (`partial` while

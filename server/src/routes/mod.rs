@@ -2,13 +2,15 @@
 //!
 //! - [`admin`]: `POST /api/admin/dead/requeue` (the dead-letter requeue).
 //! - [`events`]: `GET /api/jobs/{id}/events`, the job as server-sent events.
+//! - [`downloads`]: `GET /api/jobs/{id}/shap.csv` and `/interactions.csv`, streamed.
 //! - [`error`]: the JSON error envelope every API failure is rendered as.
 //! - [`health`]: `/healthz` (liveness), `/readyz` (readiness), `/api/health` (the full report).
-//! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results (`shap.csv`,
-//!   `summary`, `rows/{i}`, `ranked`).
+//! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results read by the
+//!   page (`summary`, `rows/{i}`, `ranked`).
 //! - [`uploads`]: `POST /api/uploads`, `GET /api/uploads/{id}`.
 
 pub mod admin;
+pub mod downloads;
 pub mod error;
 pub mod events;
 pub mod health;
