@@ -63,12 +63,14 @@ pub const INTERVENTIONAL_FACTOR: u64 = 5;
 /// Why a budget of values, not a time factor: a row yields `K·(F+1)²` numbers against the
 /// `K·(F+1)` of SHAP, so for all but tiny models what grows is the output, not the compute
 /// (the one-pass algorithm in `shaplab::explain::pairs` credits each leaf's path pairs once,
-/// a few times a SHAP pass). Two million values are ~35 MB of CSV (ryu's shortest decimals
-/// average ~17 bytes with the comma) and ~0.2 s of formatting, which keeps one blob, the
-/// download's and the summary's memory (one blob at a time) bounded, and the compute of W1
-/// (50 features, 1 output: 2,601 values a row → 768-row chunks) around a second, inside the
-/// same 1–5 s band as SHAP chunks. Small models keep `CHUNK_ROWS` (a 4-feature model has 25
-/// values a row: 5,000 rows are 125,000 values).
+/// a few times a SHAP pass). Two million values are at most ~40 MB of CSV (a non-zero value
+/// is typically 18–20 bytes with its comma; measured: 19 MB for xgb_binary_d6's 2,081-row
+/// chunks, whose many zero cells take two bytes), which bounds one blob and so the
+/// download's and the summary's memory (one blob at a time). Time stays in the SHAP chunks'
+/// band: measured on xgb_binary_d6 (30 features: 961 values a row, 20,000 rows, debug
+/// build, one worker on two shared cores), a 2,081-row interaction chunk took ~2.4 s where a
+/// 5,000-row SHAP chunk took ~0.75 s. Small models keep `CHUNK_ROWS` (a 4-feature model has
+/// 25 values a row: 5,000 rows are 125,000 values).
 pub const INTERACTION_VALUES_PER_CHUNK: u64 = 2_000_000;
 
 /// Settings for submitting jobs.
