@@ -1,8 +1,9 @@
 //! The chunk executor: computes the SHAP values of one chunk's rows with the engine and
 //! stores them in the blob store as CSV lines in exactly the format of `shaplab explain`.
 //! For an interaction job it also stores the chunk's interaction values, in the format of
-//! `shaplab explain --interactions`, in a second blob written before the SHAP one (so the
-//! chunk's result reference, the SHAP key, only exists once both do).
+//! `shaplab explain --interactions`, and one line of their |value| sums per cell (what the
+//! summary reads), both written before the SHAP blob, so the chunk's result reference (the
+//! SHAP key) only exists once all three do.
 //!
 //! It runs on the worker's blocking thread (compute must not stall the async runtime, and
 //! the heartbeat runs elsewhere), so blob I/O is driven with the runtime handle's
@@ -253,15 +254,31 @@ impl Executor for ShapExecutor {
             self.compute(&prepared, output, (start, end), spec.interactions, &cancel)?;
         let width = prepared.model.num_outputs * (prepared.model.num_features + 1);
         if let Some(pairs) = pairs {
-            let bytes = self.format(&pairs, width * (prepared.model.num_features + 1))?;
-            let key = spec.interactions_key(rows.start, rows.end);
-            self.runtime
-                .block_on(self.blobs.put_bytes(&key, bytes))
-                .map_err(|e| {
-                    TaskError::Retryable(format!(
-                        "cannot store the chunk's interaction values: {e}"
-                    ))
-                })?;
+            let pair_width = width * (prepared.model.num_features + 1);
+            let mut sums = vec![0.0f64; pair_width];
+            for line in pairs.chunks_exact(pair_width.max(1)) {
+                for (sum, v) in sums.iter_mut().zip(line) {
+                    *sum += v.abs();
+                }
+            }
+            for (key, bytes) in [
+                (
+                    spec.interactions_key(rows.start, rows.end),
+                    self.format(&pairs, pair_width)?,
+                ),
+                (
+                    spec.interaction_sums_key(rows.start, rows.end),
+                    self.format(&sums, pair_width)?,
+                ),
+            ] {
+                self.runtime
+                    .block_on(self.blobs.put_bytes(&key, bytes))
+                    .map_err(|e| {
+                        TaskError::Retryable(format!(
+                            "cannot store the chunk's interaction values: {e}"
+                        ))
+                    })?;
+            }
         }
         let bytes = self.format(&values, width)?;
         let key = spec.chunk_key(rows.start, rows.end);

@@ -1,6 +1,11 @@
 //! Interaction values in the job summary: mean |interaction value| between the most
 //! important features, and each dependence plot's partner by the largest of them, read from
-//! an interaction job's chunk blobs (`interactions-{start}-{end}.csv`, the CLI's format).
+//! an interaction job's per-chunk sums of |interaction value| (`interaction-sums-…`, one line
+//! of `outputs × (features + 1)²` numbers, written by the worker next to the chunk's values),
+//! or from the chunk's values themselves (`interactions-…`, the CLI's format) when a chunk
+//! has no sums blob. Why sums: a summary is recomputed each time a chunk finishes, and
+//! rescanning every row's (F+1)² values each time would cost the job's whole output
+//! (gigabytes for a million rows) per poll; the sums cost one line per chunk.
 //!
 //! Why only some matrix rows are kept: a row of the file holds outputs × (F+1)² numbers, but
 //! the page needs the matrix between the top ≤ 30 features and, for the partners, the rows
@@ -53,9 +58,8 @@ impl PairSums {
             sums: vec![0.0; outputs * rows.len() * features],
             covered: 0,
         };
-        for chunk in done {
-            let key = spec.interactions_key(chunk.start, chunk.end);
-            let bytes = runtime
+        let read = |key: String| {
+            runtime
                 .block_on(blobs.get_bytes(&key))
                 .map_err(|e| match e {
                     BlobError::NotFound(_) => ReadError::Expired(
@@ -66,14 +70,26 @@ impl PairSums {
                     other => {
                         ReadError::Internal(format!("cannot read interaction values: {other}"))
                     }
-                })?;
-            pairs.add_chunk(&bytes, chunk.end - chunk.start)?;
+                })
+        };
+        for chunk in done {
+            let rows = chunk.end - chunk.start;
+            match read(spec.interaction_sums_key(chunk.start, chunk.end)) {
+                Ok(sums) => pairs.add_chunk(&sums, 1, rows)?,
+                // A chunk computed before sums were written: its values, row by row.
+                Err(ReadError::Expired(_)) => {
+                    let values = read(spec.interactions_key(chunk.start, chunk.end))?;
+                    pairs.add_chunk(&values, rows, rows)?;
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(pairs)
     }
 
-    /// Adds one chunk blob of `rows` lines.
-    fn add_chunk(&mut self, bytes: &[u8], rows: u64) -> Result<(), ReadError> {
+    /// Adds one blob of `lines_expected` lines covering `rows` rows: a chunk's values (a
+    /// line per row) or its sums (one line; the |sum of |v|| is the sum itself).
+    fn add_chunk(&mut self, bytes: &[u8], lines_expected: u64, rows: u64) -> Result<(), ReadError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|e| ReadError::Internal(format!("an interaction blob is not UTF-8: {e}")))?;
         let (f, f1) = (self.features, self.features + 1);
@@ -101,9 +117,9 @@ impl PairSums {
             }
             lines += 1;
         }
-        if lines != rows {
+        if lines != lines_expected {
             return Err(ReadError::Internal(format!(
-                "an interaction blob has {lines} lines for {rows} rows"
+                "an interaction blob has {lines} lines, expected {lines_expected}"
             )));
         }
         self.covered += rows;
@@ -173,7 +189,7 @@ mod tests {
             covered: 0,
         };
         pairs
-            .add_chunk(b"1,-2,0,-2,5,0,0,0,9\n0.5,4,0,4,1,0,0,0,9\n", 2)
+            .add_chunk(b"1,-2,0,-2,5,0,0,0,9\n0.5,4,0,4,1,0,0,0,9\n", 2, 2)
             .expect("parses");
         assert_eq!(pairs.mean(0, 0, 1), 3.0);
         assert_eq!(pairs.mean(0, 0, 0), 0.75);
@@ -181,7 +197,12 @@ mod tests {
         let s = pairs.summary(&[0, 1]).expect("rows covered");
         assert_eq!(s.features, vec![0]);
         assert_eq!(s.mean_abs, vec![vec![vec![0.75]]]);
+        // Two more rows as one line of sums: |0:1| sums to 6 → (2 + 4 + 6) / 4 = 3.
+        pairs
+            .add_chunk(b"1,6,0,6,2,0,0,0,18\n", 1, 2)
+            .expect("parses");
+        assert_eq!(pairs.mean(0, 0, 1), 3.0);
         // A short line is refused.
-        assert!(pairs.add_chunk(b"1,2\n", 1).is_err());
+        assert!(pairs.add_chunk(b"1,2\n", 1, 1).is_err());
     }
 }

@@ -79,6 +79,15 @@ impl JobSpec {
     pub fn interactions_key(&self, start: u64, end: u64) -> String {
         format!("{}/interactions-{start:012}-{end:012}.csv", self.results)
     }
+
+    /// One line: the sums over rows `start..end` of |interaction value| per cell, so the
+    /// summary reads `outputs × (features + 1)²` numbers per chunk instead of every row's.
+    pub fn interaction_sums_key(&self, start: u64, end: u64) -> String {
+        format!(
+            "{}/interaction-sums-{start:012}-{end:012}.csv",
+            self.results
+        )
+    }
 }
 
 /// The blob prefix for a job's results. With an idempotency key it is a hash of the key and
