@@ -1,6 +1,7 @@
 //! Interaction values through jobs (`"interactions": true`): the download equals
 //! `shaplab explain --interactions` byte for byte, the summary's matrix and dependence
-//! partners agree with that file, and what cannot be done is refused with a reason. Real
+//! partners agree with that file, what cannot be done is refused with a reason, and the
+//! download expires with the job's other results (`RESULT_TTL`). Real
 //! redis-server, real fixtures, real engine (the CLI binary is the reference).
 
 mod support;
@@ -9,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::jobs::{app, get, get_json, wait_for_success};
-use support::{TestApp, TestRedis, fixture, upload};
+use support::{TestApp, TestRedis, fixture, settings, upload};
 
 /// Uploads a fixture's model and data; their ids.
 async fn upload_fixture(app: &TestApp, name: &str) -> (String, String) {
@@ -248,4 +249,37 @@ async fn interactions_csv_is_409_while_the_job_waits_and_404_for_a_job_without_t
     // Its summary has no matrix and says the partner is the proxy.
     let (_, summary) = get_json(&app, &format!("/api/jobs/{plain}/summary")).await;
     assert_eq!(summary["interactions"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_csv_is_410_once_the_job_ended_more_than_result_ttl_ago() {
+    let redis = TestRedis::start();
+    let ttl = Duration::from_secs(2);
+    let url = redis.url();
+    let jobs = server::jobs::JobsConfig {
+        chunk_rows: 16,
+        result_ttl: ttl,
+        ..server::jobs::JobsConfig::default()
+    };
+    let app =
+        TestApp::spawn_with_config(&url, settings(&url, Duration::from_secs(1)), jobs, 2).await;
+    let (model, data) = upload_fixture(&app, "xgb_binary_d6").await;
+    let (_, job) = submit(
+        &app,
+        &json!({"model": model, "data": data, "interactions": true}),
+    )
+    .await;
+    let id = job["id"].as_str().expect("an id").to_owned();
+    wait_for_success(&app, &id, Duration::from_secs(60)).await;
+    let path = format!("/api/jobs/{id}/interactions.csv");
+    let (status, _) = get(&app, &path).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, job) = get_json(&app, &format!("/api/jobs/{id}")).await;
+    let finished = job["finished_at_ms"].as_u64().expect("ended");
+    let wait = (finished + ttl.as_millis() as u64).saturating_sub(server::redis::pool::now_ms());
+    tokio::time::sleep(Duration::from_millis(wait + 50)).await;
+    let (status, error) = get_json(&app, &path).await;
+    assert_eq!(status, StatusCode::GONE, "{error}");
+    assert_eq!(error["code"], "result_expired");
 }
