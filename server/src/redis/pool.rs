@@ -176,7 +176,7 @@ impl RedisPool {
         cmd: &redis::Cmd,
     ) -> Result<Vec<(String, redis::Value)>, RedisCallError> {
         let (_, mut conn) = self.pick()?;
-        self.bounded(conn.on_each_primary(cmd)).await
+        self.bounded(conn.on_each_primary(cmd), self.timeout).await
     }
 
     /// Sends `cmd` on the next connection; see [`RedisPool::retrying`] for when it is sent twice.
@@ -235,17 +235,22 @@ impl RedisPool {
         F: Fn(Connection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let outcome = self.bounded(call(conn)).await;
-        let again = match &outcome {
-            Err(RedisCallError::Redis(e)) if e.is_connection_refusal() => true,
-            Err(e) => idempotent && e.is_connection_failure(),
-            Ok(_) => false,
-        };
+        let started = Instant::now();
+        let outcome = self.bounded(call(conn), self.timeout).await;
+        // Both attempts share one REDIS_TIMEOUT, so a call fails within it whatever happens
+        // (a cluster client can spend most of it before reporting a refused node).
+        let left = self.timeout.saturating_sub(started.elapsed());
+        let again = !left.is_zero()
+            && match &outcome {
+                Err(RedisCallError::Redis(e)) if e.is_connection_refusal() => true,
+                Err(e) => idempotent && e.is_connection_failure(),
+                Ok(_) => false,
+            };
         if !again {
             return outcome;
         }
         match slot.manager.lock().ok().map(|m| m.clone()) {
-            Some(fresh) => self.bounded(call(fresh)).await,
+            Some(fresh) => self.bounded(call(fresh), left).await,
             None => outcome,
         }
     }
@@ -270,12 +275,14 @@ impl RedisPool {
         }
     }
 
+    /// Runs `call` for at most `limit`.
     async fn bounded<T>(
         &self,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
+        limit: Duration,
     ) -> Result<T, RedisCallError> {
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.timeout, call).await {
+        let outcome = match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => Ok(value),
             // The connection's own response/connect timeout (the same length as ours) often
             // fires first: it is a timeout too, not a dropped connection, so it must neither
