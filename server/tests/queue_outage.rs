@@ -12,245 +12,20 @@
 
 mod support;
 
-use reqwest::{Client, Method, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
 use server::redis::breaker::BreakerState;
 use std::time::{Duration, Instant};
 use support::jobs::{cli_rows, wait_for_success};
+use support::outage::{
+    Endpoints, FAST, SLACK, assert_invariant, assert_unavailable, client,
+    first_answer_after_outage, health, hit, id_of, replicated_data, report, submit, upload_job,
+    while_breaker_open,
+};
 use support::proxy::{Mode, Proxy};
-use support::{AofRedis, TestApp, TestRedis, fixture, settings, upload};
+use support::{AofRedis, TestApp, TestRedis, fixture, settings};
 
 /// `REDIS_TIMEOUT` for these apps.
 const TIMEOUT: Duration = Duration::from_secs(1);
-/// On top of `TIMEOUT`: HTTP and scheduling on a shared 2-core machine.
-const SLACK: Duration = Duration::from_millis(500);
-/// The bound on an answer while the breaker refuses calls.
-const FAST: Duration = Duration::from_millis(50);
-
-/// One API answer, timed.
-struct Hit {
-    what: String,
-    status: StatusCode,
-    took: Duration,
-    retry_after: Option<u64>,
-    body: Value,
-}
-
-/// The three calls the page makes most: submit, poll, and read the summary.
-struct Endpoints {
-    submit: Value,
-    job: String,
-}
-
-impl Endpoints {
-    fn call(&self, i: usize) -> (Method, String, Option<&Value>) {
-        match i % 3 {
-            0 => (Method::POST, "/api/jobs".to_owned(), Some(&self.submit)),
-            1 => (Method::GET, format!("/api/jobs/{}", self.job), None),
-            _ => (Method::GET, format!("/api/jobs/{}/summary", self.job), None),
-        }
-    }
-}
-
-fn client() -> Client {
-    // A request that hangs fails the test instead of hanging it.
-    Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
-
-async fn hit(
-    client: &Client,
-    app: &TestApp,
-    (method, path, body): (Method, String, Option<&Value>),
-) -> Hit {
-    let mut request = client.request(method.clone(), app.url(&path));
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let started = Instant::now();
-    // An error here (connection closed without an answer) is what a panicking handler gives.
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let took = started.elapsed();
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let bytes = response.bytes().await.expect("a body");
-    Hit {
-        what: format!("{method} {path}"),
-        status,
-        took,
-        retry_after,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
-/// The outage answer: 503, the envelope, a sane `Retry-After`, within `limit`.
-fn assert_unavailable(hit: &Hit, limit: Duration) {
-    assert_eq!(
-        hit.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}: {}",
-        hit.what,
-        hit.body
-    );
-    assert_eq!(
-        hit.body["code"], "queue_unavailable",
-        "{}: {}",
-        hit.what, hit.body
-    );
-    assert_eq!(hit.body["retryable"], true);
-    assert!(hit.body["request_id"].is_string(), "{}", hit.body);
-    let after = hit
-        .retry_after
-        .unwrap_or_else(|| panic!("{}: no Retry-After", hit.what));
-    assert!(
-        (1..=5).contains(&after),
-        "{}: Retry-After {after}",
-        hit.what
-    );
-    assert!(hit.took <= limit, "{}: took {:?}", hit.what, hit.took);
-}
-
-/// Whether a call made now would be refused by the breaker without touching the network:
-/// open with the next probe not imminent, or half-open with its one probe in flight.
-fn breaker_refuses(app: &TestApp) -> bool {
-    let status = app.pool.status();
-    match status.breaker {
-        BreakerState::HalfOpen => true,
-        BreakerState::Open => status.breaker_next_probe_in_ms.is_some_and(|ms| ms > 100),
-        BreakerState::Closed => false,
-    }
-}
-
-/// `n` calls round the endpoints, each made while the breaker refuses calls; their times.
-async fn while_breaker_open(
-    client: &Client,
-    app: &TestApp,
-    ep: &Endpoints,
-    n: usize,
-) -> Vec<Duration> {
-    let start = Instant::now();
-    let mut took = Vec::new();
-    while took.len() < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the breaker never stayed open"
-        );
-        if !breaker_refuses(app) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        }
-        let h = hit(client, app, ep.call(took.len())).await;
-        assert_unavailable(&h, TIMEOUT + SLACK);
-        took.push(h.took);
-    }
-    took
-}
-
-/// Polls `ep`'s job until it answers something other than 503 (bounded); that answer and
-/// how long it took. Only 503 `queue_unavailable` may come before it.
-async fn first_answer_after_outage(
-    client: &Client,
-    app: &TestApp,
-    ep: &Endpoints,
-) -> (Hit, Duration) {
-    let start = Instant::now();
-    loop {
-        let h = hit(client, app, ep.call(1)).await;
-        if h.status != StatusCode::SERVICE_UNAVAILABLE {
-            return (h, start.elapsed());
-        }
-        assert_unavailable(&h, TIMEOUT + SLACK);
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no recovery within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The binary-classifier fixture's data, its 60 rows repeated to `rows` rows.
-fn replicated_data(rows: usize) -> Vec<u8> {
-    let text = std::fs::read_to_string(fixture("xgb_binary_d6/data.csv")).expect("fixture");
-    let mut lines = text.lines();
-    let mut out = format!("{}\n", lines.next().expect("a header"));
-    let body: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
-    for i in 0..rows {
-        out.push_str(body[i % body.len()]);
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
-/// Uploads the fixture model and `data`; the submit body for them.
-async fn upload_job(app: &TestApp, data: Vec<u8>) -> Value {
-    let model = std::fs::read(fixture("xgb_binary_d6/model.json")).expect("fixture");
-    let model = upload(app, "model", "model.json", model).await;
-    let data = upload(app, "data", "data.csv", data).await;
-    json!({"model": model, "data": data})
-}
-
-/// Submits `body` (with `key` as Idempotency-Key if given); the answer.
-async fn submit(client: &Client, app: &TestApp, body: &Value, key: Option<&str>) -> Hit {
-    let mut request = client.post(app.url("/api/jobs")).json(body);
-    if let Some(key) = key {
-        request = request.header("idempotency-key", key);
-    }
-    let started = Instant::now();
-    let response = request.send().await.expect("the server answers");
-    Hit {
-        what: "POST /api/jobs".into(),
-        status: response.status(),
-        took: started.elapsed(),
-        retry_after: None,
-        body: response.json().await.unwrap_or(Value::Null),
-    }
-}
-
-fn id_of(hit: &Hit) -> String {
-    hit.body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no job id: {}", hit.body))
-        .to_owned()
-}
-
-async fn health(client: &Client, app: &TestApp) -> Value {
-    let response = client
-        .get(app.url("/api/health"))
-        .send()
-        .await
-        .expect("health answers");
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("JSON")
-}
-
-/// Every hit of a phase must be quick; prints the phase's figures.
-fn report(phase: &str, took: &[Duration]) -> Duration {
-    let mut sorted = took.to_vec();
-    sorted.sort();
-    let max = sorted.last().copied().unwrap_or_default();
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
-    eprintln!(
-        "{phase}: {} calls, median {median:?}, max {max:?}",
-        took.len()
-    );
-    max
-}
-
-async fn assert_invariant(app: &TestApp) {
-    let problems = app.queue.audit().await.expect("audit");
-    assert!(
-        problems.is_empty(),
-        "queue invariant violated: {problems:#?}"
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_passes_blackholes_and_resets_traffic() {
@@ -352,14 +127,14 @@ async fn while_redis_is_killed_the_api_answers_503_then_fast_and_recovers_withou
     report("killed, breaker closed", &closed);
     // While it is open, calls are refused without touching the network.
     let rejected_before = app.pool.status().rejected_total;
-    let open = while_breaker_open(&client, &app, &ep, 30).await;
+    let open = while_breaker_open(&client, &app, &ep, 30, TIMEOUT + SLACK).await;
     let max = report("killed, breaker open", &open);
     assert!(max < FAST, "a 503 took {max:?} with the breaker open");
     assert!(app.pool.status().rejected_total >= rejected_before + 30);
 
     redis.restart();
     let back = Instant::now();
-    let (first, waited) = first_answer_after_outage(&client, &app, &ep).await;
+    let (first, waited) = first_answer_after_outage(&client, &app, &ep, TIMEOUT + SLACK).await;
     eprintln!("killed: the API answered {waited:?} after Redis was back");
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     assert_eq!(
@@ -408,7 +183,7 @@ async fn after_redis_restarts_empty_the_app_recovers_and_a_vanished_job_is_404()
     redis.restart();
 
     // The job went with the data: the page is told it does not exist (not a 500, not a 503).
-    let (first, waited) = first_answer_after_outage(&client, &app, &ep).await;
+    let (first, waited) = first_answer_after_outage(&client, &app, &ep, TIMEOUT + SLACK).await;
     eprintln!("restarted empty: the API answered {waited:?} after Redis was back");
     assert_eq!(first.status, StatusCode::NOT_FOUND, "{}", first.body);
     assert_eq!(first.body["code"], "job_not_found", "{}", first.body);
@@ -497,7 +272,7 @@ async fn a_blackholed_connection_is_rebuilt_and_the_running_job_completes_exactl
     eprintln!("blackhole: {rebuilds:?} connection rebuilds after {rounds} rounds of probes");
     assert!(rebuilds >= Some(2), "{report_now}");
     // Meanwhile the API refuses in milliseconds, including the page's retried submit.
-    let open = while_breaker_open(&client, &app, &ep, 15).await;
+    let open = while_breaker_open(&client, &app, &ep, 15, TIMEOUT + SLACK).await;
     let max = report("blackhole, breaker open", &open);
     assert!(max < FAST, "a 503 took {max:?} with the breaker open");
     let retried = submit(&client, &app, &body, Some("a-retried-submit")).await;
@@ -512,7 +287,7 @@ async fn a_blackholed_connection_is_rebuilt_and_the_running_job_completes_exactl
 
     proxy.set(Mode::Pass);
     let lit = Instant::now();
-    let (answer, waited) = first_answer_after_outage(&client, &app, &ep).await;
+    let (answer, waited) = first_answer_after_outage(&client, &app, &ep, TIMEOUT + SLACK).await;
     eprintln!(
         "blackhole: the API answered {waited:?} after the path was back ({:?} dark)",
         lit - dark

@@ -303,6 +303,9 @@ pub mod jobs;
 /// A TCP proxy in front of a redis-server that can pass, blackhole or reset its traffic.
 pub mod proxy;
 
+/// Outage suite helpers (timed API calls, the 503 envelope check, the breaker's state).
+pub mod outage;
+
 /// A redis-server with AOF (`appendfsync always`) in its own directory, so a SIGKILL and a
 /// restart on the same port come back with every acknowledged write.
 pub struct AofRedis {
