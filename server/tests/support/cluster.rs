@@ -133,6 +133,21 @@ impl TestCluster {
         format!("redis://127.0.0.1:{}", self.ports[0])
     }
 
+    /// SIGKILLs the node on `port` (no goodbye to its clients or to the other nodes) and waits
+    /// until its port is closed. A killed primary's replica (if it has synced once) takes over
+    /// when the others have missed it for `cluster-node-timeout` (2 s here) and held an
+    /// election.
+    pub fn kill(&mut self, port: u16) {
+        let i = self
+            .ports
+            .iter()
+            .position(|&p| p == port)
+            .expect("a node of this cluster");
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+        wait_until(Duration::from_secs(5), || !accepts(port));
+    }
+
     /// Runs `redis-cli -p port args…` and returns its stdout ("" when it could not run).
     pub fn cli(&self, port: u16, args: &[&str]) -> String {
         Command::new("redis-cli")

@@ -1,0 +1,135 @@
+//! QUEUE.md scenario 14 on the loopback Redis Cluster: the primary serving the queue's
+//! partition is killed (SIGKILL) under a running app with an embedded worker. Until its
+//! replica takes over, the API answers the JSON 503 `queue_unavailable` with `Retry-After`
+//! within `REDIS_TIMEOUT`, in milliseconds while the breaker is open, never a 500; then the
+//! same app serves the job it ran before (replicated to the new primary) and runs a new one,
+//! and the queue invariant holds.
+//!
+//! (Scenario 18's blackhole needs the proxy in the client's path, but cluster clients follow
+//! the node addresses the cluster announces, not a proxy's; see `queue_outage.rs` for it on
+//! one server.)
+
+mod support;
+
+use reqwest::StatusCode;
+use server::queue::keys::Partition;
+use std::time::{Duration, Instant};
+use support::cluster::TestCluster;
+use support::jobs::wait_for_success;
+use support::outage::{
+    Endpoints, FAST, SLACK, assert_invariant, assert_unavailable, breaker_refuses, client, health,
+    hit, id_of, replicated_data, report, submit, upload_job,
+};
+use support::{TestApp, settings};
+
+/// `REDIS_TIMEOUT` on the cluster (as in `cluster.rs`: a call may land mid-failover).
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_primary_gives_brief_503s_then_its_replica_serves_the_same_app() {
+    let mut cluster = tokio::task::spawn_blocking(TestCluster::start)
+        .await
+        .expect("the cluster starts");
+    let url = cluster.url();
+    let app = TestApp::spawn_with_jobs(&url, settings(&url, TIMEOUT), 5000, 1).await;
+    let client = client();
+    let body = upload_job(&app, replicated_data(60)).await;
+    let created = submit(&client, &app, &body, None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let ep = Endpoints {
+        submit: body.clone(),
+        job: id_of(&created),
+    };
+    wait_for_success(&app, &ep.job, Duration::from_secs(20)).await;
+
+    // The test queue has one partition: every queue key lives on this primary.
+    let slot = cluster.keyslot(&Partition::new("shaplab", 0).ready());
+    let (primary, replica) = cluster.owner_of_slot(slot);
+    // A replica that has never synced will not take over (its data is "too old"), and the
+    // first sync waits out `repl-diskless-sync-delay` (5 s): wait for it, then for the
+    // replica to hold every write made so far (the job and its results).
+    tokio::task::block_in_place(|| {
+        let synced = support::wait_until(Duration::from_secs(20), || {
+            cluster
+                .cli(replica.port, &["info", "replication"])
+                .contains("master_link_status:up")
+        });
+        assert!(synced, "the replica on {} never synced", replica.port);
+        let acked = cluster.cli(primary.port, &["wait", "1", "5000"]);
+        assert_eq!(acked.trim(), "1", "WAIT: {acked}");
+        cluster.kill(primary.port);
+    });
+    let killed = Instant::now();
+
+    // Until the replica is promoted: 503s within the timeout (and fast ones while the breaker
+    // refuses), never anything else; then the job again.
+    let (mut slow, mut fast, mut created_meanwhile) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    let recovered = loop {
+        if killed.elapsed() > Duration::from_secs(30) {
+            let view = cluster.cli(replica.port, &["cluster", "nodes"]);
+            let pool = app.pool.status();
+            panic!("no recovery within 30 s; pool {pool:?}; replica's view:\n{view}");
+        }
+        let (call, refusing) = (i % 3, breaker_refuses(&app));
+        i += 1;
+        let h = hit(&client, &app, ep.call(call)).await;
+        if i % 50 == 1 {
+            eprintln!(
+                "{:?}: {} {} {:?} {}",
+                killed.elapsed(),
+                h.what,
+                h.status,
+                h.took,
+                h.body["message"]
+            );
+        }
+        if h.status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_unavailable(&h, TIMEOUT + SLACK);
+            if refusing {
+                fast.push(h.took);
+            } else {
+                slow.push(h.took);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        assert!(h.status.is_success(), "{}: {} {}", h.what, h.status, h.body);
+        match call {
+            // A submit that got through made a job, which must run to the end too.
+            0 => created_meanwhile.push(id_of(&h)),
+            1 => break killed.elapsed(),
+            _ => {}
+        }
+    };
+    report("cluster primary killed, breaker closed", &slow);
+    let max = report("cluster primary killed, breaker open", &fast);
+    eprintln!(
+        "cluster primary killed: the job answered again {recovered:?} after the kill \
+         (replica {} took over from {})",
+        replica.port, primary.port
+    );
+    assert!(!slow.is_empty() || !fast.is_empty(), "no outage was seen");
+    assert!(max < FAST, "a 503 took {max:?} with the breaker open");
+
+    // The job ran before the kill is served by the new primary; a new one runs to the end.
+    let job = hit(&client, &app, ep.call(1)).await;
+    assert_eq!(job.status, StatusCode::OK, "{}", job.body);
+    assert_eq!(job.body["state"], "succeeded", "{}", job.body);
+    let summary = hit(&client, &app, ep.call(2)).await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.body);
+    let again = submit(&client, &app, &body, Some("after-the-failover")).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    wait_for_success(&app, &id_of(&again), Duration::from_secs(20)).await;
+    for id in &created_meanwhile {
+        wait_for_success(&app, id, Duration::from_secs(20)).await;
+    }
+    eprintln!(
+        "cluster primary killed: a new job succeeded {:?} after the kill",
+        killed.elapsed()
+    );
+    let health = health(&client, &app).await;
+    assert_eq!(health["redis"]["connected"], true, "{health}");
+    assert_eq!(health["queue"]["consumer_loop_alive"], true, "{health}");
+    assert_invariant(&app).await;
+}
