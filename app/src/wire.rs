@@ -273,6 +273,8 @@ pub struct JobInputs {
     pub data: String,
     pub output: JobOutput,
     pub background_rows: Option<u64>,
+    #[serde(default)]
+    pub interactions: bool,
 }
 
 /// `GET /api/jobs/{id}/rows/{i}`: one explained row, loaded on demand by the row explorer.

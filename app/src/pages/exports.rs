@@ -43,7 +43,7 @@ pub fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl Into
                 "job": job,
                 "model": pick(&model),
                 "data": pick(&data),
-                "options": inputs.map(|i| serde_json::json!({"output": i.output, "background_rows": i.background_rows})),
+                "options": inputs.map(|i| serde_json::json!({"output": i.output, "background_rows": i.background_rows, "interactions": i.interactions})),
                 "summary": summary,
             });
             let text = serde_json::to_string_pretty(&bundle).unwrap_or_default();

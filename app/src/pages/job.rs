@@ -345,7 +345,7 @@ fn GoneNotice(gone: Gone) -> impl IntoView {
             model: inputs.model,
             data: inputs.data,
             output: inputs.output,
-            interactions: false,
+            interactions: inputs.interactions,
             background_rows: inputs.background_rows,
         };
         leptos::task::spawn_local(async move {

@@ -290,6 +290,7 @@ pub fn view(status: &JobStatus) -> Job {
                 data: spec.data,
                 output: spec.output,
                 background_rows: spec.background_rows,
+                interactions: spec.interactions,
             }),
     }
 }
