@@ -1,16 +1,18 @@
 //! The queue's ordinary life against a real redis-server: submit, idempotency, retries,
 //! permanent failures, the dead set, cancellation (QUEUE.md scenarios 1–4 and 9–13).
-//! Every test ends with the invariant check.
+//! Every test ends with the invariant check. The bodies of scenarios 9, 10, 11 and 13 are
+//! `support::scenarios::lifecycle`, shared with the cluster suite (`cluster_queue.rs`).
 
 mod support;
 
 use server::queue::{
-    Cancellation, JobState, Outcome, QueueConfig, QueueError, RowRange, TaskError, TaskPayload,
+    Cancellation, JobState, Outcome, QueueConfig, QueueError, RowRange, TaskPayload,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::queue::{QueueHarness, RunningWorker, counting_executor, request, until_cancelled};
+use support::queue::{QueueHarness, RunningWorker, Target, counting_executor, request};
+use support::scenarios::lifecycle;
 
 fn completed(outcomes: &[Outcome]) -> usize {
     outcomes
@@ -147,154 +149,19 @@ async fn a_request_with_no_rows_or_too_many_chunks_is_refused_before_touching_re
 // Scenario 9.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retryable_error_backs_off_and_then_succeeds() {
-    let h = QueueHarness::start();
-    let job = h.submit(3, 3, None).await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let worker = h.worker(move |_: TaskPayload, _: RowRange, _| {
-        if seen.fetch_add(1, Ordering::SeqCst) < 2 {
-            Err(TaskError::Retryable("blob store hiccup".into()))
-        } else {
-            Ok("result".to_owned())
-        }
-    });
-
-    // Base 50 ms with equal jitter: the first delay is in [25, 50), the second in [50, 100).
-    for (attempt, low, high) in [(1, 25, 50), (2, 50, 100)] {
-        match worker.try_execute_task().await.expect("step") {
-            Outcome::Retrying {
-                attempts, delay, ..
-            } => {
-                assert_eq!(attempts, attempt);
-                let ms = delay.as_millis();
-                assert!((low..high).contains(&ms), "attempt {attempt}: {ms} ms");
-            }
-            other => panic!("expected a retry, got {other:?}"),
-        }
-        // Scheduled, not ready: nothing to claim until the backoff has passed.
-        assert_eq!(
-            worker.try_execute_task().await.expect("step"),
-            Outcome::Empty
-        );
-        assert_eq!(h.queue.depths().await.expect("depths").scheduled, 1);
-        h.assert_invariant().await;
-        h.promote_until(1, Duration::from_secs(2)).await;
-    }
-    let last = worker.try_execute_task().await.expect("step");
-    assert!(
-        matches!(
-            last,
-            Outcome::Completed {
-                last_chunk: true,
-                ..
-            }
-        ),
-        "{last:?}"
-    );
-    assert_eq!(h.job(&job).await.state, JobState::Succeeded);
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
-    assert_eq!(h.stat("retried").await, 2);
-    h.assert_invariant().await;
+    lifecycle::retryable_error_backs_off_then_succeeds(&Target::Single).await;
 }
 
 // Scenario 10.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_error_fails_the_job_at_once_and_withdraws_its_other_chunks() {
-    let h = QueueHarness::start();
-    let job = h.submit(9, 3, None).await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let worker = h.worker(move |_: TaskPayload, _: RowRange, _| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        Err(TaskError::Permanent("the model has a cyclic tree".into()))
-    });
-
-    let outcome = worker.try_execute_task().await.expect("step");
-    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
-    assert_eq!(
-        worker.try_execute_task().await.expect("step"),
-        Outcome::Empty
-    );
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let failed = h.job(&job).await;
-    assert_eq!(failed.state, JobState::Failed);
-    let error = failed.error.expect("an error");
-    assert_eq!(error.code, "task_failed");
-    assert!(error.message.contains("cyclic tree"), "{}", error.message);
-    let depths = h.queue.depths().await.expect("depths");
-    assert_eq!((depths.ready, depths.scheduled, depths.dead), (0, 0, 0));
-    h.assert_invariant().await;
+    lifecycle::permanent_error_fails_once(&Target::Single).await;
 }
 
 // Scenario 11.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_out_of_attempts_is_dead_and_requeueing_the_job_finishes_it() {
-    let h = QueueHarness::with_config(QueueConfig {
-        max_attempts: 2,
-        ..QueueConfig::for_tests()
-    });
-    let job = h.submit(6, 3, None).await;
-    let broken = Arc::new(AtomicBool::new(true));
-    let flag = broken.clone();
-    let worker = h.worker(move |_: TaskPayload, rows: RowRange, _| {
-        if rows.start == 0 && flag.load(Ordering::SeqCst) {
-            Err(TaskError::Retryable("disk full".into()))
-        } else {
-            Ok(format!("rows:{}", rows.start))
-        }
-    });
-
-    let first = worker.try_execute_task().await.expect("step");
-    assert!(
-        matches!(first, Outcome::Retrying { attempts: 1, .. }),
-        "{first:?}"
-    );
-    let second = worker.try_execute_task().await.expect("step");
-    assert!(
-        matches!(
-            second,
-            Outcome::Completed {
-                last_chunk: false,
-                ..
-            }
-        ),
-        "{second:?}"
-    );
-    h.promote_until(1, Duration::from_secs(2)).await;
-    let third = worker.try_execute_task().await.expect("step");
-    assert!(matches!(third, Outcome::Dead { .. }), "{third:?}");
-
-    let failed = h.job(&job).await;
-    assert_eq!(failed.state, JobState::Failed);
-    assert_eq!(failed.error.expect("error").code, "attempts_exhausted");
-    let dead = h.queue.dead_tasks(10).await.expect("dead tasks");
-    assert_eq!(dead.len(), 1);
-    assert_eq!((dead[0].job.clone(), dead[0].chunk), (job.clone(), 0));
-    h.assert_invariant().await;
-
-    broken.store(false, Ordering::SeqCst);
-    assert_eq!(h.queue.requeue_dead(&job).await.expect("requeue"), 1);
-    let requeued = h.job(&job).await;
-    assert_eq!(requeued.state, JobState::Running);
-    assert_eq!(requeued.error, None);
-    assert_eq!(h.queue.depths().await.expect("depths").dead, 0);
-    let last = worker.try_execute_task().await.expect("step");
-    assert!(
-        matches!(
-            last,
-            Outcome::Completed {
-                last_chunk: true,
-                ..
-            }
-        ),
-        "{last:?}"
-    );
-    let done = h.job(&job).await;
-    assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 2));
-    // Only failed jobs can be requeued.
-    let err = h.queue.requeue_dead(&job).await.expect_err("succeeded");
-    assert!(matches!(err, QueueError::WrongState { .. }), "{err}");
-    h.assert_invariant().await;
+    lifecycle::dead_task_requeued_finishes(&Target::Single).await;
 }
 
 // Scenario 12.
@@ -335,33 +202,7 @@ async fn cancelling_a_queued_job_removes_its_tasks_at_once() {
 // Scenario 13.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_running_job_stops_its_chunk_within_one_heartbeat() {
-    let h = QueueHarness::start();
-    let job = h.submit(6, 3, None).await;
-    let worker = Arc::new(h.worker(until_cancelled(Duration::from_secs(10))));
-    let stepping = worker.clone();
-    let step = tokio::spawn(async move { stepping.try_execute_task().await });
-    let start = Instant::now();
-    while h.job(&job).await.state != JobState::Running {
-        assert!(start.elapsed() < Duration::from_secs(5), "never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-
-    let cancelled_at = Instant::now();
-    let cancelled = h.queue.cancel(&job).await.expect("cancel");
-    assert_eq!(cancelled, Cancellation::Cancelled { was_running: true });
-    let outcome = step.await.expect("task").expect("step");
-    let took = cancelled_at.elapsed();
-
-    assert!(matches!(outcome, Outcome::Discarded { .. }), "{outcome:?}");
-    // One heartbeat is 100 ms in the harness; allow scheduling slack on a busy machine.
-    assert!(took < Duration::from_millis(600), "stopped after {took:?}");
-    let status = h.job(&job).await;
-    assert_eq!((status.state, status.chunks_done), (JobState::Cancelled, 0));
-    assert_eq!(
-        worker.try_execute_task().await.expect("step"),
-        Outcome::Empty
-    );
-    h.assert_invariant().await;
+    lifecycle::cancelling_a_running_job_stops_it(&Target::Single).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,16 +2,17 @@
 //! tasks, zombies, graceful shutdown, Redis paused past a lease (QUEUE.md scenarios 5–8, 17).
 //! A "vanished" or "paused" worker is a claim with no heartbeat behind it: exactly what
 //! Redis sees of a SIGKILLed or SIGSTOPped process. Every test ends with the invariant check.
+//! The bodies of scenarios 6, 7, 8 and 17 are `support::scenarios::recovery`, shared with the
+//! cluster suite (`cluster_queue.rs`).
 
 mod support;
 
-use server::queue::{JobState, Outcome, QueueConfig, QueueError, ReapReport};
+use server::queue::{JobState, Outcome};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::queue::{
-    QueueHarness, RunningReaper, RunningWorker, counting_executor, until_cancelled,
-};
+use support::queue::{QueueHarness, RunningWorker, Target, counting_executor, until_cancelled};
+use support::scenarios::recovery;
 
 const LIMIT: Duration = Duration::from_secs(6);
 
@@ -54,112 +55,13 @@ async fn a_task_whose_worker_vanished_is_rerun_by_another_worker_after_its_lease
 // Scenario 6.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_task_fails_its_job_as_worker_lost_while_other_jobs_keep_flowing() {
-    let h = QueueHarness::start();
-    let poison = h.submit(3, 3, None).await;
-    let healthy = h.submit(9, 3, None).await;
-    let runs = Arc::new(AtomicUsize::new(0));
-    let worker = h.worker(counting_executor(runs.clone()));
-
-    for (stall, goal) in [
-        (
-            1,
-            ReapReport {
-                requeued: 1,
-                ..Default::default()
-            },
-        ),
-        (
-            2,
-            ReapReport {
-                lost: 1,
-                ..Default::default()
-            },
-        ),
-    ] {
-        // The poison chunk is at the head of ready: it kills whoever takes it.
-        let victim = h.vanishing_claim().await;
-        assert_eq!(victim.id.job, poison);
-        assert_eq!(victim.stalls, stall - 1);
-        // Meanwhile the healthy job makes progress.
-        let step = worker.try_execute_task().await.expect("step");
-        assert!(matches!(step, Outcome::Completed { .. }), "{step:?}");
-        h.reap_until(LIMIT, |r| {
-            r.requeued >= goal.requeued && r.lost >= goal.lost
-        })
-        .await;
-    }
-
-    let failed = h.job(&poison).await;
-    assert_eq!(failed.state, JobState::Failed);
-    let error = failed.error.expect("an error");
-    assert_eq!(error.code, "worker_lost");
-    assert!(error.message.contains("2 times"), "{}", error.message);
-    let dead = h.queue.dead_tasks(10).await.expect("dead");
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].job, poison);
-
-    let rest = h.drain(&worker).await;
-    assert_eq!(rest.len(), 1);
-    assert!(matches!(
-        rest[0],
-        Outcome::Completed {
-            last_chunk: true,
-            ..
-        }
-    ));
-    assert_eq!(h.job(&healthy).await.state, JobState::Succeeded);
-    assert_eq!(runs.load(Ordering::SeqCst), 3);
-    h.assert_invariant().await;
+    recovery::poison_task_fails_as_worker_lost(&Target::Single).await;
 }
 
 // Scenario 7.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zombie_that_wakes_after_losing_its_lease_cannot_overwrite_the_winners_result() {
-    let h = QueueHarness::start();
-    let job = h.submit(3, 3, None).await;
-    let zombie = h.vanishing_claim().await;
-    h.reap_until(LIMIT, |r| r.requeued == 1).await;
-
-    let winner = h.worker(counting_executor(Arc::new(AtomicUsize::new(0))));
-    let outcome = winner.try_execute_task().await.expect("step");
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Completed {
-                last_chunk: true,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
-
-    // The zombie wakes up and tries every write it could make.
-    let late = h.queue.complete(&zombie, "zombie-result").await;
-    assert!(matches!(late, Err(QueueError::StaleToken(_))), "{late:?}");
-    let beat = h.queue.heartbeat(&zombie).await;
-    assert!(matches!(beat, Err(QueueError::StaleToken(_))), "{beat:?}");
-    let fail = h
-        .queue
-        .fail(&zombie, &server::queue::TaskError::Permanent("late".into()))
-        .await;
-    assert!(matches!(fail, Err(QueueError::StaleToken(_))), "{fail:?}");
-    let release = h.queue.release(&zombie).await;
-    assert!(
-        matches!(release, Err(QueueError::StaleToken(_))),
-        "{release:?}"
-    );
-
-    assert_eq!(
-        h.queue.chunk_results(&job).await.expect("results"),
-        vec![Some("rows:0-3".to_owned())]
-    );
-    let done = h.job(&job).await;
-    assert_eq!(
-        (done.state, done.chunks_done, done.rows_done),
-        (JobState::Succeeded, 1, 3)
-    );
-    assert_eq!(h.stat("stale_writes").await, 4);
-    h.assert_invariant().await;
+    recovery::zombie_writes_are_rejected(&Target::Single).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,44 +99,7 @@ async fn a_repeated_complete_with_the_same_token_is_recorded_once() {
 // Scenario 8.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutting_down_releases_a_running_chunk_without_counting_the_attempt() {
-    let h = QueueHarness::start();
-    let job = h.submit(3, 3, None).await;
-    let worker = Arc::new(h.worker(until_cancelled(Duration::from_secs(10))));
-    let run = RunningWorker::spawn(worker.clone());
-    h.wait_until_leased(1).await;
-
-    let asked = Instant::now();
-    run.stop().await;
-    // The 300 ms grace, then the release.
-    assert!(
-        asked.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        asked.elapsed()
-    );
-    let depths = h.queue.depths().await.expect("depths");
-    assert_eq!((depths.ready, depths.leased), (1, 0));
-    let task = server::queue::TaskId {
-        job: job.clone(),
-        chunk: 0,
-    };
-    assert_eq!(h.task_field(&task, "attempts").await.as_deref(), Some("0"));
-    assert_eq!(h.task_field(&task, "stalls").await.as_deref(), Some("0"));
-    assert_eq!(h.stat("released").await, 1);
-    h.assert_invariant().await;
-
-    // Another worker picks it up at once; this is its first counted attempt.
-    let outcomes = h
-        .drain(&h.worker(counting_executor(Arc::new(AtomicUsize::new(0)))))
-        .await;
-    assert!(matches!(
-        outcomes[..],
-        [Outcome::Completed {
-            last_chunk: true,
-            ..
-        }]
-    ));
-    assert_eq!(h.task_field(&task, "attempts").await.as_deref(), Some("1"));
-    h.assert_invariant().await;
+    recovery::shutdown_releases_without_counting(&Target::Single).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,60 +130,7 @@ async fn shutting_down_lets_a_chunk_that_ends_within_the_grace_period_complete()
 // Scenario 17.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once() {
-    let h = QueueHarness::with_config(QueueConfig::for_tests());
-    let job = h.submit(6, 3, None).await;
-    let runs = Arc::new(AtomicUsize::new(0));
-    let gate = Arc::new(AtomicBool::new(false));
-    let mut steps = Vec::new();
-    for _ in 0..2 {
-        let (runs, gate) = (runs.clone(), gate.clone());
-        let worker = Arc::new(h.worker(
-            move |_: server::queue::TaskPayload, rows: server::queue::RowRange, _| {
-                runs.fetch_add(1, Ordering::SeqCst);
-                let start = Instant::now();
-                while !gate.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(15) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Ok(format!("rows:{}", rows.start))
-            },
-        ));
-        steps.push(tokio::spawn(async move { worker.try_execute_task().await }));
-    }
-    // A reaper in another process, reaping every 100 ms throughout.
-    let reaper = RunningReaper::spawn(h.another_process(), Duration::from_millis(100));
-    h.wait_until_leased(2).await;
-    // Let the reaper's first-ever grace pass, so only the pause can protect the leases.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-
-    h.redis.signal("STOP");
-    tokio::time::sleep(Duration::from_millis(1800)).await;
-    h.redis.signal("CONT");
-    // Past the post-outage grace and another lease: any wrongful reap would have happened.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    gate.store(true, Ordering::SeqCst);
-    let mut outcomes = Vec::new();
-    for step in steps {
-        outcomes.push(step.await.expect("task").expect("step"));
-    }
-    reaper.stop().await;
-
-    assert_eq!(runs.load(Ordering::SeqCst), 2, "a chunk ran twice");
-    assert!(
-        outcomes
-            .iter()
-            .all(|o| matches!(o, Outcome::Completed { .. })),
-        "{outcomes:?}"
-    );
-    let done = h.job(&job).await;
-    assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 2));
-    assert_eq!(h.stat("reaped").await, 0, "a live lease was reaped");
-    // The reaper noticed the gap: one grace at first sight, one after the pause.
-    let reaper_key = server::queue::keys::Partition::new("shaplab", 0).reaper();
-    let graces: Option<u64> = h
-        .raw(redis::cmd("HGET").arg(reaper_key).arg("graces"))
-        .await;
-    assert!(graces.is_some_and(|g| g >= 2), "{graces:?}");
-    h.assert_invariant().await;
+    recovery::a_pause_past_the_lease_reaps_nothing(&Target::Single).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,9 +169,9 @@ async fn a_reaper_arriving_before_the_heartbeats_after_a_pause_waits_out_the_gra
     }
     assert_eq!(h.queue.reap().await.expect("reap").partitions_in_grace, 0);
 
-    h.redis.signal("STOP");
+    let paused = h.pause(0);
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    h.redis.signal("CONT");
+    paused.resume();
     // A reaper with fresh connections is first in; the lease deadline is long past.
     let reaper = h.another_process();
     let report = reaper.reap().await.expect("reap after the pause");
@@ -401,10 +213,10 @@ async fn a_result_computed_while_redis_is_paused_is_written_once_it_returns() {
     let step = tokio::spawn(async move { stepping.try_execute_task().await });
     h.wait_until_leased(1).await;
 
-    h.redis.signal("STOP");
+    let paused = h.pause(0);
     gate.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(700)).await;
-    h.redis.signal("CONT");
+    paused.resume();
     let outcome = step.await.expect("task").expect("step");
 
     // The first write may have landed when Redis resumed and its retry found it recorded.
@@ -469,12 +281,12 @@ async fn shutting_down_while_redis_is_unreachable_still_ends_within_the_grace_pe
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    h.redis.signal("STOP");
+    let paused = h.pause(0);
     gate.store(true, Ordering::SeqCst);
     let asked = Instant::now();
     run.stop().await;
     let took = asked.elapsed();
-    h.redis.signal("CONT");
+    paused.resume();
     // 300 ms grace plus at most one Redis timeout (500 ms), not the 5 s write retry.
     assert!(took < Duration::from_millis(2000), "shutdown took {took:?}");
     h.assert_invariant().await;

@@ -148,6 +148,13 @@ impl TestCluster {
         wait_until(Duration::from_secs(5), || !accepts(port));
     }
 
+    /// The process id of the node on `port` (stale once [`kill`](Self::kill)ed), for
+    /// SIGSTOP/SIGCONT.
+    pub fn pid(&self, port: u16) -> Option<u32> {
+        let i = self.ports.iter().position(|&p| p == port)?;
+        Some(self.children[i].id())
+    }
+
     /// Runs `redis-cli -p port args…` and returns its stdout ("" when it could not run).
     pub fn cli(&self, port: u16, args: &[&str]) -> String {
         Command::new("redis-cli")

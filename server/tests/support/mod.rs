@@ -50,6 +50,11 @@ impl TestRedis {
         }
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Starts (again) on the same port, with an empty dataset.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis is already running");
@@ -293,6 +298,9 @@ pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
 
 /// Queue helpers (harness, executors, invariant check).
 pub mod queue;
+
+/// Queue scenario bodies of QUEUE.md, run on a single Redis and on the loopback cluster.
+pub mod scenarios;
 
 /// A 6-process loopback Redis Cluster (3 primaries, 3 replicas).
 pub mod cluster;

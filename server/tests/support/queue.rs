@@ -1,7 +1,10 @@
-//! Queue test helpers: a real redis-server per test, a queue with short timings, workers with
-//! injected executors, and the invariant check every queue test ends with.
+//! Queue test helpers: a queue with short timings on a real redis-server per test (or under
+//! its own prefix on a shared loopback cluster), workers with injected executors, and the
+//! invariant check every queue test ends with.
 
+use super::cluster::TestCluster;
 use super::{TestRedis, settings};
+use server::config::RedisSettings;
 use server::queue::keys::Partition;
 use server::queue::{
     CancelToken, ClaimedTask, Executor, IdempotencyKey, JobId, JobStatus, Outcome, Queue,
@@ -9,14 +12,33 @@ use server::queue::{
     WorkerConfig, WorkerId,
 };
 use server::redis::RedisPool;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// A redis-server and a queue on it.
+/// Where a scenario's queue lives, so one scenario body runs on both.
+#[derive(Clone)]
+pub enum Target {
+    /// A fresh redis-server per harness (500 ms Redis timeout).
+    Single,
+    /// A queue under a fresh prefix on a shared cluster: scenarios sharing one cluster never
+    /// meet, and nobody waits for six processes per scenario.
+    Cluster(Arc<TestCluster>),
+}
+
+/// What the harness runs on: its own server, or a share of a cluster the test owns.
+enum Backend {
+    Single(TestRedis),
+    Cluster(Arc<TestCluster>),
+}
+
+/// A redis-server (or cluster) and a queue on it.
 pub struct QueueHarness {
-    pub redis: TestRedis,
     pub queue: Arc<Queue>,
+    backend: Backend,
+    url: String,
+    settings: RedisSettings,
 }
 
 impl QueueHarness {
@@ -26,14 +48,60 @@ impl QueueHarness {
     }
 
     pub fn with_config(config: QueueConfig) -> Self {
-        let redis = TestRedis::start();
-        let url = redis.url();
-        let pool =
-            RedisPool::new(&url, &settings(&url, Duration::from_millis(500))).expect("valid URL");
+        Self::on(&Target::Single, config)
+    }
+
+    /// A queue with `config` on `target`; on a cluster the prefix is replaced by a fresh one.
+    pub fn on(target: &Target, mut config: QueueConfig) -> Self {
+        let backend = match target {
+            Target::Single => Backend::Single(TestRedis::start()),
+            Target::Cluster(cluster) => {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                config.prefix = format!("q{}", NEXT.fetch_add(1, Ordering::Relaxed));
+                Backend::Cluster(cluster.clone())
+            }
+        };
+        let (url, settings) = match &backend {
+            Backend::Single(redis) => {
+                let url = redis.url();
+                let settings = settings(&url, Duration::from_millis(500));
+                (url, settings)
+            }
+            // 1 s, not 500 ms: a cluster call can take a slot-map refresh first.
+            Backend::Cluster(cluster) => {
+                let url = cluster.url();
+                let settings = settings(&url, Duration::from_secs(1));
+                (url, settings)
+            }
+        };
+        let pool = RedisPool::new(&url, &settings).expect("valid URL");
         QueueHarness {
-            redis,
             queue: Arc::new(Queue::new(Arc::new(pool), config)),
+            backend,
+            url,
+            settings,
         }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.backend, Backend::Cluster(_))
+    }
+
+    /// SIGSTOPs the Redis process serving `partition` (the one server, or the cluster primary
+    /// owning the partition's slot) until the returned guard is resumed or dropped: what a
+    /// long GC pause, a frozen VM or a stuck disk look like to clients.
+    pub fn pause(&self, partition: u16) -> PausedRedis {
+        let pid = match &self.backend {
+            Backend::Single(redis) => redis.pid(),
+            Backend::Cluster(cluster) => {
+                let key = Partition::new(&self.queue.config().prefix, partition).ready();
+                let (primary, _) = cluster.owner_of_slot(cluster.keyslot(&key));
+                cluster.pid(primary.port)
+            }
+        }
+        .expect("the server serving the partition is running");
+        signal(pid, "STOP");
+        PausedRedis { pid: Some(pid) }
     }
 
     /// A worker running `executor`, heartbeating every 100 ms.
@@ -127,8 +195,13 @@ impl QueueHarness {
     }
 
     /// Sends one command on a fresh connection (to read or corrupt state directly).
+    /// On a cluster, through a fresh pool (which routes keyed commands to their slot).
     pub async fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
-        let client = redis::Client::open(self.redis.url()).expect("url");
+        if self.is_cluster() {
+            let pool = RedisPool::new(&self.url, &self.settings).expect("valid URL");
+            return pool.query(cmd).await.expect("raw command");
+        }
+        let client = redis::Client::open(self.url.as_str()).expect("url");
         let mut conn = client
             .get_multiplexed_async_connection()
             .await
@@ -144,9 +217,7 @@ impl QueueHarness {
 
     /// A second process's view of the same queue: its own connections, its own breaker.
     pub fn another_process(&self) -> Arc<Queue> {
-        let url = self.redis.url();
-        let pool =
-            RedisPool::new(&url, &settings(&url, Duration::from_millis(500))).expect("valid URL");
+        let pool = RedisPool::new(&self.url, &self.settings).expect("valid URL");
         Arc::new(Queue::new(Arc::new(pool), self.queue.config().clone()))
     }
 
@@ -177,6 +248,35 @@ impl QueueHarness {
         let stats = self.queue.stats().await.expect("stats");
         stats.get(name).copied().unwrap_or(0)
     }
+}
+
+/// A Redis process stopped by [`QueueHarness::pause`]; SIGCONT on [`resume`](Self::resume),
+/// or on drop so a failing test never leaves a frozen server behind.
+pub struct PausedRedis {
+    pid: Option<u32>,
+}
+
+impl PausedRedis {
+    pub fn resume(mut self) {
+        if let Some(pid) = self.pid.take() {
+            signal(pid, "CONT");
+        }
+    }
+}
+
+impl Drop for PausedRedis {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            signal(pid, "CONT");
+        }
+    }
+}
+
+/// `kill -<name> <pid>`, for a redis-server this test started.
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status();
 }
 
 /// A worker's `run` loop on its own task, stopped on request.

@@ -1,0 +1,20 @@
+//! Queue scenario bodies of QUEUE.md ("The reliability bar"), each a function of a
+//! [`Target`](super::queue::Target): the single-Redis suites (`queue_recovery.rs`,
+//! `queue_lifecycle.rs`, `queue_soak.rs`) and the cluster suite (`cluster_queue.rs`) call the
+//! same body, so the two can never drift apart. Every body ends with the invariant check.
+//!
+//! # Layout
+//! - [`recovery`]: vanished and poisoned workers, zombies, graceful release, a Redis pause
+//!   past the lease (scenarios 6, 7, 8, 17).
+//! - [`lifecycle`]: retries, permanent errors, the dead set, cancelling a running job
+//!   (scenarios 9, 10, 11, 13).
+//! - [`soak`]: the seeded chaos soak (scenario 23).
+
+pub mod lifecycle;
+pub mod recovery;
+pub mod soak;
+
+use std::time::Duration;
+
+/// The longest any scenario waits for the reaper to reach its goal.
+pub const LIMIT: Duration = Duration::from_secs(6);
