@@ -8,11 +8,13 @@
 //!   task is requeued and finishes, cancelling a running job stops it within a heartbeat;
 //! - 17: the primary serving the queue's partition is SIGSTOPped past the lease (short of the
 //!   cluster's failover timeout), then SIGCONTed: nothing reaped, nothing run twice;
+//! - 20: a chunk finishing while that primary is paused for less than a lease writes its
+//!   result once the primary answers, without running again;
 //! - 23: a short seeded chaos soak over 3 partitions (three slots, so its pauses may freeze
 //!   different primaries), seed printed.
 //!
 //! Scenarios sharing a cluster each get their own queue prefix (see `Target::Cluster`), so
-//! they never meet; scenario 17 and the soak freeze nodes and get a cluster of their own.
+//! they never meet; scenarios 17/20 and the soak freeze nodes and get a cluster of their own.
 
 mod support;
 
@@ -48,9 +50,11 @@ async fn retries_permanent_errors_dead_requeue_and_cancel_behave_on_a_cluster() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_primary_paused_longer_than_a_lease_reaps_nothing_and_runs_each_chunk_once() {
+async fn a_paused_primary_loses_no_lease_and_no_result_and_runs_each_chunk_once() {
     let target = cluster_target().await;
     recovery::a_pause_past_the_lease_reaps_nothing(&target).await;
+    // The same cluster, a fresh prefix: the earlier pause is long over.
+    recovery::a_result_computed_during_a_pause_is_written_once(&target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

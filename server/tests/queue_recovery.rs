@@ -1,9 +1,9 @@
 //! The queue when things go wrong, against a real redis-server: vanished workers, poison
-//! tasks, zombies, graceful shutdown, Redis paused past a lease (QUEUE.md scenarios 5–8, 17).
-//! A "vanished" or "paused" worker is a claim with no heartbeat behind it: exactly what
-//! Redis sees of a SIGKILLed or SIGSTOPped process. Every test ends with the invariant check.
-//! The bodies of scenarios 6, 7, 8 and 17 are `support::scenarios::recovery`, shared with the
-//! cluster suite (`cluster_queue.rs`).
+//! tasks, zombies, graceful shutdown, Redis paused past a lease or briefly during a task
+//! (QUEUE.md scenarios 5–8, 17, 20). A "vanished" or "paused" worker is a claim with no
+//! heartbeat behind it: exactly what Redis sees of a SIGKILLed or SIGSTOPped process. Every
+//! test ends with the invariant check. The bodies of scenarios 6, 7, 8, 17 and 20 are
+//! `support::scenarios::recovery`, shared with the cluster suite (`cluster_queue.rs`).
 
 mod support;
 
@@ -195,41 +195,7 @@ async fn a_reaper_arriving_before_the_heartbeats_after_a_pause_waits_out_the_gra
 // it once Redis answers; the chunk is not run again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_computed_while_redis_is_paused_is_written_once_it_returns() {
-    let h = QueueHarness::start();
-    let job = h.submit(3, 3, None).await;
-    let runs = Arc::new(AtomicUsize::new(0));
-    let gate = Arc::new(AtomicBool::new(false));
-    let (counter, open) = (runs.clone(), gate.clone());
-    let worker = Arc::new(h.worker(
-        move |_: server::queue::TaskPayload, _: server::queue::RowRange, _| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            while !open.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Ok("kept".to_owned())
-        },
-    ));
-    let stepping = worker.clone();
-    let step = tokio::spawn(async move { stepping.try_execute_task().await });
-    h.wait_until_leased(1).await;
-
-    let paused = h.pause(0);
-    gate.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    paused.resume();
-    let outcome = step.await.expect("task").expect("step");
-
-    // The first write may have landed when Redis resumed and its retry found it recorded.
-    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
-    assert_eq!(runs.load(Ordering::SeqCst), 1);
-    let done = h.job(&job).await;
-    assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 1));
-    assert_eq!(
-        h.queue.chunk_results(&job).await.expect("results"),
-        vec![Some("kept".to_owned())]
-    );
-    assert_eq!(h.stat("completed").await, 1);
-    h.assert_invariant().await;
+    recovery::a_result_computed_during_a_pause_is_written_once(&Target::Single).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 //!
 //! # Layout
 //! - [`recovery`]: vanished and poisoned workers, zombies, graceful release, a Redis pause
-//!   past the lease (scenarios 6, 7, 8, 17).
+//!   past the lease, a result written after a short pause (scenarios 6, 7, 8, 17, 20).
 //! - [`lifecycle`]: retries, permanent errors, the dead set, cancelling a running job
 //!   (scenarios 9, 10, 11, 13).
 //! - [`soak`]: the seeded chaos soak (scenario 23).

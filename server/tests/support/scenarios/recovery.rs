@@ -1,5 +1,5 @@
-//! Scenarios 6, 7, 8 and 17: a poison task, a zombie's late writes, a graceful release, and
-//! Redis paused past a lease. A "vanished" or "paused" worker is a claim with no heartbeat
+//! Scenarios 6, 7, 8, 17 and 20: a poison task, a zombie's late writes, a graceful release,
+//! Redis paused past a lease, and a result computed while Redis was briefly away. A "vanished" or "paused" worker is a claim with no heartbeat
 //! behind it: exactly what Redis sees of a SIGKILLed or SIGSTOPped process.
 
 use super::LIMIT;
@@ -232,5 +232,44 @@ pub async fn a_pause_past_the_lease_reaps_nothing(target: &Target) {
         .raw(redis::cmd("HGET").arg(reaper_key).arg("graces"))
         .await;
     assert!(graces.is_some_and(|g| g >= 2), "{graces:?}");
+    h.assert_invariant().await;
+}
+
+/// Scenario 20: a chunk that finishes while the Redis serving it (on a cluster: the
+/// partition's primary) is paused for less than a lease keeps its result and writes it once
+/// Redis answers; the chunk is not run again.
+pub async fn a_result_computed_during_a_pause_is_written_once(target: &Target) {
+    let h = QueueHarness::on(target, QueueConfig::for_tests());
+    let job = h.submit(3, 3, None).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(AtomicBool::new(false));
+    let (counter, open) = (runs.clone(), gate.clone());
+    let worker = Arc::new(h.worker(move |_: TaskPayload, _: RowRange, _| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        while !open.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok("kept".to_owned())
+    }));
+    let stepping = worker.clone();
+    let step = tokio::spawn(async move { stepping.try_execute_task().await });
+    h.wait_until_leased(1).await;
+
+    let paused = h.pause(0);
+    gate.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    paused.resume();
+    let outcome = step.await.expect("task").expect("step");
+
+    // The first write may have landed when Redis resumed and its retry found it recorded.
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let done = h.job(&job).await;
+    assert_eq!((done.state, done.chunks_done), (JobState::Succeeded, 1));
+    assert_eq!(
+        h.queue.chunk_results(&job).await.expect("results"),
+        vec![Some("kept".to_owned())]
+    );
+    assert_eq!(h.stat("completed").await, 1);
     h.assert_invariant().await;
 }
