@@ -6,6 +6,8 @@
 //!   refused, a graceful shutdown releases its chunk without counting the attempt;
 //! - 9, 10, 11, 13: retry with backoff then success, a permanent error fails once, a dead
 //!   task is requeued and finishes, cancelling a running job stops it within a heartbeat;
+//! - 24 (the queue's part): past the depth cap, or with the partition's primary out of
+//!   memory, a submit is refused as full;
 //! - 17: the primary serving the queue's partition is SIGSTOPped past the lease (short of the
 //!   cluster's failover timeout), then SIGCONTed: nothing reaped, nothing run twice;
 //! - 20: a chunk finishing while that primary is paused for less than a lease writes its
@@ -41,12 +43,14 @@ async fn poison_tasks_zombies_and_graceful_release_behave_on_a_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_permanent_errors_dead_requeue_and_cancel_behave_on_a_cluster() {
+async fn retries_permanent_errors_dead_requeue_cancel_and_a_full_queue_behave_on_a_cluster() {
     let target = cluster_target().await;
     lifecycle::retryable_error_backs_off_then_succeeds(&target).await;
     lifecycle::permanent_error_fails_once(&target).await;
     lifecycle::dead_task_requeued_finishes(&target).await;
     lifecycle::cancelling_a_running_job_stops_it(&target).await;
+    // Last: it takes one primary's memory away (and gives it back).
+    lifecycle::a_full_queue_or_redis_refuses_submits_as_full(&target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -376,32 +376,5 @@ async fn the_oldest_ready_age_and_each_claims_queue_wait_come_from_the_redis_clo
 // Scenario 24 (the queue's part): a depth cap, and Redis out of memory, both read as "full".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submit_past_the_depth_cap_or_into_a_redis_out_of_memory_is_refused_as_full() {
-    let h = QueueHarness::with_config(QueueConfig {
-        max_ready_tasks: 5,
-        ..QueueConfig::for_tests()
-    });
-    h.submit(4, 1, None).await;
-    let err = h
-        .queue
-        .submit(&request("{}", 2, 1, None))
-        .await
-        .expect_err("past the cap");
-    assert!(matches!(err, QueueError::Full { waiting: 4 }), "{err}");
-    assert!(err.is_retryable() && err.retry_after().is_some());
-    h.submit(1, 1, None).await;
-    h.assert_invariant().await;
-
-    let _: () = h
-        .raw(redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("1"))
-        .await;
-    let err = h
-        .queue
-        .submit(&request("{}", 1, 1, None))
-        .await
-        .expect_err("out of memory");
-    assert!(matches!(err, QueueError::Full { .. }), "{err:?}");
-    let _: () = h
-        .raw(redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("0"))
-        .await;
-    h.assert_invariant().await;
+    lifecycle::a_full_queue_or_redis_refuses_submits_as_full(&Target::Single).await;
 }

@@ -194,6 +194,24 @@ impl QueueHarness {
         );
     }
 
+    /// `CONFIG SET name value` on the Redis serving `partition` (on a cluster its primary:
+    /// `CONFIG` has no key, so a cluster client would send it to any node).
+    pub async fn config_set(&self, partition: u16, name: &str, value: &str) {
+        match &self.backend {
+            Backend::Single(_) => {
+                let _: () = self
+                    .raw(redis::cmd("CONFIG").arg("SET").arg(name).arg(value))
+                    .await;
+            }
+            Backend::Cluster(cluster) => {
+                let key = Partition::new(&self.queue.config().prefix, partition).ready();
+                let (primary, _) = cluster.owner_of_slot(cluster.keyslot(&key));
+                let reply = cluster.cli(primary.port, &["config", "set", name, value]);
+                assert!(reply.contains("OK"), "CONFIG SET {name} {value}: {reply}");
+            }
+        }
+    }
+
     /// Sends one command on a fresh connection (to read or corrupt state directly).
     /// On a cluster, through a fresh pool (which routes keyed commands to their slot).
     pub async fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {

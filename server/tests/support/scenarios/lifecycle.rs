@@ -1,8 +1,9 @@
-//! Scenarios 9, 10, 11 and 13: a retryable error backs off and succeeds, a permanent error
-//! fails the job once, a task out of attempts is dead and requeueing finishes its job, and
-//! cancelling a running job stops its chunk within one heartbeat.
+//! Scenarios 9, 10, 11, 13 and 24 (the queue's part): a retryable error backs off and
+//! succeeds, a permanent error fails the job once, a task out of attempts is dead and
+//! requeueing finishes its job, cancelling a running job stops its chunk within one heartbeat,
+//! and a full queue or an out-of-memory Redis refuses submits as full.
 
-use crate::support::queue::{QueueHarness, Target, until_cancelled};
+use crate::support::queue::{QueueHarness, Target, request, until_cancelled};
 use server::queue::{
     Cancellation, JobState, Outcome, QueueConfig, QueueError, RowRange, TaskError, TaskPayload,
 };
@@ -195,5 +196,37 @@ pub async fn cancelling_a_running_job_stops_it(target: &Target) {
         worker.try_execute_task().await.expect("step"),
         Outcome::Empty
     );
+    h.assert_invariant().await;
+}
+
+/// Scenario 24, the queue's part: a submit past the depth cap, or into a Redis out of memory
+/// (on a cluster: the partition's primary), is refused as full and retryable.
+pub async fn a_full_queue_or_redis_refuses_submits_as_full(target: &Target) {
+    let h = QueueHarness::on(
+        target,
+        QueueConfig {
+            max_ready_tasks: 5,
+            ..QueueConfig::for_tests()
+        },
+    );
+    h.submit(4, 1, None).await;
+    let err = h
+        .queue
+        .submit(&request("{}", 2, 1, None))
+        .await
+        .expect_err("past the cap");
+    assert!(matches!(err, QueueError::Full { waiting: 4 }), "{err}");
+    assert!(err.is_retryable() && err.retry_after().is_some());
+    h.submit(1, 1, None).await;
+    h.assert_invariant().await;
+
+    h.config_set(0, "maxmemory", "1").await;
+    let err = h
+        .queue
+        .submit(&request("{}", 1, 1, None))
+        .await
+        .expect_err("out of memory");
+    assert!(matches!(err, QueueError::Full { .. }), "{err:?}");
+    h.config_set(0, "maxmemory", "0").await;
     h.assert_invariant().await;
 }

@@ -7,7 +7,7 @@
 //! - [`recovery`]: vanished and poisoned workers, zombies, graceful release, a Redis pause
 //!   past the lease, a result written after a short pause (scenarios 6, 7, 8, 17, 20).
 //! - [`lifecycle`]: retries, permanent errors, the dead set, cancelling a running job
-//!   (scenarios 9, 10, 11, 13).
+//!   (scenarios 9, 10, 11, 13), a full queue or Redis refusing submits (24, the queue's part).
 //! - [`soak`]: the seeded chaos soak (scenario 23).
 
 pub mod lifecycle;

@@ -1,6 +1,7 @@
 //! Scenarios 6, 7, 8, 17 and 20: a poison task, a zombie's late writes, a graceful release,
-//! Redis paused past a lease, and a result computed while Redis was briefly away. A "vanished" or "paused" worker is a claim with no heartbeat
-//! behind it: exactly what Redis sees of a SIGKILLed or SIGSTOPped process.
+//! Redis paused past a lease, and a result computed while Redis was briefly away. A
+//! "vanished" or "paused" worker is a claim with no heartbeat behind it: exactly what Redis
+//! sees of a SIGKILLed or SIGSTOPped process.
 
 use super::LIMIT;
 use crate::support::queue::{
