@@ -8,9 +8,8 @@
 //! - queue scenarios of QUEUE.md on one cluster (2/4 idempotency, 3 concurrent submits with one
 //!   key, 12 cancel, 5 a vanished worker's task reaped and finished elsewhere), the invariant
 //!   checked after each;
-//! - `CLUSTER FAILOVER` of the primary serving a partition while jobs are submitted and run
-//!   (QUEUE.md scenarios 21/22): brief errors at most, then every job succeeds, every chunk
-//!   ran, and the queue's invariant holds.
+//!
+//! The `CLUSTER FAILOVER` under load (scenarios 21/22) is in `cluster_failover.rs`.
 
 mod support;
 
@@ -18,42 +17,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::config::RedisSettings;
 use server::queue::keys::Partition;
-use server::queue::{
-    CancelToken, JobId, JobState, Queue, QueueConfig, QueueError, RowRange, TaskError, TaskPayload,
-    Worker,
-};
+use server::queue::{JobState, Queue, QueueConfig, QueueError, Worker};
 use server::redis::{RedisCallError, RedisPool};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::cluster::TestCluster;
-use support::queue::{RunningReaper, RunningWorker, request};
-use support::{TestApp, fixture, upload, wait_until};
-
-/// Settings for a cluster: a longer timeout than the single-server suites (a call that lands
-/// on a slot mid-failover waits for the cluster to agree), `cluster` for a seed-only URL.
-fn cluster_settings(url: &str, cluster: bool) -> RedisSettings {
-    RedisSettings {
-        cluster,
-        ..support::settings(url, Duration::from_secs(2))
-    }
-}
-
-/// Starts a cluster off the async runtime's threads (it takes a few seconds of blocking
-/// process calls).
-async fn start_cluster() -> TestCluster {
-    tokio::task::spawn_blocking(TestCluster::start)
-        .await
-        .expect("the cluster starts")
-}
-
-/// Starts a cluster on ports chosen beforehand (see [`TestCluster::free_ports`]).
-async fn start_cluster_on(ports: Vec<(u16, u16)>) -> TestCluster {
-    tokio::task::spawn_blocking(move || TestCluster::start_on(ports))
-        .await
-        .expect("the cluster starts")
-}
+use support::cluster::{TestCluster, cluster_settings, start_cluster, start_cluster_on};
+use support::queue::{Runs, request, slow_counting_executor};
+use support::{TestApp, fixture, upload};
 
 async fn get_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
     let response = reqwest::get(app.url(path))
@@ -65,24 +35,11 @@ async fn get_json(app: &TestApp, path: &str) -> (StatusCode, Value) {
 
 /// What `shaplab explain` writes for the xgb_binary_d6 fixture.
 async fn cli_output() -> Vec<u8> {
-    let dir = support::temp_dir("cluster-cli");
-    let out = dir.join("shap.csv");
-    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_shaplab"))
-        .arg("explain")
-        .arg("--model")
-        .arg(fixture("xgb_binary_d6/model.json"))
-        .arg("--data")
-        .arg(fixture("xgb_binary_d6/data.csv"))
-        .arg("--out")
-        .arg(&out)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .expect("shaplab explain runs");
-    assert!(status.success());
-    let csv = std::fs::read(&out).expect("the CLI wrote its CSV");
-    let _ = std::fs::remove_dir_all(&dir);
-    csv
+    support::jobs::cli_csv(
+        &fixture("xgb_binary_d6/model.json"),
+        &fixture("xgb_binary_d6/data.csv"),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,197 +402,4 @@ async fn queue_scenarios_hold_on_a_cluster() {
         JobState::Succeeded
     );
     assert_invariant(&queue).await;
-}
-
-/// One submit of the load generator: when (since the test started) and what came back.
-struct Submit {
-    at: Duration,
-    outcome: Result<JobId, String>,
-}
-
-/// Runs of each chunk, keyed by `(payload, first row)`: more than one is a duplicate.
-type Runs = Arc<Mutex<HashMap<(String, u64), u32>>>;
-
-fn slow_counting_executor(
-    runs: Runs,
-) -> impl Fn(TaskPayload, RowRange, CancelToken) -> Result<String, TaskError> + Send + Sync + 'static
-{
-    move |payload, rows, _cancel| {
-        std::thread::sleep(Duration::from_millis(20));
-        if let Ok(mut runs) = runs.lock() {
-            *runs
-                .entry((payload.as_str().to_owned(), rows.start))
-                .or_default() += 1;
-        }
-        Ok(format!("rows:{}-{}", rows.start, rows.end))
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_failover_under_load_loses_no_job_and_leaves_no_task_stuck() {
-    let cluster = start_cluster().await;
-    let url = cluster.url();
-    let pool = Arc::new(RedisPool::new(&url, &cluster_settings(&url, false)).expect("pool"));
-    let config = QueueConfig {
-        partitions: 3,
-        ..QueueConfig::for_tests()
-    };
-    let partition = Partition::new(&config.prefix, 0);
-    let queue = Arc::new(Queue::new(pool.clone(), config));
-    let runs: Runs = Arc::default();
-    let worker_config = server::queue::WorkerConfig {
-        heartbeat_every: Duration::from_millis(100),
-        idle_poll: Duration::from_millis(50),
-        shutdown_grace: Duration::from_millis(300),
-        write_retry_for: Duration::from_secs(10),
-    };
-    let workers: Vec<RunningWorker> = (0..3)
-        .map(|_| {
-            RunningWorker::spawn(Arc::new(Worker::new(
-                queue.clone(),
-                Arc::new(slow_counting_executor(runs.clone())),
-                worker_config.clone(),
-            )))
-        })
-        .collect();
-    let reaper = RunningReaper::spawn(queue.clone(), Duration::from_millis(200));
-
-    // The primary serving partition 0 and its replica, which will take over.
-    let slot = cluster.keyslot(&partition.ready());
-    let (old_primary, replica) = cluster.owner_of_slot(slot);
-
-    // Submit a 4-chunk job every 40 ms (round-robin over the partitions) until told to stop;
-    // fail over 1 s in, stop 1 s after the cluster has settled.
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let submitter = {
-        let (queue, stop) = (queue.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut log = Vec::new();
-            let mut n = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let payload = format!(r#"{{"job":{n}}}"#);
-                let outcome = match queue.submit(&request(&payload, 40, 10, None)).await {
-                    Ok(s) => Ok(s.job),
-                    Err(e @ QueueError::Unavailable(_)) => Err(e.to_string()),
-                    Err(e) => panic!("submit {n} failed with a non-retryable error: {e}"),
-                };
-                log.push(Submit {
-                    at: started.elapsed(),
-                    outcome,
-                });
-                tokio::time::sleep(Duration::from_millis(40)).await;
-            }
-            log
-        })
-    };
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let failover_at = started.elapsed();
-    let replica_port = replica.port;
-    let reply = tokio::task::block_in_place(|| cluster.cli(replica_port, &["cluster", "failover"]));
-    assert!(reply.contains("OK"), "CLUSTER FAILOVER: {reply}");
-    // The replica's own view first (when writes to the slot can succeed again), then every
-    // node's.
-    let promoted_at = tokio::task::block_in_place(|| {
-        wait_until(Duration::from_secs(20), || {
-            cluster.cli(replica_port, &["role"]).starts_with("master")
-        })
-        .then(|| started.elapsed())
-    })
-    .expect("the replica was promoted within 20 s");
-    let agreed = tokio::task::block_in_place(|| {
-        cluster.wait_primary(slot, replica_port, Duration::from_secs(20))
-    });
-    assert!(
-        agreed,
-        "the replica on {replica_port} did not take over slot {slot} from {} within 20 s",
-        old_primary.port
-    );
-    let settled_at = started.elapsed();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, Ordering::Relaxed);
-    let log = submitter.await.expect("the submitter ran");
-    let accepted: Vec<JobId> = log
-        .iter()
-        .filter_map(|s| s.outcome.as_ref().ok().cloned())
-        .collect();
-    let refused: Vec<&String> = log
-        .iter()
-        .filter_map(|s| s.outcome.as_ref().err())
-        .collect();
-    // Writes to the failed-over partition flow again once the replica is promoted.
-    let p0_back_at = log
-        .iter()
-        .filter(|s| s.at > promoted_at)
-        .find(|s| s.outcome.as_ref().is_ok_and(|j| j.partition() == 0))
-        .map(|s| s.at)
-        .expect("a submit to the failed-over partition succeeded after the promotion");
-    assert!(!accepted.is_empty());
-
-    // Every accepted job ends, and succeeds.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for job in &accepted {
-        loop {
-            match queue.job(job).await {
-                Ok(status) if status.state == JobState::Succeeded => {
-                    assert_eq!(status.chunks_done, status.chunks_total);
-                    break;
-                }
-                Ok(status) => assert!(
-                    !matches!(status.state, JobState::Failed | JobState::Cancelled),
-                    "job {job} ended {:?}: {:?}",
-                    status.state,
-                    status.error
-                ),
-                Err(QueueError::Unavailable(_)) => {}
-                Err(e) => panic!("job {job}: {e}"),
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job {job} did not finish in 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    let all_done_at = started.elapsed();
-    // A submit refused mid-failover may still have been queued (the reply was lost): give
-    // such jobs time to finish too, then nothing may be left waiting, leased or dead.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let d = queue.depths().await.expect("depths");
-        if d.ready + d.leased + d.scheduled == 0 {
-            assert_eq!(d.dead, 0, "no task died");
-            break;
-        }
-        assert!(Instant::now() < deadline, "tasks left behind: {d:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    for worker in workers {
-        worker.stop().await;
-    }
-    reaper.stop().await;
-    let problems = queue.audit().await.expect("audit");
-    assert!(problems.is_empty(), "{problems:?}");
-
-    let runs = runs.lock().map(|r| r.clone()).unwrap_or_default();
-    let tasks_run = runs.len();
-    let duplicates: u32 = runs.values().map(|n| n - 1).sum();
-    let p0 = accepted.iter().filter(|j| j.partition() == 0).count();
-    eprintln!(
-        "failover: {} jobs accepted ({p0} on the failed-over partition), {} submits refused \
-         (first: {:?}), {tasks_run} chunks run, {duplicates} duplicate runs; after CLUSTER \
-         FAILOVER: replica promoted in {:?}, partition writable again in {:?}, every node \
-         agreed in {:?}, all accepted jobs done in {:?}; breaker opened {} times",
-        accepted.len(),
-        refused.len(),
-        refused.first(),
-        promoted_at - failover_at,
-        p0_back_at - failover_at,
-        settled_at - failover_at,
-        all_done_at - failover_at,
-        pool.status().breaker_opened_total,
-    );
-    assert!(tasks_run >= accepted.len() * 4);
 }

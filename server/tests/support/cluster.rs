@@ -13,6 +13,7 @@
 //! `tokio::task::spawn_blocking` or accept a short stall of the test's own thread.
 
 use super::{accepts, free_port, wait_until};
+use server::config::RedisSettings;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -281,4 +282,28 @@ impl Drop for TestCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Settings for a cluster: a longer timeout than the single-server suites (a call that lands
+/// on a slot mid-failover waits for the cluster to agree), `cluster` for a seed-only URL.
+pub fn cluster_settings(url: &str, cluster: bool) -> RedisSettings {
+    RedisSettings {
+        cluster,
+        ..super::settings(url, Duration::from_secs(2))
+    }
+}
+
+/// Starts a cluster off the async runtime's threads (it takes a few seconds of blocking
+/// process calls).
+pub async fn start_cluster() -> TestCluster {
+    tokio::task::spawn_blocking(TestCluster::start)
+        .await
+        .expect("the cluster starts")
+}
+
+/// Starts a cluster on ports chosen beforehand (see [`TestCluster::free_ports`]).
+pub async fn start_cluster_on(ports: Vec<(u16, u16)>) -> TestCluster {
+    tokio::task::spawn_blocking(move || TestCluster::start_on(ports))
+        .await
+        .expect("the cluster starts")
 }

@@ -67,8 +67,8 @@ pub async fn wait_for_success(app: &TestApp, id: &str, limit: Duration) {
     }
 }
 
-/// `shaplab explain`'s SHAP rows for a model and data file (header dropped).
-pub async fn cli_rows(model: &Path, data: &Path) -> Vec<Vec<f64>> {
+/// What `shaplab explain` writes for a model and data file, byte for byte.
+pub async fn cli_csv(model: &Path, data: &Path) -> Vec<u8> {
     let dir = super::temp_dir("cli");
     let out = dir.join("shap.csv");
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_shaplab"))
@@ -84,8 +84,14 @@ pub async fn cli_rows(model: &Path, data: &Path) -> Vec<Vec<f64>> {
         .await
         .expect("shaplab explain runs");
     assert!(status.success());
-    let text = std::fs::read_to_string(&out).expect("the CLI wrote its CSV");
+    let csv = std::fs::read(&out).expect("the CLI wrote its CSV");
     let _ = std::fs::remove_dir_all(&dir);
+    csv
+}
+
+/// `shaplab explain`'s SHAP rows for a model and data file (header dropped).
+pub async fn cli_rows(model: &Path, data: &Path) -> Vec<Vec<f64>> {
+    let text = String::from_utf8(cli_csv(model, data).await).expect("UTF-8 CSV");
     text.lines()
         .skip(1)
         .map(|line| {

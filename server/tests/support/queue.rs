@@ -377,3 +377,27 @@ pub fn until_cancelled(
         Err(TaskError::Retryable("stopped".into()))
     }
 }
+
+/// Runs of each chunk, keyed by `(payload, first row)`: more than one is a duplicate.
+pub type Runs = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, u64), u32>>>;
+
+pub fn slow_counting_executor(
+    runs: Runs,
+) -> impl Fn(
+    server::queue::TaskPayload,
+    server::queue::RowRange,
+    server::queue::CancelToken,
+) -> Result<String, server::queue::TaskError>
++ Send
++ Sync
++ 'static {
+    move |payload, rows, _cancel| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if let Ok(mut runs) = runs.lock() {
+            *runs
+                .entry((payload.as_str().to_owned(), rows.start))
+                .or_default() += 1;
+        }
+        Ok(format!("rows:{}-{}", rows.start, rows.end))
+    }
+}
