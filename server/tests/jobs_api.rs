@@ -57,25 +57,12 @@ async fn wait_for_end(app: &TestApp, id: &str, limit: Duration) -> Value {
 
 /// What `shaplab explain` writes for the fixture with `extra` CLI options.
 async fn cli_output(extra: &[&str]) -> Vec<u8> {
-    let dir = support::temp_dir("cli");
-    let out = dir.join("shap.csv");
-    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_shaplab"))
-        .arg("explain")
-        .arg("--model")
-        .arg(fixture("xgb_binary_d6/model.json"))
-        .arg("--data")
-        .arg(fixture("xgb_binary_d6/data.csv"))
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .expect("shaplab explain runs");
-    assert!(status.success());
-    let csv = std::fs::read(&out).expect("the CLI wrote its CSV");
-    let _ = std::fs::remove_dir_all(&dir);
-    csv
+    support::jobs::cli_csv_with(
+        &fixture("xgb_binary_d6/model.json"),
+        &fixture("xgb_binary_d6/data.csv"),
+        extra,
+    )
+    .await
 }
 
 async fn download(app: &TestApp, id: &str) -> (StatusCode, Vec<u8>) {

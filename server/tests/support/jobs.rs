@@ -69,6 +69,11 @@ pub async fn wait_for_success(app: &TestApp, id: &str, limit: Duration) {
 
 /// What `shaplab explain` writes for a model and data file, byte for byte.
 pub async fn cli_csv(model: &Path, data: &Path) -> Vec<u8> {
+    cli_csv_with(model, data, &[]).await
+}
+
+/// What `shaplab explain` writes for a model and data file with `extra` options.
+pub async fn cli_csv_with(model: &Path, data: &Path, extra: &[&str]) -> Vec<u8> {
     let dir = super::temp_dir("cli");
     let out = dir.join("shap.csv");
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_shaplab"))
@@ -79,6 +84,7 @@ pub async fn cli_csv(model: &Path, data: &Path) -> Vec<u8> {
         .arg(data)
         .arg("--out")
         .arg(&out)
+        .args(extra)
         .stderr(std::process::Stdio::null())
         .status()
         .await
