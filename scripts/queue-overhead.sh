@@ -29,7 +29,8 @@ with open(out, "w") as f:
 PY
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 WORK=$(mktemp -d)
-(cd "$WORK" && env -u REDIS_URL PORT=$PORT "$BIN" serve --workers 2 > "$WORK/server.log" 2>&1) &
+# exec: $! is then the server itself, so the trap stops it (and it stops its private Redis).
+(cd "$WORK" && exec env -u REDIS_URL PORT=$PORT "$BIN" serve --workers 2 > "$WORK/server.log" 2>&1) &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
