@@ -43,7 +43,9 @@ impl BlobStore {
     /// A store in a local directory (created if missing).
     pub fn local(dir: &Path) -> Result<Self, BlobError> {
         std::fs::create_dir_all(dir)?;
-        let store = LocalFileSystem::new_with_prefix(dir)?;
+        // Cleanup: deleting a job's last blob removes its emptied directories too, so expired
+        // jobs leave nothing behind (it stops at `dir`).
+        let store = LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true);
         Ok(BlobStore {
             store: Arc::new(store),
             location: dir.display().to_string(),

@@ -5,9 +5,8 @@
 //! same app serves the job it ran before (replicated to the new primary) and runs a new one,
 //! and the queue invariant holds.
 //!
-//! (Scenario 18's blackhole needs the proxy in the client's path, but cluster clients follow
-//! the node addresses the cluster announces, not a proxy's; see `queue_outage.rs` for it on
-//! one server.)
+//! The whole cluster killed (from AOF, or rebuilt empty) and a blackholed path to it
+//! (scenarios 15, 16, 18, 19) are in `cluster_restart.rs`.
 
 mod support;
 

@@ -8,6 +8,11 @@
 //! create` has assigned every slot and each node reports `cluster_state:ok`; dropping it kills
 //! every node (by pid) and removes the directory.
 //!
+//! For the crash scenarios, [`TestCluster::kill_all`] and [`TestCluster::restart_all`] take
+//! the whole cluster down and bring it back on the same ports, with its data or empty; and
+//! [`NodeOptions`] can make every write durable before its reply or put a proxy in front of
+//! each node (clients only ever see the ports the nodes announce).
+//!
 //! Blocking calls (`std::process::Command`, `std::thread::sleep`): start and stop happen
 //! outside the async code under test; from async tests, call the slow ones through
 //! `tokio::task::spawn_blocking` or accept a short stall of the test's own thread.
@@ -34,9 +39,23 @@ pub struct NodeInfo {
     pub slots: Vec<(u16, u16)>,
 }
 
+/// How the nodes run, beyond the defaults every cluster test gets.
+#[derive(Debug, Clone, Default)]
+pub struct NodeOptions {
+    /// `appendfsync always`: every acknowledged write is on disk before the reply, so even
+    /// a SIGKILL of every node loses none (scenario 16). Off by default: it costs an fsync
+    /// per write and the other tests do not crash whole clusters.
+    pub fsync_always: bool,
+    /// The client port each node announces (`cluster-announce-port`), one per node: a
+    /// proxy in front of it (scenario 18).
+    pub announce: Option<Vec<u16>>,
+}
+
 /// A running loopback cluster; killed when dropped.
 pub struct TestCluster {
     pub ports: Vec<u16>,
+    buses: Vec<u16>,
+    options: NodeOptions,
     dir: PathBuf,
     children: Vec<Child>,
 }
@@ -66,15 +85,35 @@ impl TestCluster {
 
     /// Like [`start`](Self::start), on the given (client, bus) ports.
     pub fn start_on(ports: Vec<(u16, u16)>) -> Self {
+        Self::start_with(ports, NodeOptions::default())
+    }
+
+    /// Like [`start_on`](Self::start_on), with nodes run as `options` says.
+    pub fn start_with(ports: Vec<(u16, u16)>, options: NodeOptions) -> Self {
+        if let Some(announce) = &options.announce {
+            assert_eq!(announce.len(), NODES, "one announced port per node");
+        }
         let mut cluster = TestCluster {
             ports: ports.iter().map(|&(port, _)| port).collect(),
+            buses: ports.iter().map(|&(_, bus)| bus).collect(),
+            options,
             dir: super::temp_dir("cluster"),
             children: Vec::new(),
         };
-        for &(port, bus) in &ports {
-            let node_dir = cluster.dir.join(port.to_string());
+        cluster.spawn_nodes();
+        cluster.create();
+        cluster
+    }
+
+    /// Starts every node's redis-server (in its own directory, which keeps `nodes.conf` and
+    /// the AOF) and waits until each accepts connections.
+    fn spawn_nodes(&mut self) {
+        assert!(self.children.is_empty(), "the nodes are already running");
+        for (i, (&port, &bus)) in self.ports.iter().zip(&self.buses).enumerate() {
+            let node_dir = self.dir.join(port.to_string());
             std::fs::create_dir_all(&node_dir).expect("node directory");
-            let child = Command::new("redis-server")
+            let mut command = Command::new("redis-server");
+            command
                 .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--cluster-enabled", "yes"])
                 .args(["--cluster-port", &bus.to_string()])
@@ -83,20 +122,37 @@ impl TestCluster {
                 .args(["--cluster-node-timeout", "2000"])
                 .args(["--appendonly", "yes", "--save", ""])
                 .arg("--dir")
-                .arg(&node_dir)
+                .arg(&node_dir);
+            if self.options.fsync_always {
+                command.args(["--appendfsync", "always"]);
+            }
+            if let Some(announce) = &self.options.announce {
+                // Clients learn node addresses from the cluster (CLUSTER SLOTS), so this is
+                // how a proxy gets into their path; the bus between nodes stays direct.
+                command
+                    .args(["--cluster-announce-ip", "127.0.0.1"])
+                    .args(["--cluster-announce-port", &announce[i].to_string()])
+                    .args(["--cluster-announce-bus-port", &bus.to_string()]);
+            }
+            let child = command
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server must be installed (make test installs it)");
-            cluster.children.push(child);
+            self.children.push(child);
         }
-        for &port in &cluster.ports {
+        for &port in &self.ports {
             assert!(
                 wait_until(Duration::from_secs(10), || accepts(port)),
                 "cluster node on port {port} did not start"
             );
         }
-        let nodes: Vec<String> = cluster
+    }
+
+    /// Joins fresh nodes into 3 primaries with a replica each and waits (≤ 20 s) until every
+    /// node reports `cluster_state:ok`.
+    fn create(&self) {
+        let nodes: Vec<String> = self
             .ports
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
@@ -114,10 +170,46 @@ impl TestCluster {
             String::from_utf8_lossy(&created.stdout)
         );
         assert!(
-            cluster.wait_ok(Duration::from_secs(20)),
+            self.wait_ok(Duration::from_secs(20)),
             "the cluster did not reach cluster_state:ok"
         );
-        cluster
+    }
+
+    /// SIGKILLs every node at once, as a power cut or an OOM killer sweeping the host would,
+    /// and waits until their ports are closed.
+    pub fn kill_all(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+        for &port in &self.ports {
+            wait_until(Duration::from_secs(5), || !accepts(port));
+        }
+    }
+
+    /// Starts every node again on the same ports after [`kill_all`](Self::kill_all). With
+    /// `keep_data`, each node reloads its `nodes.conf` (same identity, same slots) and its AOF;
+    /// without, the directories are wiped and the nodes are joined into a new cluster, as an
+    /// operator rebuilding a lost cluster would. Returns once the cluster is `ok` again.
+    pub fn restart_all(&mut self, keep_data: bool) {
+        if !self.children.is_empty() {
+            self.kill_all();
+        }
+        if !keep_data {
+            for &port in &self.ports {
+                let _ = std::fs::remove_dir_all(self.dir.join(port.to_string()));
+            }
+        }
+        self.spawn_nodes();
+        if keep_data {
+            assert!(
+                self.wait_ok(Duration::from_secs(20)),
+                "the restarted cluster did not reach cluster_state:ok"
+            );
+        } else {
+            self.create();
+        }
     }
 
     /// All nodes as `REDIS_URL` would list them.

@@ -314,6 +314,9 @@ pub mod proxy;
 /// Outage suite helpers (timed API calls, the 503 envelope check, the breaker's state).
 pub mod outage;
 
+/// Single servers and whole clusters that crash and come back (scenarios 15, 16, 19).
+pub mod restart;
+
 /// A redis-server with AOF (`appendfsync always`) in its own directory, so a SIGKILL and a
 /// restart on the same port come back with every acknowledged write.
 pub struct AofRedis {
