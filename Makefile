@@ -32,9 +32,13 @@ clippy:
 	$(CARGO) clippy -p app --lib --no-default-features --features hydrate \
 		--target wasm32-unknown-unknown --target-dir target/front -- -D warnings
 
-# Also builds target/debug/shaplab, which the end-to-end suite runs.
+# Also builds target/debug/shaplab, which the end-to-end suite runs. The job suites then run
+# again on a loopback Redis Cluster (server/tests/support/backend.rs); the queue scenarios and
+# crash tests have cluster suites of their own (server/tests/cluster_*.rs).
+CLUSTER_SUITES := jobs_api jobs_summary jobs_ranked jobs_interactions jobs_events dead_requeue
 unit:
 	$(CARGO) test --workspace
+	SHAPLAB_TEST_REDIS=cluster $(CARGO) test -p server $(addprefix --test ,$(CLUSTER_SUITES))
 
 ## make bench: the engine against xgboost/LightGBM pred_contribs and the treeshap crate (W1)
 bench:

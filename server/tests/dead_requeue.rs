@@ -14,14 +14,15 @@ use server::queue::{
 use server::redis::RedisPool;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{TestApp, TestRedis, settings};
+use support::TestApp;
+use support::backend::Backend;
 
 const BIN: &str = env!("CARGO_BIN_EXE_shaplab");
 
 /// A queue on `redis` that gives every task a single attempt.
-fn one_attempt_queue(redis: &TestRedis) -> Arc<Queue> {
+fn one_attempt_queue(redis: &Backend) -> Arc<Queue> {
     let url = redis.url();
-    let pool = RedisPool::new(&url, &settings(&url, Duration::from_secs(1))).expect("valid URL");
+    let pool = RedisPool::new(&url, &redis.settings()).expect("valid URL");
     Arc::new(Queue::new(
         Arc::new(pool),
         QueueConfig {
@@ -71,9 +72,9 @@ async fn post(app: &TestApp, body: Option<Value>) -> (StatusCode, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_endpoint_requeues_one_job_or_every_job_with_dead_tasks() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let url = redis.url();
-    let app = TestApp::spawn(&url, settings(&url, Duration::from_secs(1))).await;
+    let app = TestApp::spawn(&url, redis.settings()).await;
     let queue = one_attempt_queue(&redis);
     let first = dead_job(&queue).await;
     let second = dead_job(&queue).await;
@@ -135,7 +136,7 @@ async fn the_admin_endpoint_requeues_one_job_or_every_job_with_dead_tasks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_requeues_one_job_or_every_job_with_dead_tasks() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let queue = one_attempt_queue(&redis);
     let first = dead_job(&queue).await;
     let second = dead_job(&queue).await;

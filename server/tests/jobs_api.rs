@@ -6,6 +6,7 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use support::backend::Backend;
 use support::{TestApp, TestRedis, fixture, settings, upload};
 
 /// Uploads `bytes` as `kind` and returns the upload id.
@@ -73,20 +74,14 @@ async fn download(app: &TestApp, id: &str) -> (StatusCode, Vec<u8>) {
     (status, response.bytes().await.expect("a body").to_vec())
 }
 
-async fn app_with_workers(redis: &TestRedis, chunk_rows: u64, workers: usize) -> TestApp {
+async fn app_with_workers(redis: &Backend, chunk_rows: u64, workers: usize) -> TestApp {
     let url = redis.url();
-    TestApp::spawn_with_jobs(
-        &url,
-        settings(&url, Duration::from_secs(1)),
-        chunk_rows,
-        workers,
-    )
-    .await
+    TestApp::spawn_with_jobs(&url, redis.settings(), chunk_rows, workers).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_in_chunks_and_its_csv_equals_shaplab_explain_byte_for_byte() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // 60 rows in chunks of 16: four chunks, the last one short.
     let app = app_with_workers(&redis, 16, 2).await;
     let (model, data) = upload_fixture(&app).await;
@@ -146,7 +141,7 @@ async fn a_job_runs_in_chunks_and_its_csv_equals_shaplab_explain_byte_for_byte()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interventional_probability_job_equals_shaplab_explain_too() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app_with_workers(&redis, 16, 2).await;
     let (model, data) = upload_fixture(&app).await;
 
@@ -170,7 +165,7 @@ async fn an_interventional_probability_job_equals_shaplab_explain_too() {
 
 #[tokio::test]
 async fn status_polls_carry_an_etag_and_a_poll_hint_while_the_job_waits() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // No workers: the job stays queued.
     let app = app_with_workers(&redis, 16, 0).await;
     let (model, data) = upload_fixture(&app).await;
@@ -214,7 +209,7 @@ async fn status_polls_carry_an_etag_and_a_poll_hint_while_the_job_waits() {
 
 #[tokio::test]
 async fn a_repeated_submit_returns_the_same_job_and_a_reused_key_with_another_body_is_refused() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app_with_workers(&redis, 16, 0).await;
     let (model, data) = upload_fixture(&app).await;
     let body = json!({"model": model, "data": data});
@@ -237,7 +232,7 @@ async fn a_repeated_submit_returns_the_same_job_and_a_reused_key_with_another_bo
 
 #[tokio::test]
 async fn data_without_the_models_columns_is_refused_with_the_missing_columns_listed() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app_with_workers(&redis, 16, 0).await;
     let model = std::fs::read(fixture("xgb_binary_d6/model.json")).expect("fixture");
     let model = upload(&app, "model", "model.json", model).await;
@@ -262,7 +257,7 @@ async fn data_without_the_models_columns_is_refused_with_the_missing_columns_lis
 
 #[tokio::test]
 async fn requests_that_cannot_be_run_are_refused_before_anything_is_queued() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app_with_workers(&redis, 16, 0).await;
     let (model, data) = upload_fixture(&app).await;
     let cases = [
@@ -301,7 +296,7 @@ async fn requests_that_cannot_be_run_are_refused_before_anything_is_queued() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_that_turns_out_unreadable_fails_the_job_once_with_a_readable_error() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app_with_workers(&redis, 16, 1).await;
     let (model, data) = upload_fixture(&app).await;
     // The stored file is damaged after it was validated (a disk fault, a hand edit): the
@@ -332,7 +327,7 @@ async fn data_that_turns_out_unreadable_fails_the_job_once_with_a_readable_error
 
 #[tokio::test]
 async fn a_queued_job_can_be_cancelled_and_then_has_nothing_to_download() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app_with_workers(&redis, 16, 0).await;
     let (model, data) = upload_fixture(&app).await;
     let (_, job) = submit(&app, None, &json!({"model": model, "data": data})).await;
@@ -365,7 +360,7 @@ async fn a_queued_job_can_be_cancelled_and_then_has_nothing_to_download() {
 
 #[tokio::test]
 async fn an_unknown_job_is_404_job_not_found() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app_with_workers(&redis, 16, 0).await;
     for id in ["p0-0123456789abcdef01234567", "not-a-job-id"] {
         let (status, error) = get_job(&app, id).await;
@@ -423,7 +418,7 @@ async fn while_redis_is_down_jobs_answer_503_with_retry_after_within_the_timeout
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_running_job_stops_it_and_withdraws_the_chunks_not_yet_done() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // 20,000 rows in chunks of 500: 40 chunks for one worker, about a second of compute.
     let app = app_with_workers(&redis, 500, 1).await;
     let model = std::fs::read(fixture("xgb_binary_d6/model.json")).expect("fixture");

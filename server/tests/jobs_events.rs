@@ -8,6 +8,7 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use support::backend::Backend;
 use support::jobs::{app, get_json, manual_worker, submit_job};
 use support::{TestRedis, fixture};
 
@@ -70,7 +71,7 @@ impl EventReader {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_follows_a_job_chunk_by_chunk_and_ends_at_its_terminal_state() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // No embedded workers: the test finishes the 4 chunks one at a time.
     let app = app(&redis, 16, 0).await;
     let data = std::fs::read(fixture("xgb_binary_d6/data.csv")).expect("fixture");
@@ -167,7 +168,7 @@ async fn the_stream_follows_a_job_chunk_by_chunk_and_ends_at_its_terminal_state(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_paused_mid_stream_sends_an_error_event_then_a_snapshot_once_it_is_back() {
-    let redis = TestRedis::start();
+    let redis = Backend::Single(TestRedis::start());
     let app = app(&redis, 16, 0).await;
     let data = std::fs::read(fixture("xgb_binary_d6/data.csv")).expect("fixture");
     let id = submit_job(&app, "xgb_binary_d6", data).await;
@@ -178,10 +179,10 @@ async fn redis_paused_mid_stream_sends_an_error_event_then_a_snapshot_once_it_is
         .expect("a snapshot");
     assert_eq!(snapshot.name, "snapshot");
 
-    redis.signal("STOP");
+    redis.single().signal("STOP");
     // REDIS_TIMEOUT is 1 s in these tests: the first failing poll answers within it.
     let error = events.next(Duration::from_secs(5)).await;
-    redis.signal("CONT");
+    redis.single().signal("CONT");
     let error = error.expect("an error event");
     assert_eq!(error.name, "error", "{error:?}");
     assert_eq!(error.data["code"], "queue_unavailable");

@@ -9,8 +9,9 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use support::backend::Backend;
 use support::jobs::{app, get, get_json, wait_for_success};
-use support::{TestApp, TestRedis, fixture, settings, upload};
+use support::{TestApp, fixture, upload};
 
 /// Uploads a fixture's model and data; their ids.
 async fn upload_fixture(app: &TestApp, name: &str) -> (String, String) {
@@ -92,7 +93,7 @@ fn close(got: &Value, want: f64) {
 /// Runs an interaction job on the fixture `name` in 16-row chunks and checks it against the
 /// CLI: both downloads byte for byte, then the summary's matrix and partners.
 async fn an_interaction_job_matches_the_cli(name: &str, outputs: usize) {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app(&redis, 16, 2).await;
     let (model, data) = upload_fixture(&app, name).await;
     let started = Instant::now();
@@ -192,7 +193,7 @@ async fn a_multiclass_interaction_job_equals_shaplab_explain_interactions_per_cl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactions_with_a_background_or_probability_output_are_refused_with_what_to_change() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app(&redis, 16, 0).await;
     let (model, data) = upload_fixture(&app, "xgb_binary_d6").await;
     let cases = [
@@ -220,7 +221,7 @@ async fn interactions_with_a_background_or_probability_output_are_refused_with_w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactions_csv_is_409_while_the_job_waits_and_404_for_a_job_without_them() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // No workers: the job stays queued.
     let app = app(&redis, 16, 0).await;
     let (model, data) = upload_fixture(&app, "xgb_binary_d6").await;
@@ -253,7 +254,7 @@ async fn interactions_csv_is_409_while_the_job_waits_and_404_for_a_job_without_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactions_csv_is_410_once_the_job_ended_more_than_result_ttl_ago() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let ttl = Duration::from_secs(2);
     let url = redis.url();
     let jobs = server::jobs::JobsConfig {
@@ -261,8 +262,7 @@ async fn interactions_csv_is_410_once_the_job_ended_more_than_result_ttl_ago() {
         result_ttl: ttl,
         ..server::jobs::JobsConfig::default()
     };
-    let app =
-        TestApp::spawn_with_config(&url, settings(&url, Duration::from_secs(1)), jobs, 2).await;
+    let app = TestApp::spawn_with_config(&url, redis.settings(), jobs, 2).await;
     let (model, data) = upload_fixture(&app, "xgb_binary_d6").await;
     let (_, job) = submit(
         &app,

@@ -12,8 +12,9 @@ use server::jobs::rank_query::{FeatureRef, Order, RankBy, RankQuery};
 use server::jobs::ranked::{Shape, rank_chunks};
 use server::jobs::read::DoneChunk;
 use std::time::{Duration, Instant};
+use support::backend::Backend;
+use support::fixture;
 use support::jobs::{app, cli_rows, get_json, manual_worker, submit_job, wait_for_success};
-use support::{TestRedis, fixture};
 
 /// Base + ΣSHAP of output `o` for each CLI line (`f` features).
 fn predictions(lines: &[Vec<f64>], f: usize, o: usize) -> Vec<f64> {
@@ -75,7 +76,7 @@ fn assert_same(got: &[(u64, f64)], want: &[(u64, f64)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_jobs_rankings_match_the_clis_values() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app(&redis, 16, 2).await;
 
     // Binary (30 features, 1 output), 60 rows in 4 chunks.
@@ -176,7 +177,7 @@ async fn a_finished_jobs_rankings_match_the_clis_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ranking_while_chunks_remain_covers_only_the_finished_rows() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // No embedded workers: the test steps two of the four chunks by hand.
     let app = app(&redis, 16, 0).await;
     let name = "xgb_binary_d6";
@@ -226,7 +227,7 @@ async fn a_ranking_while_chunks_remain_covers_only_the_finished_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_ranking_parameters_are_422_with_a_message_naming_the_problem() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app(&redis, 16, 0).await;
     let name = "xgb_binary_d6";
     let id = submit_job(

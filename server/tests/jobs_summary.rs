@@ -9,8 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::queue::JobId;
 use std::time::{Duration, Instant};
+use support::backend::Backend;
+use support::fixture;
 use support::jobs::{app, cli_rows, get, get_json, manual_worker, submit_job, wait_for_success};
-use support::{TestRedis, fixture};
 
 /// Mean |SHAP| per output and feature over `rows` of the CLI's lines.
 fn mean_abs(lines: &[Vec<f64>], rows: &[usize], features: usize, outputs: usize) -> Vec<Vec<f64>> {
@@ -57,7 +58,7 @@ fn ulps(got: Option<f64>, want: f64) {
 
 /// Checks a finished job's summary against the CLI on the fixture `name`.
 async fn finished_summary_matches_the_cli(name: &str, outputs: usize) {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app(&redis, 16, 2).await;
     let data = std::fs::read(fixture(&format!("{name}/data.csv"))).expect("fixture");
     let id = submit_job(&app, name, data).await;
@@ -122,7 +123,7 @@ async fn a_finished_multiclass_jobs_summary_has_the_clis_mean_abs_shap_per_class
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_summary_while_chunks_remain_is_partial_and_covers_only_the_finished_ones() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // No embedded workers: the test steps one by hand. 60 rows in chunks of 16: 4 chunks.
     let app = app(&redis, 16, 0).await;
     let data = std::fs::read(fixture("xgb_binary_d6/data.csv")).expect("fixture");
@@ -182,7 +183,7 @@ async fn a_summary_while_chunks_remain_is_partial_and_covers_only_the_finished_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_has_the_clis_shap_line_the_data_csvs_values_and_the_models_prediction() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let app = app(&redis, 16, 2).await;
     for (name, outputs) in [("xgb_binary_d6", 1usize), ("xgb_multi_d4", 3)] {
         let data_path = fixture(&format!("{name}/data.csv"));
@@ -260,7 +261,7 @@ async fn a_row_has_the_clis_shap_line_the_data_csvs_values_and_the_models_predic
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summary_of_a_twenty_thousand_row_job_stays_under_two_megabytes() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // 20,000 rows (the fixture's 60 repeated) in 10 chunks of 2,000.
     let app = app(&redis, 2_000, 2).await;
     let text = std::fs::read_to_string(fixture("xgb_multi_d4/data.csv")).expect("fixture");
@@ -312,7 +313,7 @@ async fn the_summary_of_a_twenty_thousand_row_job_stays_under_two_megabytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_that_finishes_a_job_leaves_its_summary_in_the_cache() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     // 5,000 rows (the fixture's 60 repeated) in 5 chunks of 1,000.
     let app = app(&redis, 1_000, 2).await;
     let text = std::fs::read_to_string(fixture("xgb_binary_d6/data.csv")).expect("fixture");

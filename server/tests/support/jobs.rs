@@ -2,7 +2,8 @@
 //! answers, waiting for a terminal state, the CLI's reference SHAP lines, and a worker the
 //! test steps by hand.
 
-use super::{TestApp, TestRedis, fixture, settings, upload};
+use super::backend::Backend;
+use super::{TestApp, fixture, upload};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::queue::{QueueConfig, Worker, WorkerConfig};
@@ -10,15 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// An app with `workers` embedded workers and `chunk_rows` rows per chunk.
-pub async fn app(redis: &TestRedis, chunk_rows: u64, workers: usize) -> TestApp {
-    let url = redis.url();
-    TestApp::spawn_with_jobs(
-        &url,
-        settings(&url, Duration::from_secs(1)),
-        chunk_rows,
-        workers,
-    )
-    .await
+pub async fn app(redis: &Backend, chunk_rows: u64, workers: usize) -> TestApp {
+    TestApp::spawn_with_jobs(&redis.url(), redis.settings(), chunk_rows, workers).await
 }
 
 /// Uploads a fixture's model and `data` and submits a raw path-dependent job; its id.

@@ -317,6 +317,9 @@ pub mod outage;
 /// Single servers and whole clusters that crash and come back (scenarios 15, 16, 19).
 pub mod restart;
 
+/// One redis-server or a loopback cluster, chosen by `SHAPLAB_TEST_REDIS`.
+pub mod backend;
+
 /// A redis-server with AOF (`appendfsync always`) in its own directory, so a SIGKILL and a
 /// restart on the same port come back with every acknowledged write.
 pub struct AofRedis {
