@@ -35,7 +35,8 @@ clippy:
 # Also builds target/debug/shaplab, which the end-to-end suite runs. The job suites then run
 # again on a loopback Redis Cluster (server/tests/support/backend.rs); the queue scenarios and
 # crash tests have cluster suites of their own (server/tests/cluster_*.rs).
-CLUSTER_SUITES := jobs_api jobs_summary jobs_ranked jobs_interactions jobs_events dead_requeue
+CLUSTER_SUITES := jobs_api jobs_summary jobs_ranked jobs_interactions jobs_events jobs_expiry \
+	jobs_worker_process dead_requeue
 unit:
 	$(CARGO) test --workspace
 	SHAPLAB_TEST_REDIS=cluster $(CARGO) test -p server $(addprefix --test ,$(CLUSTER_SUITES))

@@ -11,29 +11,28 @@ use server::jobs::JobsConfig;
 use server::jobs::expiry::{TOMBSTONE_TTL, sweep};
 use server::queue::JobId;
 use server::queue::keys::Partition;
+use server::redis::RedisPool;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use support::backend::Backend;
 use support::jobs::{get, get_json, submit_job, wait_for_success};
-use support::{TestApp, TestRedis, fixture, settings};
+use support::{TestApp, fixture};
 
-async fn app(redis: &TestRedis, ttl: Duration, workers: usize) -> TestApp {
+async fn app(redis: &Backend, ttl: Duration, workers: usize) -> TestApp {
     let url = redis.url();
     let jobs = JobsConfig {
         chunk_rows: 16,
         result_ttl: ttl,
         ..JobsConfig::default()
     };
-    TestApp::spawn_with_config(&url, settings(&url, Duration::from_secs(1)), jobs, workers).await
+    TestApp::spawn_with_config(&url, redis.settings(), jobs, workers).await
 }
 
-/// One Redis command on a fresh connection (the test's own view of the keys).
-async fn redis_cmd<T: redis::FromRedisValue>(redis: &TestRedis, cmd: &redis::Cmd) -> T {
-    let client = redis::Client::open(redis.url()).expect("valid URL");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis is up");
-    cmd.query_async(&mut conn).await.expect("the command runs")
+/// One Redis command through a fresh pool (the test's own view of the keys; on a cluster the
+/// pool routes each keyed command to its slot).
+async fn redis_cmd<T: redis::FromRedisValue>(redis: &Backend, cmd: &redis::Cmd) -> T {
+    let pool = RedisPool::new(&redis.url(), &redis.settings()).expect("valid URL");
+    pool.query(cmd).await.expect("the command runs")
 }
 
 /// Files under `dir` (recursively).
@@ -61,7 +60,7 @@ const RESULT_PATHS: [&str; 5] = ["", "/summary", "/rows/0", "/ranked", "/shap.cs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_are_served_until_the_ttl_then_410_and_the_sweep_deletes_them() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let ttl = Duration::from_secs(3);
     let app = app(&redis, ttl, 2).await;
     let data = std::fs::read(fixture("xgb_binary_d6/data.csv")).expect("fixture");
@@ -158,7 +157,7 @@ async fn results_are_served_until_the_ttl_then_410_and_the_sweep_deletes_them() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_job_expires_too_its_idempotency_key_is_freed_and_sweeps_repeat_safely() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let ttl = Duration::from_secs(1);
     // No workers (so no background sweep): the test sweeps by hand.
     let app = app(&redis, ttl, 0).await;

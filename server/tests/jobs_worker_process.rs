@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{TestApp, TestRedis, fixture, settings};
+use support::backend::Backend;
+use support::{TestApp, fixture};
 
 async fn upload(app: &TestApp, kind: &str, file: &str) -> String {
     let bytes = std::fs::read(fixture(file)).expect("fixture");
@@ -26,9 +27,9 @@ impl Drop for Reap {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_separate_worker_process_computes_the_job_and_stops_on_sigterm() {
-    let redis = TestRedis::start();
+    let redis = Backend::start();
     let url = redis.url();
-    let app = TestApp::spawn_with_jobs(&url, settings(&url, Duration::from_secs(1)), 20, 0).await;
+    let app = TestApp::spawn_with_jobs(&url, redis.settings(), 20, 0).await;
     let model = upload(&app, "model", "xgb_binary_d6/model.json").await;
     let data = upload(&app, "data", "xgb_binary_d6/data.csv").await;
 
