@@ -139,6 +139,21 @@ impl BlobStore {
         Ok(n)
     }
 
+    /// Every blob under `prefix` with when it was last written (ms since the Unix epoch, by
+    /// the store's clock).
+    pub async fn list_modified(&self, prefix: &str) -> Result<Vec<(String, i64)>, BlobError> {
+        let mut listed = self.store.list(Some(&BlobPath::from(prefix)));
+        let mut out = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = meta?;
+            out.push((
+                meta.location.to_string(),
+                meta.last_modified.timestamp_millis(),
+            ));
+        }
+        Ok(out)
+    }
+
     /// Copies the blob `key` into a local file, in parts.
     pub async fn get_to_file(&self, key: &str, dest: &Path) -> Result<(), BlobError> {
         let found = self.store.get(&BlobPath::from(key)).await;

@@ -222,14 +222,32 @@ pub fn max_upload_bytes_from(lookup: impl Fn(&str) -> Option<String>) -> Result<
 /// `RESULT_TTL` when unset: a day, long enough to come back to a result the next morning.
 pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// `UPLOAD_TTL` when unset: a week. Longer than [`DEFAULT_RESULT_TTL`], so a job whose
+/// results expired can still be run again with the same files.
+pub const DEFAULT_UPLOAD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// `RESULT_TTL` (default 24 h): how long a finished job's results are kept. Seconds, or a
 /// number with a unit: `90s`, `30m`, `24h`, `7d`.
 pub fn result_ttl_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
-    let Some(v) = lookup("RESULT_TTL")
+    ttl_from(&lookup, "RESULT_TTL", DEFAULT_RESULT_TTL)
+}
+
+/// `UPLOAD_TTL` (default 7 d): how long an upload is kept after it was stored or last used
+/// by a submitted job. Same forms as `RESULT_TTL`.
+pub fn upload_ttl_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
+    ttl_from(&lookup, "UPLOAD_TTL", DEFAULT_UPLOAD_TTL)
+}
+
+fn ttl_from(
+    lookup: impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(v) = lookup(var)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
     else {
-        return Ok(DEFAULT_RESULT_TTL);
+        return Ok(default);
     };
     let (number, unit) = match v.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => v.split_at(i),
@@ -251,7 +269,7 @@ pub fn result_ttl_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Durati
         .filter(|secs| secs.is_finite() && *secs >= 1.0 && *secs <= 3650.0 * 86_400.0)
         .map(Duration::from_secs_f64)
         .ok_or(ConfigError {
-            var: "RESULT_TTL",
+            var,
             value: v,
             expected: "seconds (at least 1) or a number with a unit s, m, h or d, e.g. 24h",
         })
@@ -427,6 +445,16 @@ mod tests {
         for bad in ["0", "0.5", "-3h", "soon", "3w", "h"] {
             assert_eq!(ttl(bad).map_err(|e| e.var), Err("RESULT_TTL"), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_upload_ttl_defaults_to_a_week_and_is_read_from_its_own_variable() {
+        assert_eq!(upload_ttl_from(|_| None), Ok(Duration::from_secs(604_800)));
+        let only = |var: &str| (var == "UPLOAD_TTL").then(|| "36h".to_owned());
+        assert_eq!(upload_ttl_from(only), Ok(Duration::from_secs(129_600)));
+        assert_eq!(result_ttl_from(only), Ok(DEFAULT_RESULT_TTL));
+        let bad = upload_ttl_from(|_| Some("forever".into())).map_err(|e| e.var);
+        assert_eq!(bad, Err("UPLOAD_TTL"));
     }
 
     #[test]

@@ -97,6 +97,7 @@ async fn serve_with(
     );
     // Even with `--workers 0`: results must be deleted whoever computed them.
     workers.sweep_results(queue.clone(), blobs.clone(), jobs.result_ttl);
+    workers.sweep_uploads(blobs.clone(), jobs.upload_ttl);
     workers.warm_summaries(queue.clone(), blobs.clone(), args.data_dir.join("cache"));
     let uploads = Arc::new(UploadService {
         blobs,

@@ -57,6 +57,7 @@ pub async fn run(args: WorkerArgs) -> Result<ExitCode, WorkerError> {
         count,
     );
     workers.warm_summaries(queue.clone(), blobs.clone(), args.data_dir.join("cache"));
+    workers.sweep_uploads(blobs.clone(), jobs.upload_ttl);
     workers.sweep_results(queue, blobs, jobs.result_ttl);
     super::serve::shutdown_signal().await;
     workers.stop().await;

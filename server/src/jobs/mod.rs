@@ -84,6 +84,9 @@ pub struct JobsConfig {
     /// `RESULT_TTL` (default 24 h): how long a finished job's results are served and kept
     /// (see [`expiry`]).
     pub result_ttl: std::time::Duration,
+    /// `UPLOAD_TTL` (default 7 d): how long an upload is kept after it was stored or last
+    /// used by a submitted job (see [`crate::uploads::expiry`]).
+    pub upload_ttl: std::time::Duration,
 }
 
 /// Default budget of the per-process input cache.
@@ -95,6 +98,7 @@ impl Default for JobsConfig {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             cache_bytes: DEFAULT_CACHE_MB << 20,
             result_ttl: crate::config::DEFAULT_RESULT_TTL,
+            upload_ttl: crate::config::DEFAULT_UPLOAD_TTL,
         }
     }
 }
@@ -105,8 +109,8 @@ impl JobsConfig {
         Self::from_lookup(|var| std::env::var(var).ok())
     }
 
-    /// Reads `CHUNK_ROWS` and `SHAPLAB_JOB_CACHE_MB` (numbers ≥ 1) and `RESULT_TTL` through
-    /// `lookup`.
+    /// Reads `CHUNK_ROWS` and `SHAPLAB_JOB_CACHE_MB` (numbers ≥ 1), `RESULT_TTL` and
+    /// `UPLOAD_TTL` through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let number = |var: &'static str, default: u64, expected: &'static str| match lookup(var)
             .map(|v| v.trim().to_owned())
@@ -137,6 +141,7 @@ impl JobsConfig {
             chunk_rows,
             cache_bytes: usize::try_from(cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
             result_ttl: crate::config::result_ttl_from(&lookup)?,
+            upload_ttl: crate::config::upload_ttl_from(&lookup)?,
         })
     }
 

@@ -164,8 +164,9 @@ async fn record(
 ) -> Result<(UploadId, app::wire::Upload), SubmitError> {
     let not_found = || {
         SubmitError::UploadNotFound(format!(
-            "there is no upload {id:?} (given as the {role}); upload the file first and use the \
-             id the upload returned"
+            "there is no upload {id:?} (given as the {role}): it never existed, or it went \
+             unused for longer than UPLOAD_TTL and was deleted; upload the file (again) and use \
+             the id the upload returns"
         ))
     };
     let upload_id = UploadId::parse(id).ok_or_else(not_found)?;
@@ -183,6 +184,8 @@ async fn record(
             }
         )));
     }
+    // Used now: its UPLOAD_TTL starts again, so the files outlive the job that needs them.
+    uploads.touch(upload_id, &upload).await?;
     Ok((upload_id, upload))
 }
 

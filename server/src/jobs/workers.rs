@@ -71,6 +71,17 @@ impl Workers {
         )));
     }
 
+    /// Also runs the upload sweep (see [`crate::uploads::expiry`]) until stopped, deleting
+    /// uploads unused for `ttl`. Safe in every process sharing the blob store.
+    pub fn sweep_uploads(&mut self, blobs: BlobStore, ttl: Duration) {
+        self.handles
+            .push(tokio::spawn(crate::uploads::expiry::run_sweeper(
+                blobs,
+                ttl,
+                stopped(self.stop.subscribe()),
+            )));
+    }
+
     /// Makes the worker whose chunk finishes a job compute the job's summary right away (see
     /// [`crate::jobs::warm`]); `scratch` holds the data download meanwhile.
     pub fn warm_summaries(&self, queue: Arc<Queue>, blobs: BlobStore, scratch: PathBuf) {

@@ -6,8 +6,10 @@
 //!
 //! - [`receive`]: multipart field → temporary file, with SHA-256 and the size cap on the way.
 //! - [`describe`]: the engine's verdict on a file (a model's shape, a table's shape).
+//! - [`expiry`]: uploads unused for `UPLOAD_TTL` are deleted.
 
 pub mod describe;
+pub mod expiry;
 pub mod receive;
 
 use crate::blobs::{BlobError, BlobStore};
@@ -70,6 +72,12 @@ impl UploadService {
         let bytes = self.blobs.get_bytes(&id.meta_key()).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| BlobError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    }
+
+    /// Marks an upload as used now (a job was submitted with it): rewriting its record moves
+    /// its last-written time, which is what [`expiry`] counts `UPLOAD_TTL` from.
+    pub async fn touch(&self, id: UploadId, upload: &Upload) -> Result<(), BlobError> {
+        self.put_record(id, upload).await
     }
 
     async fn put_record(&self, id: UploadId, upload: &Upload) -> Result<(), BlobError> {

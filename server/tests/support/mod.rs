@@ -163,6 +163,7 @@ impl TestApp {
                 workers,
             );
             running.sweep_results(queue.clone(), blobs.clone(), jobs.result_ttl);
+            running.sweep_uploads(blobs.clone(), jobs.upload_ttl);
             running.warm_summaries(queue.clone(), blobs.clone(), data_dir.join("cache"));
             running
         });
