@@ -6,7 +6,7 @@ use super::uploads::{DropZone, UploadState, incompatibility, send};
 use crate::backoff::Backoff;
 use crate::net;
 use crate::status::{ServiceState, StatusSignals};
-use crate::wire::{Job, JobOutput, JobRequest, UploadKind};
+use crate::wire::{Job, JobOutput, JobRequest, Upload, UploadKind};
 use leptos::prelude::*;
 
 /// Where a submission stands.
@@ -101,9 +101,11 @@ fn remember_uploads(state: RwSignal<UploadState>, slot: &'static str) {
         let current = state.get();
         if restored.is_none() {
             if current == UploadState::Empty
-                && let Some(upload) = net::stored(slot).and_then(|t| serde_json::from_str(&t).ok())
+                && let Some(upload) =
+                    net::stored(slot).and_then(|t| serde_json::from_str::<Upload>(&t).ok())
             {
-                state.set(UploadState::Done(upload));
+                state.set(UploadState::Done(upload.clone()));
+                leptos::task::spawn_local(still_stored(state, slot, upload));
             }
             return true;
         }
@@ -114,6 +116,21 @@ fn remember_uploads(state: RwSignal<UploadState>, slot: &'static str) {
         }
         true
     });
+}
+
+/// Asks the server whether a restored upload is still there: uploads unused for
+/// `UPLOAD_TTL` are deleted, and finding out at Submit would be too late. Only a 404 counts;
+/// an outage keeps the upload (the server has not said it is gone).
+async fn still_stored(state: RwSignal<UploadState>, slot: &'static str, upload: Upload) {
+    let url = format!("/api/uploads/{}", upload.id);
+    if let Ok(reply) = net::request("GET", &url, None, None).await
+        && reply.status == 404
+        // Unless the analyst has chosen another file meanwhile.
+        && state.get_untracked().upload().map(|u| &u.id) == Some(&upload.id)
+    {
+        net::store(slot, "");
+        state.set(UploadState::Gone { name: upload.name });
+    }
 }
 
 #[component]

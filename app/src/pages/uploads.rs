@@ -11,9 +11,19 @@ use leptos::prelude::*;
 #[derive(Clone, Debug, PartialEq)]
 pub enum UploadState {
     Empty,
-    Sending { name: String, fraction: f64 },
+    Sending {
+        name: String,
+        fraction: f64,
+    },
     Done(Upload),
-    Refused { name: String, message: String },
+    Refused {
+        name: String,
+        message: String,
+    },
+    /// Accepted on an earlier visit, but the server no longer has it (`UPLOAD_TTL`).
+    Gone {
+        name: String,
+    },
 }
 
 impl UploadState {
@@ -118,6 +128,7 @@ pub fn DropZone(kind: UploadKind, state: RwSignal<UploadState>) -> impl IntoView
                 UploadState::Sending { .. } => "sending",
                 UploadState::Done(_) => "done",
                 UploadState::Refused { .. } => "refused",
+                UploadState::Gone { .. } => "gone",
             }
             on:dragover=move |ev: web_sys::DragEvent| {
                 ev.prevent_default();
@@ -146,6 +157,15 @@ pub fn DropZone(kind: UploadKind, state: RwSignal<UploadState>) -> impl IntoView
                     view! {
                         <p class="error" role="alert" data-testid="upload-error">
                             <b>{name}</b> " was not accepted: " {message}
+                        </p>
+                    }
+                        .into_any()
+                }
+                UploadState::Gone { name } => {
+                    view! {
+                        <p class="error" role="alert" data-testid="upload-error">
+                            <b>{name}</b> ", uploaded on an earlier visit, is no longer stored on \
+                             the server (files unused for a while are deleted). Choose it again."
                         </p>
                     }
                         .into_any()
