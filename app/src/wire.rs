@@ -43,6 +43,9 @@ pub struct QueueHealth {
     /// Whether every embedded worker's loop has turned recently; absent without workers.
     #[serde(default)]
     pub consumer_loop_alive: Option<bool>,
+    /// `QUEUE_PARTITIONS`: how many partitions (hash tags, so cluster slots) the queue uses.
+    #[serde(default)]
+    pub partitions: u16,
 }
 
 /// What the last probe of Redis found.

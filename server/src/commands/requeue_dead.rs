@@ -37,7 +37,7 @@ pub async fn run(args: RequeueDeadArgs) -> Result<ExitCode, RequeueError> {
         url: redact_url(&url),
         source,
     })?;
-    let queue = Queue::new(Arc::new(pool), QueueConfig::default());
+    let queue = Queue::new(Arc::new(pool), QueueConfig::from_env()?);
     let done = match args.job {
         None => queue.requeue_all_dead().await?,
         Some(text) => {

@@ -86,7 +86,7 @@ async fn serve_with(
     // One pool for health, API and workers: one breaker, so health reports what they see.
     let pool = Arc::new(pool);
     let health = Arc::new(HealthProbe::new(pool.clone(), url, settings, mode));
-    let queue = Arc::new(Queue::new(pool, QueueConfig::default()));
+    let queue = Arc::new(Queue::new(pool, QueueConfig::from_env()?));
     let jobs = JobsConfig::from_env()?;
     let blobs = BlobStore::from_env(&args.data_dir)?;
     tracing::info!(location = %blobs.location, "blob store");

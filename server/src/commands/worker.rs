@@ -47,7 +47,7 @@ pub async fn run(args: WorkerArgs) -> Result<ExitCode, WorkerError> {
         url: redact_url(&url),
         source,
     })?;
-    let queue = Arc::new(Queue::new(Arc::new(pool), QueueConfig::default()));
+    let queue = Arc::new(Queue::new(Arc::new(pool), QueueConfig::from_env()?));
     let jobs = JobsConfig::from_env()?;
     let blobs = BlobStore::from_env(&args.data_dir)?;
     tracing::info!(redis = %redact_url(&url), blobs = %blobs.location, "worker process");

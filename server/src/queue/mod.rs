@@ -118,3 +118,62 @@ impl QueueConfig {
         }
     }
 }
+
+/// Most partitions `QUEUE_PARTITIONS` may ask for: each is claimed, reaped and promoted
+/// separately, so more only adds idle polling.
+pub const MAX_PARTITIONS: u16 = 256;
+
+impl QueueConfig {
+    /// The defaults with `QUEUE_PARTITIONS` from the process environment.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// The defaults with `QUEUE_PARTITIONS` (1 to [`MAX_PARTITIONS`], default 1) read through
+    /// `lookup`. On a Redis Cluster each partition's keys live on one shard, so a few
+    /// partitions per primary spread the queue's load over all of them.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let mut config = QueueConfig::default();
+        if let Some(v) = lookup("QUEUE_PARTITIONS")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+        {
+            config.partitions = v
+                .parse::<u16>()
+                .ok()
+                .filter(|n| (1..=MAX_PARTITIONS).contains(n))
+                .ok_or(crate::config::ConfigError {
+                    var: "QUEUE_PARTITIONS",
+                    value: v,
+                    expected: "a whole number from 1 to 256, the same in every process",
+                })?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_default_to_one_and_take_a_bounded_number() {
+        let with = |v: &str| QueueConfig::from_lookup(|_| Some(v.to_owned()));
+        assert_eq!(
+            QueueConfig::from_lookup(|_| None).map(|c| c.partitions),
+            Ok(1)
+        );
+        assert_eq!(with("").map(|c| c.partitions), Ok(1));
+        assert_eq!(with(" 12 ").map(|c| c.partitions), Ok(12));
+        assert_eq!(with("256").map(|c| c.partitions), Ok(256));
+        for bad in ["0", "257", "-1", "many", "2.5"] {
+            assert_eq!(
+                with(bad).map_err(|e| e.var).err(),
+                Some("QUEUE_PARTITIONS"),
+                "{bad}"
+            );
+        }
+    }
+}

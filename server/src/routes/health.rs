@@ -60,6 +60,7 @@ async fn queue_health(state: &AppState) -> Option<QueueHealth> {
         oldest_queued_age_s: oldest.map(|d| d.as_secs_f64()),
         embedded_workers: state.workers.len(),
         consumer_loop_alive: consumers_alive(state),
+        partitions: state.queue.config().partitions,
     })
 }
 
