@@ -36,7 +36,7 @@ clippy:
 # again on a loopback Redis Cluster (server/tests/support/backend.rs); the queue scenarios and
 # crash tests have cluster suites of their own (server/tests/cluster_*.rs).
 CLUSTER_SUITES := jobs_api jobs_summary jobs_ranked jobs_interactions jobs_events jobs_expiry \
-	jobs_worker_process dead_requeue uploads_expiry
+	jobs_worker_process dead_requeue uploads_expiry metrics
 unit:
 	$(CARGO) test --workspace
 	SHAPLAB_TEST_REDIS=cluster $(CARGO) test -p server $(addprefix --test ,$(CLUSTER_SUITES))

@@ -5,7 +5,7 @@ use crate::queue::Queue;
 use crate::queue::Worker;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
-use crate::routes::{admin, downloads, events, health, jobs, uploads};
+use crate::routes::{admin, downloads, events, health, jobs, metrics, uploads};
 use crate::uploads::UploadService;
 use app::{App, shell};
 use axum::Router;
@@ -74,7 +74,7 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/jobs/{id}/ranked", get(jobs::ranked))
         .route("/api/jobs/{id}/events", get(events::events))
         .route("/api/admin/dead/requeue", post(admin::requeue_dead))
-        .route("/metrics", get(crate::telemetry::render))
+        .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .with_state(state);
     let routes = generate_route_list(App);

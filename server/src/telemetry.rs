@@ -23,11 +23,17 @@ pub const UPLOADS: &str = "shaplab_uploads_total";
 pub const QUEUE_WAIT: &str = "shaplab_queue_wait_seconds";
 pub const CHUNK_DURATION: &str = "shaplab_chunk_duration_seconds";
 pub const CHUNKS_FINISHED: &str = "shaplab_chunks_finished_total";
+pub const JOB_DURATION: &str = "shaplab_job_duration_seconds";
 
 /// Request, Redis and chunk latencies: from sub-millisecond Redis calls to minute-long chunks.
 const LATENCY_BUCKETS: [f64; 16] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     60.0,
+];
+
+/// Whole jobs: seconds to hours.
+const JOB_BUCKETS: [f64; 12] = [
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
 ];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -38,6 +44,8 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(JOB_DURATION.into()), &JOB_BUCKETS)
+                .ok()?
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
                 .ok()?
                 .build_recorder();
@@ -74,15 +82,10 @@ fn describe() {
     metrics::describe_histogram!(QUEUE_WAIT, "Chunk wait from queued to claimed, seconds");
     metrics::describe_histogram!(CHUNK_DURATION, "Chunk compute time, seconds");
     metrics::describe_counter!(CHUNKS_FINISHED, "Claimed chunks by how they ended");
-}
-
-/// `GET /metrics`: the Prometheus text format.
-pub async fn render() -> Response {
-    let body = metrics_handle().map(|h| h.render()).unwrap_or_default();
-    Response::builder()
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(body.into())
-        .unwrap_or_default()
+    metrics::describe_histogram!(
+        JOB_DURATION,
+        "Submit to last chunk of the jobs whose last chunk this process ran, seconds"
+    );
 }
 
 /// Middleware: counts and times each request under its route template (`/api/uploads/{id}`,

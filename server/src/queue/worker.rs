@@ -252,6 +252,12 @@ impl Worker {
         metrics::histogram!(telemetry::CHUNK_DURATION).record(started.elapsed().as_secs_f64());
         let outcome = self.record(&task, computed).await;
         metrics::counter!(telemetry::CHUNKS_FINISHED, "outcome" => outcome.name()).increment(1);
+        if let Outcome::Completed {
+            last_chunk: true, ..
+        } = &outcome
+        {
+            tokio::spawn(record_job_duration(self.queue.clone(), task.id.job.clone()));
+        }
         if let (
             Outcome::Completed {
                 last_chunk: true, ..
@@ -459,5 +465,17 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// The job this worker just finished: its time from submit to its last chunk, for the
+/// `shaplab_job_duration_seconds` histogram (one status read per job; skipped if Redis
+/// does not answer).
+async fn record_job_duration(queue: Arc<Queue>, job: JobId) {
+    if let Ok(status) = queue.job(&job).await
+        && let Some(finished) = status.finished_ms
+    {
+        let took = finished.saturating_sub(status.created_ms);
+        metrics::histogram!(telemetry::JOB_DURATION).record(took as f64 / 1000.0);
     }
 }

@@ -5,6 +5,7 @@
 //! - [`downloads`]: `GET /api/jobs/{id}/shap.csv` and `/interactions.csv`, streamed.
 //! - [`error`]: the JSON error envelope every API failure is rendered as.
 //! - [`health`]: `/healthz` (liveness), `/readyz` (readiness), `/api/health` (the full report).
+//! - [`metrics`]: `GET /metrics`, this process's metrics and the queue's, for Prometheus.
 //! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results read by the
 //!   page (`summary`, `rows/{i}`, `ranked`).
 //! - [`uploads`]: `POST /api/uploads`, `GET /api/uploads/{id}`.
@@ -15,4 +16,5 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod jobs;
+pub mod metrics;
 pub mod uploads;
