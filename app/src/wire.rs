@@ -43,6 +43,10 @@ pub struct QueueHealth {
     /// Whether every embedded worker's loop has turned recently; absent without workers.
     #[serde(default)]
     pub consumer_loop_alive: Option<bool>,
+    /// Workers on any machine that marked themselves alive lately (every third of a lease,
+    /// counted over three of those periods).
+    #[serde(default)]
+    pub workers_seen: u64,
     /// `QUEUE_PARTITIONS`: how many partitions (hash tags, so cluster slots) the queue uses.
     #[serde(default)]
     pub partitions: u16,

@@ -84,6 +84,16 @@ async fn a_separate_worker_process_computes_the_job_and_stops_on_sigterm() {
         .expect("text");
     assert_eq!(csv.lines().count(), 61, "header + 60 rows");
 
+    // The app runs no workers, but health sees the other process's two.
+    let health: Value = reqwest::get(app.url("/api/health"))
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(health["queue"]["embedded_workers"], 0, "{health}");
+    assert_eq!(health["queue"]["workers_seen"], 2, "{health}");
+
     // SIGTERM: the idle workers stop and the process exits 0, promptly.
     let pid = worker.0.id().to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();

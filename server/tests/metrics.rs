@@ -57,6 +57,11 @@ async fn after_a_job_the_scrape_counts_the_queues_events_and_the_jobs_duration()
     assert_eq!(event("submitted_tasks"), Some(4.0), "{text}");
     assert_eq!(event("completed"), Some(4.0), "{text}");
     assert_eq!(event("reaped"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, "shaplab_queue_workers_seen"),
+        Some(2.0),
+        "{text}"
+    );
     for state in ["queued", "running", "scheduled", "dead"] {
         let line = format!("shaplab_queue_tasks{{state=\"{state}\"}}");
         assert_eq!(sample(&text, &line), Some(0.0), "{state}: {text}");

@@ -5,7 +5,7 @@
 
 mod support;
 
-use server::queue::{Cancellation, JobState, Outcome, QueueConfig, QueueError};
+use server::queue::{Cancellation, JobState, Outcome, QueueConfig, QueueError, WorkerId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -306,4 +306,25 @@ async fn the_oldest_ready_age_and_each_claims_queue_wait_come_from_the_redis_clo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submit_past_the_depth_cap_or_into_a_redis_out_of_memory_is_refused_as_full() {
     lifecycle::a_full_queue_or_redis_refuses_submits_as_full(&Target::Single).await;
+}
+
+// Health's "workers seen": marks from any process count for three marking periods (one
+// second with the test lease), then age out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_count_as_seen_while_they_mark_themselves_and_age_out_after() {
+    let h = QueueHarness::start();
+    let (a, b) = (WorkerId::generate(), WorkerId::generate());
+    assert_eq!(h.queue.workers_seen().await.expect("count"), 0);
+    assert_eq!(h.queue.mark_seen(&[a.clone(), b]).await.expect("mark"), 2);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Another process marks only `a`; `b` is still within its window.
+    let other = h.another_process();
+    assert_eq!(other.mark_seen(&[a]).await.expect("mark"), 2);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        h.queue.workers_seen().await.expect("count"),
+        1,
+        "b aged out"
+    );
+    h.assert_invariant().await;
 }

@@ -10,7 +10,7 @@
 use super::expiry::run_sweeper;
 use super::warm::summary_warmer;
 use crate::blobs::BlobStore;
-use crate::queue::{Executor, Queue, Worker, WorkerConfig, run_reaper};
+use crate::queue::{Executor, Queue, Worker, WorkerConfig, run_presence, run_reaper};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,13 @@ impl Workers {
             workers.push(worker);
         }
         if count > 0 {
+            // Health everywhere counts these workers while they run.
+            let ids = workers.iter().map(|w| w.id().clone()).collect();
+            handles.push(tokio::spawn(run_presence(
+                queue.clone(),
+                ids,
+                stopped(stop.subscribe()),
+            )));
             // Reap at a third of the lease (run_reaper caps it further by the reaper gap).
             let every = queue.config().lease / 3;
             handles.push(tokio::spawn(run_reaper(

@@ -15,6 +15,7 @@
 //! | `P stats` | HASH | counters: `submitted_jobs`, `submitted_tasks`, `completed`, `retried`, `dead`, `reaped`, `released`, `stale_writes`, … |
 //! | `P job:<job id>` | HASH | state, payload, rows_total, chunk_rows, chunks_total, rows_done, chunks_done, created/started/finished_ms, error_code + error, idempotency_key, last_task, expired_ms (its results expired: a tombstone with a Redis TTL) |
 //! | `P task:<task id>` | HASH | job, chunk, row_start, row_end, state (ready, leased, scheduled, dead, done, failed, cancelled), attempts, stalls, token, worker, queued_ms, leased_ms, failed_token, error, result, finished_ms |
+//! | `P workers` | ZSET | worker id → when it was last seen (ms; partition 0 only: health's "workers seen", see `lua/presence.lua`) |
 //! | `P idem:<key>` | HASH | `job`, `fingerprint` (SHA-1 of the request), expires after the idempotency TTL |
 //!
 //! Scripts receive the fixed keys in `KEYS` and, where they must find tasks or jobs they only
@@ -50,6 +51,9 @@ impl Partition {
 
     pub fn ready(&self) -> String {
         self.key("ready")
+    }
+    pub fn workers(&self) -> String {
+        self.key("workers")
     }
     pub fn leased(&self) -> String {
         self.key("leased")

@@ -22,6 +22,7 @@
 //! - [`worker`]: [`Worker`], a steppable worker loop with a heartbeat task, compute on a
 //!   blocking thread, and graceful shutdown.
 //! - [`reaper`]: the loop that takes back expired leases and promotes due retries.
+//! - [`presence`]: which workers are alive on any machine (health's "workers seen").
 //! - [`audit`]: the invariant check (each unfinished task in exactly one of ready /
 //!   scheduled / leased, finished tasks in none).
 
@@ -32,6 +33,7 @@ pub mod error;
 pub mod expire;
 pub mod ids;
 pub mod keys;
+pub mod presence;
 pub mod reaper;
 pub mod scripts;
 pub mod types;
@@ -41,6 +43,7 @@ pub use client::Queue;
 pub use dead::Requeued;
 pub use error::QueueError;
 pub use ids::{FencingToken, IdError, IdempotencyKey, JobId, RowRange, TaskId, WorkerId};
+pub use presence::run_presence;
 pub use reaper::run_reaper;
 pub use types::{
     Cancellation, ClaimedTask, Completion, FailOutcome, Heartbeat, JobError, JobState, JobStatus,

@@ -34,6 +34,7 @@ script!(CANCEL, "cancel.lua");
 script!(REQUEUE_DEAD, "requeue_dead.lua");
 script!(EXPIRE_RESULTS, "expire_results.lua");
 script!(FORGET_JOB, "forget_job.lua");
+script!(PRESENCE, "presence.lua");
 
 /// One script call: the script, its keys and its arguments.
 pub struct ScriptCall {
@@ -264,6 +265,23 @@ pub(crate) fn forget_job(p: &Partition, job: &JobId, tombstone_ms: u64) -> Scrip
         .arg(tombstone_ms)
 }
 
+/// Marks `seen` as alive now and counts the workers seen within `window_ms` (entries older
+/// than `forget_ms` are dropped). Use partition 0.
+pub(crate) fn presence(
+    p: &Partition,
+    window_ms: u64,
+    forget_ms: u64,
+    seen: &[WorkerId],
+) -> ScriptCall {
+    let mut call = ScriptCall::new("presence", &PRESENCE, vec![p.workers()])
+        .arg(window_ms)
+        .arg(forget_ms);
+    for id in seen {
+        call = call.arg(id);
+    }
+    call
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +332,7 @@ mod tests {
             requeue_dead(p, &job),
             expire_results(p, 1000, 100),
             forget_job(p, &job, 1000),
+            presence(p, 1000, 10_000, &[WorkerId::generate()]),
         ]
     }
 
@@ -323,7 +342,7 @@ mod tests {
             let p = Partition::new("shaplab", index);
             let tag = format!("shaplab:p{index}");
             let calls = every_call(&p);
-            assert_eq!(calls.len(), 13);
+            assert_eq!(calls.len(), 14);
             for call in calls {
                 assert!(!call.keys.is_empty(), "{} has no keys", call.name);
                 for key in &call.keys {

@@ -52,6 +52,7 @@ pub async fn api_health(State(state): State<AppState>) -> impl IntoResponse {
 async fn queue_health(state: &AppState) -> Option<QueueHealth> {
     let depths = state.queue.depths().await.ok()?;
     let oldest = state.queue.oldest_ready_age().await.ok()?;
+    let workers_seen = state.queue.workers_seen().await.ok()?;
     Some(QueueHealth {
         queued: depths.ready,
         running: depths.leased,
@@ -61,6 +62,7 @@ async fn queue_health(state: &AppState) -> Option<QueueHealth> {
         embedded_workers: state.workers.len(),
         consumer_loop_alive: consumers_alive(state),
         partitions: state.queue.config().partitions,
+        workers_seen,
     })
 }
 

@@ -1,9 +1,9 @@
 //! `GET /metrics`: this process's own metrics (HTTP, Redis calls, breaker, chunks it ran; see
 //! [`crate::telemetry`]) followed by the queue as a whole, read from Redis at scrape time:
-//! tasks by state, the oldest queued task's age, and the event counters every process's
-//! scripts keep in Redis (jobs and tasks submitted, chunks completed, retried, reaped, stale
-//! writes refused, …). Those last are cluster-wide totals, so a dashboard sums them from any one
-//! instance, not across instances.
+//! tasks by state, the oldest queued task's age, the workers seen on any machine, and the
+//! event counters every process's scripts keep in Redis (jobs and tasks submitted, chunks
+//! completed, retried, reaped, stale writes refused, …). Those are totals for the whole
+//! queue: take them from any one instance (summing instances would count them again).
 //!
 //! Redis down: the queue part is replaced by `shaplab_queue_up 0` (within `REDIS_TIMEOUT`, in
 //! milliseconds while the breaker is open), and the process metrics are still served.
@@ -54,6 +54,7 @@ struct QueueReading {
     depths: QueueDepths,
     oldest: Option<Duration>,
     events: HashMap<String, u64>,
+    workers_seen: u64,
 }
 
 async fn read_queue(state: &AppState) -> Result<QueueReading, QueueError> {
@@ -61,6 +62,7 @@ async fn read_queue(state: &AppState) -> Result<QueueReading, QueueError> {
         depths: state.queue.depths().await?,
         oldest: state.queue.oldest_ready_age().await?,
         events: state.queue.stats().await?,
+        workers_seen: state.queue.workers_seen().await?,
     })
 }
 
@@ -100,6 +102,13 @@ fn queue_text(reading: Option<QueueReading>) -> String {
     );
     let age = r.oldest.map_or(0.0, |d| d.as_secs_f64());
     let _ = writeln!(out, "shaplab_queue_oldest_queued_age_seconds {age}");
+    family(
+        &mut out,
+        "shaplab_queue_workers_seen",
+        "gauge",
+        "Workers on any machine that marked themselves alive lately",
+    );
+    let _ = writeln!(out, "shaplab_queue_workers_seen {}", r.workers_seen);
     family(
         &mut out,
         "shaplab_queue_events_total",
@@ -153,12 +162,14 @@ mod tests {
             },
             oldest: Some(Duration::from_millis(1500)),
             events,
+            workers_seen: 4,
         }));
         for line in [
             "shaplab_queue_up 1",
             "shaplab_queue_tasks{state=\"queued\"} 3",
             "shaplab_queue_tasks{state=\"running\"} 2",
             "shaplab_queue_oldest_queued_age_seconds 1.5",
+            "shaplab_queue_workers_seen 4",
             "shaplab_queue_events_total{event=\"completed\"} 7",
             "shaplab_queue_events_total{event=\"stale_writes\"} 0",
             "# TYPE shaplab_queue_events_total counter",
