@@ -96,6 +96,12 @@ pub struct RedisServerInfo {
     pub aof_enabled: bool,
     pub maxmemory_policy: String,
     pub uptime_s: u64,
+    /// `used_memory`, bytes.
+    #[serde(default)]
+    pub used_memory_bytes: u64,
+    /// `maxmemory`, bytes; 0 means no limit (the machine's memory is the limit).
+    #[serde(default)]
+    pub maxmemory_bytes: u64,
     /// The cluster as the answering node sees it (`CLUSTER INFO`); absent for a single server
     /// and in reports from servers that predate cluster support.
     #[serde(default)]

@@ -162,3 +162,42 @@ async fn metrics_count_and_time_requests_by_route_template() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_close_to_its_maxmemory_is_reported_with_what_to_do() {
+    let redis = TestRedis::start();
+    let client = redis::Client::open(redis.url()).expect("URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis is up");
+    let used: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await
+        .expect("INFO");
+    let used: u64 = used
+        .lines()
+        .find_map(|l| l.trim_end().strip_prefix("used_memory:")?.parse().ok())
+        .expect("used_memory");
+    // A limit just above what the empty server uses: about 95 % full.
+    let limit = used * 100 / 95;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(limit)
+        .query_async(&mut conn)
+        .await
+        .expect("CONFIG SET");
+    let app = TestApp::spawn(&redis.url(), settings(&redis.url(), Duration::from_secs(1))).await;
+    let (status, body, _) = health(&app).await;
+    assert_eq!(status, 200);
+    let server = &body["redis"]["server"];
+    assert_eq!(server["maxmemory_bytes"], limit, "{body}");
+    assert!(server["used_memory_bytes"].as_u64() > Some(0), "{body}");
+    let warnings = body["redis"]["warnings"].to_string();
+    assert!(
+        warnings.contains("maxmemory") && warnings.contains("new jobs are refused"),
+        "{body}"
+    );
+}

@@ -132,6 +132,10 @@ pub fn parse_info(text: &str) -> RedisServerInfo {
         uptime_s: field("uptime_in_seconds")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        used_memory_bytes: field("used_memory")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        maxmemory_bytes: field("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0),
         cluster: None,
     }
 }
@@ -146,6 +150,18 @@ pub fn risky_settings(info: &RedisServerInfo) -> Vec<String> {
             info.maxmemory_policy
         ));
     }
+    // With noeviction, a full Redis refuses writes: submits answer 503 queue_full and
+    // workers cannot record results until memory is freed. Say so before it happens.
+    if info.maxmemory_bytes > 0 && info.used_memory_bytes >= info.maxmemory_bytes / 10 * 9 {
+        warnings.push(format!(
+            "Redis uses {} of its maxmemory {} ({:.0} %): when it is full, new jobs are \
+             refused and results cannot be recorded; raise `maxmemory`, or lower RESULT_TTL \
+             so finished jobs are swept sooner",
+            mib(info.used_memory_bytes),
+            mib(info.maxmemory_bytes),
+            100.0 * info.used_memory_bytes as f64 / info.maxmemory_bytes as f64
+        ));
+    }
     if !info.aof_enabled {
         warnings.push(
             "AOF persistence is off: a Redis restart loses queued jobs; set `appendonly yes`"
@@ -155,13 +171,18 @@ pub fn risky_settings(info: &RedisServerInfo) -> Vec<String> {
     warnings
 }
 
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const INFO: &str = "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n\
         uptime_in_seconds:42\r\n\r\n# Replication\r\nrole:master\r\n\r\n# Persistence\r\n\
-        aof_enabled:1\r\n\r\n# Memory\r\nmaxmemory_policy:noeviction\r\n";
+        aof_enabled:1\r\n\r\n# Memory\r\nused_memory:1048576\r\nmaxmemory:0\r\n\
+        maxmemory_policy:noeviction\r\n";
 
     #[test]
     fn info_output_is_parsed_into_the_reported_fields() {
@@ -171,7 +192,26 @@ mod tests {
         assert!(info.aof_enabled);
         assert_eq!(info.maxmemory_policy, "noeviction");
         assert_eq!(info.uptime_s, 42);
+        assert_eq!(
+            (info.used_memory_bytes, info.maxmemory_bytes),
+            (1_048_576, 0)
+        );
         assert!(risky_settings(&info).is_empty());
+    }
+
+    #[test]
+    fn a_redis_nearly_at_its_maxmemory_is_warned_about_before_it_refuses_writes() {
+        let at = |used: u64| {
+            let text = INFO.replace("used_memory:1048576", &format!("used_memory:{used}"));
+            risky_settings(&parse_info(
+                &text.replace("maxmemory:0", "maxmemory:104857600"),
+            ))
+        };
+        assert!(at(94_371_839).is_empty(), "below 90 %");
+        let warnings = at(99_614_720);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("95 %") && warnings[0].contains("100.0 MiB"));
+        assert!(warnings[0].contains("raise `maxmemory`"), "{warnings:?}");
     }
 
     #[test]
