@@ -86,6 +86,10 @@ pub struct BreakerReport {
     pub rejected_total: u64,
     /// Connections replaced after repeated timeouts.
     pub connection_rebuilds_total: u64,
+    /// On a Redis Cluster, the hash tags (queue partitions) whose own breakers are open:
+    /// their shard is unreachable while the others serve.
+    #[serde(default)]
+    pub open_hash_tags: Vec<String>,
 }
 
 /// Facts read from `INFO` on the Redis server.

@@ -12,6 +12,7 @@ mod support;
 
 use reqwest::StatusCode;
 use server::queue::keys::Partition;
+use server::redis::RedisCallError;
 use std::time::{Duration, Instant};
 use support::cluster::TestCluster;
 use support::jobs::wait_for_success;
@@ -131,4 +132,94 @@ async fn a_killed_primary_gives_brief_503s_then_its_replica_serves_the_same_app(
     assert_eq!(health["redis"]["connected"], true, "{health}");
     assert_eq!(health["queue"]["consumer_loop_alive"], true, "{health}");
     assert_invariant(&app).await;
+}
+
+// On a cluster each hash tag (queue partition) has its own breaker: a shard that stops
+// answering makes its partitions fail fast, while the partitions on the other shards keep
+// answering (one breaker for everything would refuse them too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_shard_fails_fast_while_the_other_shards_keep_answering() {
+    let cluster = support::cluster::start_cluster().await;
+    let url = cluster.url();
+    // Two partitions' keys on different primaries.
+    let keys: Vec<(String, u16)> = tokio::task::block_in_place(|| {
+        (0..16)
+            .map(|i| {
+                let key = Partition::new("breakers", i).ready();
+                let slot = cluster.keyslot(&key);
+                (key, cluster.owner_of_slot(slot).0.port)
+            })
+            .collect()
+    });
+    let (a, a_port) = keys[0].clone();
+    let (b, _) = keys
+        .iter()
+        .find(|(_, port)| *port != a_port)
+        .cloned()
+        .expect("16 partitions span more than one primary");
+    let timeout = Duration::from_millis(500);
+    let pool = server::redis::RedisPool::new(&url, &settings(&url, timeout)).expect("URL");
+    let get = |key: &str| {
+        let mut cmd = redis::cmd("LLEN");
+        cmd.arg(key);
+        cmd
+    };
+    for key in [&a, &b] {
+        let n: u64 = pool.query(&get(key)).await.expect("both shards answer");
+        assert_eq!(n, 0);
+    }
+
+    let pid = cluster.pid(a_port).expect("running").to_string();
+    let signal = |name: &str| {
+        let _ = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+    };
+    signal("STOP");
+    let paused = Instant::now();
+    // Three calls to A wait out the timeout (concurrently, so the pause stays far below the
+    // cluster's node timeout and no failover starts) and open A's breaker.
+    let a_len = get(&a);
+    let tries = (0..3).map(|_| pool.query::<u64>(&a_len));
+    for outcome in futures_util::future::join_all(tries).await {
+        assert!(
+            matches!(outcome, Err(RedisCallError::Timeout(_))),
+            "{outcome:?}"
+        );
+    }
+    let start = Instant::now();
+    let refused = pool.query::<u64>(&get(&a)).await;
+    let took = start.elapsed();
+    assert!(
+        matches!(refused, Err(RedisCallError::BreakerOpen { .. })),
+        "{refused:?}"
+    );
+    assert!(took < Duration::from_millis(50), "{took:?}");
+    // B's shard answers throughout, in milliseconds.
+    for _ in 0..5 {
+        let start = Instant::now();
+        let n: u64 = pool.query(&get(&b)).await.expect("the other shard answers");
+        assert_eq!(n, 0);
+        assert!(start.elapsed() < Duration::from_millis(200));
+    }
+    let status = pool.status();
+    let tag = a
+        .trim_start_matches('{')
+        .split('}')
+        .next()
+        .unwrap_or_default();
+    assert_eq!(status.open_hash_tags, [tag], "{status:?}");
+    signal("CONT");
+    eprintln!("shard paused for {:?}", paused.elapsed());
+
+    // A recovers through its breaker's next probe.
+    let start = Instant::now();
+    loop {
+        match pool.query::<u64>(&get(&a)).await {
+            Ok(_) => break,
+            Err(e) => assert!(start.elapsed() < Duration::from_secs(5), "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(pool.status().open_hash_tags.is_empty());
 }

@@ -65,7 +65,8 @@ impl Queue {
     }
 
     pub(super) async fn call(&self, call: &ScriptCall) -> Result<Vec<String>, QueueError> {
-        Ok(self.pool.invoke(&call.invocation()).await?)
+        let key = call.keys.first().map_or("", String::as_str);
+        Ok(self.pool.invoke(&call.invocation(), key).await?)
     }
 
     /// Queues a job split into chunk tasks (idempotent with a key).

@@ -6,6 +6,8 @@
 //!   (`ConnectionManager`) or a Redis Cluster (`ClusterConnection`), and the cluster routes we
 //!   choose for keyless commands (`INFO`, `SCAN`).
 //! - [`breaker`]: the circuit breaker that makes calls fail fast while Redis is down.
+//! - [`breakers`]: which breaker guards a call: the pool's, or on a cluster its hash tag's (a
+//!   failing shard's partitions fail fast, the others keep flowing).
 //! - [`private`]: [`PrivateRedis`], the `redis-server` child `shaplab serve` starts when
 //!   `REDIS_URL` is unset.
 //! - [`probe`]: one health probe (`INFO`) turned into the `/api/health` report.
@@ -13,6 +15,7 @@
 //!   settings).
 
 pub mod breaker;
+pub mod breakers;
 pub mod cluster_probe;
 pub mod connection;
 pub mod pool;

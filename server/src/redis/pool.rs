@@ -15,7 +15,8 @@
 //! after consecutive connection failures: redis-rs recovers from a moved slot or a lost node,
 //! but a handle whose initial connection failed is cheaper to rebuild than to reason about.
 
-use super::breaker::{Admission, Breaker, BreakerConfig, BreakerState};
+use super::breaker::{Admission, Breaker, BreakerState};
+use super::breakers::{Breakers, command_tag, hash_tag_of};
 use super::connection::{Connection, Connector};
 use crate::config::RedisSettings;
 use crate::telemetry;
@@ -92,6 +93,8 @@ pub struct PoolStatus {
     pub breaker_opened_total: u64,
     pub rejected_total: u64,
     pub rebuilds_total: u64,
+    /// On a cluster, the hash tags (queue partitions) whose own breakers are open.
+    pub open_hash_tags: Vec<String>,
 }
 
 /// One multiplexed connection and its run of timeouts.
@@ -113,7 +116,7 @@ pub struct RedisPool {
     slots: Vec<Slot>,
     next: AtomicUsize,
     timeout: Duration,
-    breaker: Mutex<Breaker>,
+    breakers: Breakers,
     history: Mutex<History>,
     rebuilds: AtomicU64,
 }
@@ -123,6 +126,7 @@ impl RedisPool {
     /// only on a malformed URL.
     pub fn new(url: &str, settings: &RedisSettings) -> Result<Self, redis::RedisError> {
         let connector = Connector::new(url, settings)?;
+        let by_tag = connector.is_cluster();
         let slots = (0..settings.pool_size.max(1))
             .map(|_| {
                 Ok(Slot {
@@ -136,7 +140,7 @@ impl RedisPool {
             slots,
             next: AtomicUsize::new(0),
             timeout: settings.timeout,
-            breaker: Mutex::new(Breaker::new(BreakerConfig::default())),
+            breakers: Breakers::new(by_tag),
             history: Mutex::new(History::default()),
             rebuilds: AtomicU64::new(0),
         })
@@ -156,14 +160,15 @@ impl RedisPool {
     /// Sends `cmd` on the next connection, bounded by the timeout; fails at once while the
     /// breaker is open.
     pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
-        self.admit()?;
-        self.send(cmd, false).await
+        let tag = command_tag(cmd);
+        self.admit(tag.as_deref())?;
+        self.send(cmd, false, tag.as_deref()).await
     }
 
     /// Sends `cmd` even while the breaker is open: for the health probe, whose job is to find
     /// out whether Redis is back (its success closes the breaker for everyone).
     pub async fn probe<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisCallError> {
-        self.send(cmd, true).await
+        self.send(cmd, true, None).await
     }
 
     /// Sends `cmd` to every primary (one server: to it) and returns the replies by node,
@@ -180,10 +185,12 @@ impl RedisPool {
     }
 
     /// Sends `cmd` on the next connection; see [`RedisPool::retrying`] for when it is sent twice.
+    /// `tag`: the hash tag whose breaker records the outcome (`None`: the pool's).
     async fn send<T: FromRedisValue>(
         &self,
         cmd: &redis::Cmd,
         idempotent: bool,
+        tag: Option<&str>,
     ) -> Result<T, RedisCallError> {
         let (slot, conn) = self.pick()?;
         let outcome = self
@@ -191,7 +198,7 @@ impl RedisPool {
                 cmd.query_async(&mut c).await
             })
             .await;
-        self.record(slot, &outcome);
+        self.record(slot, &outcome, tag);
         outcome
     }
 
@@ -200,18 +207,23 @@ impl RedisPool {
     /// breaker is open, and counted by the breaker. Sent twice only when the first attempt
     /// never reached Redis: scripts that are not idempotent must not run twice, and the caller
     /// knows which ones are.
+    ///
+    /// `key`: one of the script's keys (they share a hash tag on a cluster), which picks the
+    /// breaker (redis-rs's invocation does not show its keys).
     pub async fn invoke<T: FromRedisValue>(
         &self,
         script: &redis::ScriptInvocation<'_>,
+        key: &str,
     ) -> Result<T, RedisCallError> {
-        self.admit()?;
+        let tag = hash_tag_of(key.as_bytes());
+        self.admit(tag.as_deref())?;
         let (slot, conn) = self.pick()?;
         let outcome = self
             .retrying(slot, conn, false, |mut c| async move {
                 script.invoke_async(&mut c).await
             })
             .await;
-        self.record(slot, &outcome);
+        self.record(slot, &outcome, tag.as_deref());
         outcome
     }
 
@@ -255,9 +267,10 @@ impl RedisPool {
         }
     }
 
-    /// Asks the breaker; while it is open, fails at once without touching the network.
-    fn admit(&self) -> Result<(), RedisCallError> {
-        match self.with_breaker(|b| b.admit(Instant::now())) {
+    /// Asks the breaker guarding `tag`; while it is open, fails at once without touching the
+    /// network.
+    fn admit(&self, tag: Option<&str>) -> Result<(), RedisCallError> {
+        match self.breakers.admit(tag, Instant::now()) {
             Admission::Allowed => Ok(()),
             Admission::Rejected { retry_after } => {
                 metrics::counter!(telemetry::REDIS_ERRORS, "kind" => "breaker_open").increment(1);
@@ -302,8 +315,17 @@ impl RedisPool {
         &self,
         cmd: &redis::Cmd,
     ) -> Result<T, RedisCallError> {
-        self.admit()?;
-        self.send(cmd, true).await
+        let tag = command_tag(cmd);
+        self.admit(tag.as_deref())?;
+        self.send(cmd, true, tag.as_deref()).await
+    }
+
+    /// The breaker guarding calls whose keys carry hash tag `tag` (on one server, and for
+    /// `None`, the pool's): its state, and how long until its next probe while it is open.
+    pub fn breaker_for(&self, tag: Option<&str>) -> (BreakerState, Option<Duration>) {
+        let (state, next) = self.breakers.state_of(tag);
+        let now = Instant::now();
+        (state, next.map(|at| at.saturating_duration_since(now)))
     }
 
     /// What the pool has seen lately.
@@ -315,48 +337,31 @@ impl RedisPool {
             .map(|h| (h.last_ok_at_ms, h.last_error.clone()))
             .unwrap_or_default();
         let ms = |d: Duration| d.as_millis() as u64;
-        let breaker = self.breaker.lock().ok();
+        let breakers = self.breakers.summary();
         PoolStatus {
             last_ok_at_ms,
             last_error,
-            breaker: breaker.as_ref().map_or(BreakerState::Closed, |b| b.state()),
-            consecutive_failures: breaker.as_ref().map_or(0, |b| b.consecutive_failures()),
-            breaker_opened_ago_ms: breaker
-                .as_ref()
-                .and_then(|b| b.opened_at())
+            breaker: breakers.state,
+            consecutive_failures: breakers.consecutive_failures,
+            breaker_opened_ago_ms: breakers
+                .opened_at
                 .map(|at| ms(now.saturating_duration_since(at))),
-            breaker_next_probe_in_ms: breaker
-                .as_ref()
-                .and_then(|b| b.next_probe_at())
+            breaker_next_probe_in_ms: breakers
+                .next_probe_at
                 .map(|at| ms(at.saturating_duration_since(now))),
-            breaker_opened_total: breaker.as_ref().map_or(0, |b| b.opened_total),
-            rejected_total: breaker.as_ref().map_or(0, |b| b.rejected_total),
+            breaker_opened_total: breakers.opened_total,
+            rejected_total: breakers.rejected_total,
             rebuilds_total: self.rebuilds.load(Ordering::Relaxed),
+            open_hash_tags: breakers.open_tags,
         }
     }
 
-    fn with_breaker<R: Default>(&self, f: impl FnOnce(&mut Breaker) -> R) -> R {
-        // A poisoned lock (a panic while holding it) fails open: calls go through.
-        self.breaker
-            .lock()
-            .map(|mut b| f(&mut b))
-            .unwrap_or_default()
-    }
-
-    fn record<T>(&self, slot: &Slot, outcome: &Result<T, RedisCallError>) {
+    fn record<T>(&self, slot: &Slot, outcome: &Result<T, RedisCallError>, tag: Option<&str>) {
         let reached_redis = match outcome {
             Ok(_) => true,
             Err(e) => !e.is_unavailable(),
         };
-        let (before, after) = self.with_breaker(|b| {
-            let before = b.state();
-            if reached_redis {
-                b.on_success();
-            } else {
-                b.on_failure(Instant::now());
-            }
-            (before, b.state())
-        });
+        let (before, after) = self.breakers.record(tag, reached_redis, Instant::now());
         if reached_redis {
             slot.consecutive_timeouts.store(0, Ordering::Relaxed);
         }
@@ -373,12 +378,16 @@ impl RedisPool {
             };
             metrics::gauge!(telemetry::REDIS_BREAKER_STATE).set(code);
         }
+        let scope = tag.filter(|_| self.is_cluster()).unwrap_or("all calls");
         match (before, after) {
             (BreakerState::Closed, BreakerState::Open) => {
-                tracing::warn!("Redis unreachable: circuit breaker opened, calls now fail fast");
+                tracing::warn!(
+                    scope,
+                    "Redis unreachable: circuit breaker opened, calls now fail fast"
+                );
             }
             (BreakerState::Open | BreakerState::HalfOpen, BreakerState::Closed) => {
-                tracing::info!("Redis reachable again: circuit breaker closed");
+                tracing::info!(scope, "Redis reachable again: circuit breaker closed");
             }
             _ => {}
         }

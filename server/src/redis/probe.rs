@@ -108,6 +108,7 @@ impl HealthProbe {
                     opened_total: pool.breaker_opened_total,
                     rejected_total: pool.rejected_total,
                     connection_rebuilds_total: pool.rebuilds_total,
+                    open_hash_tags: pool.open_hash_tags,
                 },
             },
             config: self.config.clone(),

@@ -237,11 +237,22 @@ pub fn settings(url: &str, timeout: Duration) -> RedisSettings {
     }
 }
 
+/// A loopback port nobody listens on now, and never handed out before in this test process:
+/// the kernel may give a just-released port to the next caller, and two tests starting
+/// servers at once (six cluster nodes each) must not both get it.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn accepts(port: u16) -> bool {

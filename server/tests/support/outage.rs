@@ -6,7 +6,9 @@
 use super::{TestApp, fixture, upload};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+use server::queue::keys::Partition;
 use server::redis::breaker::BreakerState;
+use server::redis::breakers::hash_tag_of;
 use std::time::{Duration, Instant};
 
 /// On top of `REDIS_TIMEOUT`: HTTP and scheduling on a shared 2-core machine.
@@ -108,11 +110,14 @@ pub fn assert_unavailable(hit: &Hit, limit: Duration) {
 /// Whether a call made now would be refused by the breaker without touching the network:
 /// open with the next probe not imminent, or half-open with its one probe in flight.
 pub fn breaker_refuses(app: &TestApp) -> bool {
-    let status = app.pool.status();
-    match status.breaker {
-        BreakerState::HalfOpen => true,
-        BreakerState::Open => status.breaker_next_probe_in_ms.is_some_and(|ms| ms > 100),
-        BreakerState::Closed => false,
+    // The breaker the endpoints' calls go through: on a cluster, that of the test queue's one
+    // partition (each hash tag has its own); on one server, the pool's.
+    let partition = Partition::new(&app.queue.config().prefix, 0).ready();
+    let tag = hash_tag_of(partition.as_bytes());
+    match app.pool.breaker_for(tag.as_deref()) {
+        (BreakerState::HalfOpen, _) => true,
+        (BreakerState::Open, next) => next.is_some_and(|d| d > Duration::from_millis(100)),
+        (BreakerState::Closed, _) => false,
     }
 }
 
