@@ -14,6 +14,7 @@
 //! - [`queue`]: the Redis job queue (Lua scripts, typed API, steppable worker).
 //! - [`routes`]: HTTP handlers: health, uploads, jobs, and the JSON error envelope.
 //! - [`telemetry`]: Prometheus metrics (`/metrics`) and the HTTP timing middleware.
+//! - [`periodic`]: the shape every background loop shares (reaper, sweeps, presence).
 //! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
 //! - [`commands`]: what each subcommand does, end to end.
 
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod jobs;
+pub mod periodic;
 pub mod queue;
 pub mod redis;
 pub mod routes;

@@ -7,7 +7,6 @@
 mod support;
 
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use server::queue::JobId;
 use server::queue::keys::Partition;
@@ -15,7 +14,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::cluster::start_cluster;
-use support::{fixture, free_port, temp_dir};
+use support::{fixture, free_port, temp_dir, upload_to};
 
 /// The server process, killed when the test ends however it ends.
 struct Serve(Child);
@@ -25,22 +24,6 @@ impl Drop for Serve {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-async fn upload(client: &reqwest::Client, base: &str, kind: &str, rel: &str) -> String {
-    let bytes = std::fs::read(fixture(rel)).expect("fixture");
-    let form = Form::new()
-        .text("kind", kind.to_owned())
-        .part("file", Part::bytes(bytes).file_name("file"));
-    let response = client
-        .post(format!("{base}/api/uploads"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.expect("JSON");
-    body["id"].as_str().expect("an id").to_owned()
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Value {
@@ -77,8 +60,15 @@ async fn with_queue_partitions_jobs_spread_over_the_primaries_and_all_finish() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let model = upload(&client, &base, "model", "xgb_binary_d6/model.json").await;
-    let data = upload(&client, &base, "data", "xgb_binary_d6/data.csv").await;
+    let read = |rel: &str| std::fs::read(fixture(rel)).expect("fixture");
+    let model = upload_to(
+        &base,
+        "model",
+        "model.json",
+        read("xgb_binary_d6/model.json"),
+    )
+    .await;
+    let data = upload_to(&base, "data", "data.csv", read("xgb_binary_d6/data.csv")).await;
     let mut jobs = Vec::new();
     for i in 0..12 {
         let response = client

@@ -85,12 +85,7 @@ async fn a_separate_worker_process_computes_the_job_and_stops_on_sigterm() {
     assert_eq!(csv.lines().count(), 61, "header + 60 rows");
 
     // The app runs no workers, but health sees the other process's two.
-    let health: Value = reqwest::get(app.url("/api/health"))
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
+    let (_, health) = support::jobs::get_json(&app, "/api/health").await;
     assert_eq!(health["queue"]["embedded_workers"], 0, "{health}");
     assert_eq!(health["queue"]["workers_seen"], 2, "{health}");
 

@@ -128,15 +128,7 @@ pub async fn run_sweeper(
     ttl: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let every = sweep_interval(ttl);
-    tokio::pin!(shutdown);
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = ticker.tick() => {}
-        }
+    crate::periodic::every(sweep_interval(ttl), shutdown, || async {
         match sweep(&queue, &blobs, ttl).await {
             Ok(r) if r.jobs > 0 => {
                 tracing::info!(jobs = r.jobs, blobs = r.blobs, "expired results deleted")
@@ -144,7 +136,8 @@ pub async fn run_sweeper(
             Ok(_) => {}
             Err(e) => tracing::warn!("result sweep failed: {e}"),
         }
-    }
+    })
+    .await;
 }
 
 /// A quarter of the TTL, between 100 ms and a minute: results are deleted at most a minute

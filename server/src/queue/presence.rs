@@ -63,18 +63,13 @@ pub async fn run_presence(
     workers: Vec<WorkerId>,
     shutdown: impl Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    let mut ticker = tokio::time::interval(presence_every(queue.config()));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = ticker.tick() => {}
-        }
+    let period = presence_every(queue.config());
+    crate::periodic::every(period, shutdown, || async {
         if let Err(e) = queue.mark_seen(&workers).await {
             tracing::debug!("cannot mark workers as seen: {e}");
         }
-    }
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -17,15 +17,7 @@ pub async fn run_reaper(queue: Arc<Queue>, every: Duration, shutdown: impl Futur
     let every = every
         .min(queue.config().reaper_gap / 3)
         .max(Duration::from_millis(10));
-    tokio::pin!(shutdown);
-    let mut ticker = tokio::time::interval(every);
-    // After a stall (Redis paused, machine suspended) run once, not a burst of missed ticks.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = ticker.tick() => {}
-        }
+    crate::periodic::every(every, shutdown, || async {
         match queue.reap().await {
             Ok(report) if report.requeued + report.lost > 0 => tracing::info!(
                 requeued = report.requeued,
@@ -40,5 +32,6 @@ pub async fn run_reaper(queue: Arc<Queue>, every: Duration, shutdown: impl Futur
             Ok(n) => tracing::debug!(promoted = n, "retries due"),
             Err(e) => tracing::warn!("promote failed: {e}"),
         }
-    }
+    })
+    .await;
 }

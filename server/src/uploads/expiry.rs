@@ -76,14 +76,7 @@ fn now_ms() -> i64 {
 
 /// Sweeps every [`sweep_interval`] until `shutdown`; errors are logged and retried next time.
 pub async fn run_sweeper(blobs: BlobStore, ttl: Duration, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut ticker = tokio::time::interval(sweep_interval(ttl));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = ticker.tick() => {}
-        }
+    crate::periodic::every(sweep_interval(ttl), shutdown, || async {
         match sweep(&blobs, ttl).await {
             Ok(r) if r.uploads > 0 => {
                 tracing::info!(
@@ -95,7 +88,8 @@ pub async fn run_sweeper(blobs: BlobStore, ttl: Duration, shutdown: impl Future<
             Ok(_) => {}
             Err(e) => tracing::warn!("upload sweep failed: {e}"),
         }
-    }
+    })
+    .await;
 }
 
 /// A quarter of the TTL, between 100 ms and an hour: listing every upload is the cost of a

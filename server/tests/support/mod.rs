@@ -404,6 +404,12 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// Uploads `bytes` as a `kind` (`model` | `data`) file named `name`; the upload id (the upload
 /// must succeed).
 pub async fn upload(app: &TestApp, kind: &str, name: &str, bytes: Vec<u8>) -> String {
+    upload_to(&app.url(""), kind, name, bytes).await
+}
+
+/// [`upload`] to the server at `base` (`http://127.0.0.1:port`), e.g. a `shaplab serve`
+/// process the test started.
+pub async fn upload_to(base: &str, kind: &str, name: &str, bytes: Vec<u8>) -> String {
     let form = reqwest::multipart::Form::new()
         .text("kind", kind.to_owned())
         .part(
@@ -411,7 +417,7 @@ pub async fn upload(app: &TestApp, kind: &str, name: &str, bytes: Vec<u8>) -> St
             reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
         );
     let response = reqwest::Client::new()
-        .post(app.url("/api/uploads"))
+        .post(format!("{base}/api/uploads"))
         .multipart(form)
         .send()
         .await
