@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use support::cluster::TestCluster;
 use support::jobs::wait_for_success;
 use support::outage::{
-    Endpoints, FAST, SLACK, assert_invariant, assert_unavailable, breaker_refuses, client, health,
-    hit, id_of, replicated_data, report, submit, upload_job,
+    FAST, SLACK, app_with_a_finished_job, assert_invariant, assert_unavailable, breaker_refuses,
+    health, hit, id_of, report, submit,
 };
-use support::{TestApp, settings};
+use support::settings;
 
 /// `REDIS_TIMEOUT` on the cluster (as in `cluster.rs`: a call may land mid-failover).
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -31,16 +31,7 @@ async fn a_killed_primary_gives_brief_503s_then_its_replica_serves_the_same_app(
         .await
         .expect("the cluster starts");
     let url = cluster.url();
-    let app = TestApp::spawn_with_jobs(&url, settings(&url, TIMEOUT), 5000, 1).await;
-    let client = client();
-    let body = upload_job(&app, replicated_data(60)).await;
-    let created = submit(&client, &app, &body, None).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let ep = Endpoints {
-        submit: body.clone(),
-        job: id_of(&created),
-    };
-    wait_for_success(&app, &ep.job, Duration::from_secs(20)).await;
+    let (app, client, ep) = app_with_a_finished_job(&url, settings(&url, TIMEOUT), None).await;
 
     // The test queue has one partition: every queue key lives on this primary.
     let slot = cluster.keyslot(&Partition::new("shaplab", 0).ready());
@@ -118,7 +109,7 @@ async fn a_killed_primary_gives_brief_503s_then_its_replica_serves_the_same_app(
     assert_eq!(job.body["state"], "succeeded", "{}", job.body);
     let summary = hit(&client, &app, ep.call(2)).await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.body);
-    let again = submit(&client, &app, &body, Some("after-the-failover")).await;
+    let again = submit(&client, &app, &ep.submit, Some("after-the-failover")).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     wait_for_success(&app, &id_of(&again), Duration::from_secs(20)).await;
     for id in &created_meanwhile {

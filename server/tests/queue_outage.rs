@@ -18,13 +18,12 @@ use server::redis::breaker::BreakerState;
 use std::time::{Duration, Instant};
 use support::jobs::wait_for_success;
 use support::outage::{
-    Endpoints, FAST, SLACK, assert_invariant, assert_unavailable, client,
-    first_answer_after_outage, health, hit, id_of, replicated_data, report, submit, upload_job,
-    while_breaker_open,
+    FAST, SLACK, app_with_a_finished_job, assert_invariant, assert_unavailable,
+    first_answer_after_outage, health, hit, id_of, report, submit, while_breaker_open,
 };
 use support::proxy::{Mode, Proxy};
 use support::scenarios;
-use support::{AofRedis, TestApp, TestRedis, settings};
+use support::{AofRedis, TestRedis, settings};
 
 /// `REDIS_TIMEOUT` for these apps.
 const TIMEOUT: Duration = Duration::from_secs(1);
@@ -101,16 +100,7 @@ async fn the_proxy_passes_blackholes_and_resets_traffic() {
 async fn while_redis_is_killed_the_api_answers_503_then_fast_and_recovers_without_a_restart() {
     let mut redis = AofRedis::start();
     let url = redis.url();
-    let app = TestApp::spawn_with_jobs(&url, settings(&url, TIMEOUT), 5000, 1).await;
-    let client = client();
-    let body = upload_job(&app, replicated_data(60)).await;
-    let created = submit(&client, &app, &body, None).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let ep = Endpoints {
-        submit: body.clone(),
-        job: id_of(&created),
-    };
-    wait_for_success(&app, &ep.job, Duration::from_secs(20)).await;
+    let (app, client, ep) = app_with_a_finished_job(&url, settings(&url, TIMEOUT), None).await;
 
     redis.kill();
     // Until the breaker opens every call waits for Redis (here: refused at once), bounded by
@@ -146,7 +136,7 @@ async fn while_redis_is_killed_the_api_answers_503_then_fast_and_recovers_withou
     let summary = hit(&client, &app, ep.call(2)).await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.body);
     // A new job runs to the end on the same process: API, worker and reaper all recovered.
-    let again = submit(&client, &app, &body, None).await;
+    let again = submit(&client, &app, &ep.submit, None).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     wait_for_success(&app, &id_of(&again), Duration::from_secs(20)).await;
     eprintln!(

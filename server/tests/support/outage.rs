@@ -184,6 +184,27 @@ pub fn replicated_data(rows: usize) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// An app (one embedded worker, 5,000-row chunks) on `url` that has run one small job to
+/// success, submitted under `key`: the starting point of the outage scenarios. The client and
+/// the endpoints the scenarios then call.
+pub async fn app_with_a_finished_job(
+    url: &str,
+    settings: server::config::RedisSettings,
+    key: Option<&str>,
+) -> (TestApp, Client, Endpoints) {
+    let app = TestApp::spawn_with_jobs(url, settings, 5000, 1).await;
+    let client = client();
+    let body = upload_job(&app, replicated_data(60)).await;
+    let created = submit(&client, &app, &body, key).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let ep = Endpoints {
+        submit: body,
+        job: id_of(&created),
+    };
+    super::jobs::wait_for_success(&app, &ep.job, Duration::from_secs(20)).await;
+    (app, client, ep)
+}
+
 /// Uploads the fixture model and `data`; the submit body for them.
 pub async fn upload_job(app: &TestApp, data: Vec<u8>) -> Value {
     let model = std::fs::read(fixture("xgb_binary_d6/model.json")).expect("fixture");

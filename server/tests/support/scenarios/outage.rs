@@ -10,7 +10,7 @@
 
 use crate::support::jobs::{cli_rows, wait_for_success};
 use crate::support::outage::{
-    Endpoints, FAST, SLACK, assert_invariant, assert_unavailable, client,
+    Endpoints, FAST, SLACK, app_with_a_finished_job, assert_invariant, assert_unavailable, client,
     first_answer_after_outage, health, hit, id_of, replicated_data, report, submit, upload_job,
     while_breaker_open,
 };
@@ -29,16 +29,8 @@ pub async fn after_an_empty_restart_the_app_recovers_and_a_vanished_job_is_404(
 ) {
     assert!(!redis.keeps_data(), "this scenario restarts Redis empty");
     let timeout = redis.timeout();
-    let app = TestApp::spawn_with_jobs(&redis.url(), redis.settings(), 5000, 1).await;
-    let client = client();
-    let body = upload_job(&app, replicated_data(60)).await;
-    let created = submit(&client, &app, &body, Some("before-the-restart")).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let ep = Endpoints {
-        submit: body.clone(),
-        job: id_of(&created),
-    };
-    wait_for_success(&app, &ep.job, Duration::from_secs(20)).await;
+    let (app, client, ep) =
+        app_with_a_finished_job(&redis.url(), redis.settings(), Some("before-the-restart")).await;
 
     tokio::task::block_in_place(|| redis.kill());
     let down = hit(&client, &app, ep.call(1)).await;
@@ -57,7 +49,7 @@ pub async fn after_an_empty_restart_the_app_recovers_and_a_vanished_job_is_404(
     // The uploads live in the blob store, so the same request (even under the same key, which
     // went with the data too) makes a new job, and the idle worker runs it.
     let back = Instant::now();
-    let again = submit(&client, &app, &body, Some("before-the-restart")).await;
+    let again = submit(&client, &app, &ep.submit, Some("before-the-restart")).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_ne!(id_of(&again), ep.job);
     wait_for_success(&app, &id_of(&again), Duration::from_secs(10)).await;
