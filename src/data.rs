@@ -213,6 +213,8 @@ pub fn row_offset(path: &Path, row: u64) -> Result<Option<u64>> {
     }
 }
 
+pub use crate::cells::{CellReader, Unseen, unseen_report};
+
 /// Streams a CSV file in blocks of rows, already in model feature order.
 pub struct CsvRows {
     reader: csv::Reader<File>,
@@ -221,18 +223,24 @@ pub struct CsvRows {
     record: csv::StringRecord,
     /// Data rows read so far (1-based numbering in errors).
     row: usize,
+    /// How each model feature's cells become numbers (category names become codes).
+    cells: Vec<CellReader>,
 }
 
 impl CsvRows {
     pub fn open(path: &Path, model: &Ensemble) -> Result<Self> {
         let (reader, header) = open_csv(path)?;
         let map = ColumnMap::new(&header, model)?;
+        let cells = (0..model.num_features)
+            .map(|i| CellReader::new(model.categories_of(i)))
+            .collect();
         Ok(CsvRows {
             reader,
             map,
             header,
             record: csv::StringRecord::new(),
             row: 0,
+            cells,
         })
     }
 
@@ -259,6 +267,11 @@ impl CsvRows {
         self.row
     }
 
+    /// Category cells read so far that the model never saw, per model feature that had any.
+    pub fn unseen(&self) -> Vec<Unseen> {
+        unseen_report(&self.map.names, &self.cells)
+    }
+
     /// Up to `max_rows` more rows; `None` at the end of the file.
     pub fn next_block(&mut self, max_rows: usize) -> Result<Option<Matrix>> {
         let cols = self.map.source.len();
@@ -281,17 +294,13 @@ impl CsvRows {
                     self.header.len()
                 )));
             }
-            for &c in &self.map.source {
+            for (&c, reader) in self.map.source.iter().zip(&mut self.cells) {
                 let cell = self.record.get(c).unwrap_or("").trim();
-                let v = if is_missing(cell) {
-                    f64::NAN
-                } else {
-                    cell.parse::<f64>().map_err(|_| Error::NotANumber {
-                        row: self.row,
-                        column: self.header[c].clone(),
-                        value: cell.to_string(),
-                    })?
-                };
+                let v = reader.read(cell).ok_or_else(|| Error::NotANumber {
+                    row: self.row,
+                    column: self.header[c].clone(),
+                    value: cell.to_string(),
+                })?;
                 values.push(v);
             }
             rows += 1;

@@ -12,6 +12,33 @@ pub struct CsvSummary {
     pub columns: Vec<String>,
     pub rows: u64,
     pub missing_cells: u64,
+    /// Columns holding words (at least one non-missing cell that is not a number): category
+    /// names for a categorical model, an error for a numeric feature.
+    pub text_columns: Vec<TextColumn>,
+}
+
+/// A column of words, with its distinct values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextColumn {
+    pub name: String,
+    /// The distinct non-missing values, sorted, at most [`MAX_DISTINCT`].
+    pub values: Vec<String>,
+    /// True when the column has more distinct values than [`MAX_DISTINCT`].
+    pub more: bool,
+    /// The first row (1-based) whose cell is not a number, for messages.
+    pub first_text_row: u64,
+}
+
+/// Distinct values kept per column: enough to show a categorical column's categories, and a
+/// bound on memory for an id column of a million distinct strings.
+pub const MAX_DISTINCT: usize = 256;
+
+/// Per-column state while scanning.
+#[derive(Default)]
+struct ColumnScan {
+    distinct: std::collections::BTreeSet<String>,
+    more: bool,
+    first_text_row: Option<u64>,
 }
 
 /// Reads the whole file once (streaming; memory stays flat), checking every cell.
@@ -19,6 +46,7 @@ pub fn describe_csv(path: &Path) -> Result<CsvSummary> {
     let (mut reader, columns) = open_csv(path)?;
     let mut record = csv::StringRecord::new();
     let (mut rows, mut missing_cells) = (0u64, 0u64);
+    let mut scans: Vec<ColumnScan> = columns.iter().map(|_| ColumnScan::default()).collect();
     loop {
         let more = reader
             .read_record(&mut record)
@@ -34,16 +62,22 @@ pub fn describe_csv(path: &Path) -> Result<CsvSummary> {
                 columns.len()
             )));
         }
-        for (cell, column) in record.iter().zip(&columns) {
+        for (cell, scan) in record.iter().zip(&mut scans) {
             let cell = cell.trim();
             if is_missing(cell) {
                 missing_cells += 1;
-            } else if cell.parse::<f64>().is_err() {
-                return Err(Error::NotANumber {
-                    row: rows as usize,
-                    column: column.clone(),
-                    value: cell.to_string(),
-                });
+                continue;
+            }
+            if scan.first_text_row.is_none() && cell.parse::<f64>().is_err() {
+                scan.first_text_row = Some(rows);
+            }
+            // A numeric column soon passes the cap and stops paying for the set.
+            if !scan.more && !scan.distinct.contains(cell) {
+                if scan.distinct.len() < MAX_DISTINCT {
+                    scan.distinct.insert(cell.to_string());
+                } else {
+                    scan.more = true;
+                }
             }
         }
     }
@@ -52,10 +86,23 @@ pub fn describe_csv(path: &Path) -> Result<CsvSummary> {
             "the CSV file has a header but no data rows".into(),
         ));
     }
+    let text_columns = columns
+        .iter()
+        .zip(scans)
+        .filter_map(|(name, scan)| {
+            Some(TextColumn {
+                name: name.clone(),
+                first_text_row: scan.first_text_row?,
+                values: scan.distinct.into_iter().collect(),
+                more: scan.more,
+            })
+        })
+        .collect();
     Ok(CsvSummary {
         columns,
         rows,
         missing_cells,
+        text_columns,
     })
 }
 
@@ -84,12 +131,15 @@ mod tests {
     }
 
     #[test]
-    fn a_word_in_a_numeric_cell_is_reported_with_its_row_and_column() {
-        let err = describe("a,b\n1,2\n3,abc\n").expect_err("not a number");
-        assert_eq!(
-            err.to_string(),
-            "invalid data at row 2, column \"b\": \"abc\" is not a number"
-        );
+    fn a_column_of_words_is_described_with_its_distinct_values() {
+        let s = describe("a,city\n1,Paris\n3,Lyon\n4,Paris\n5,\n").expect("valid");
+        assert_eq!(s.text_columns.len(), 1);
+        let city = &s.text_columns[0];
+        assert_eq!(city.name, "city");
+        assert_eq!(city.values, ["Lyon", "Paris"]);
+        assert_eq!(city.first_text_row, 1);
+        assert!(!city.more);
+        assert_eq!(s.missing_cells, 1);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! - `io`: size-capped file reading.
 //! - `rng`: SplitMix64, for seeded background sampling.
 
+pub mod cells;
 pub mod cli;
 pub mod data;
 pub mod describe;
@@ -41,7 +42,7 @@ pub use explain::{
     Background, Explanation, Output, PathExplainer, interaction_values, interventional_values,
     shap_values,
 };
-pub use model::{Ensemble, Link, ModelFormat, Tree};
+pub use model::{Categories, Covers, Ensemble, Link, ModelFormat, Tree};
 
 /// The engine's version, reported by `/api/health` and stamped on exports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

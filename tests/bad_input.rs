@@ -257,18 +257,29 @@ fn arrays_of_mismatched_lengths_are_rejected() {
 }
 
 #[test]
-fn categorical_splits_are_refused_with_a_clear_message() {
+fn a_categorical_split_without_its_category_set_is_rejected_naming_the_node() {
     let mut doc = json_model();
-    first_tree(&mut doc)["split_type"][0] = 1.into();
-    match load_json(&doc).unwrap_err() {
-        Error::Unsupported(m) => assert!(m.contains("categorical"), "{m}"),
-        other => panic!("{other}"),
-    }
+    let tree = first_tree(&mut doc);
+    tree["split_type"][0] = 1.into();
+    tree["categories_nodes"] = serde_json::json!([0]);
+    tree["categories_segments"] = serde_json::json!([0]);
+    tree["categories_sizes"] = serde_json::json!([5]);
+    tree["categories"] = serde_json::json!([1, 2]);
+    let err = load_json(&doc).unwrap_err();
+    assert!(
+        err.to_string().contains("node 0: category segment 0+5 is outside the 2 categories"),
+        "{err}"
+    );
+    // A code past the cap would make a huge bitset: refused, not allocated.
+    let tree = first_tree(&mut doc);
+    tree["categories_sizes"] = serde_json::json!([1]);
+    tree["categories"] = serde_json::json!([1 << 30]);
+    let err = load_json(&doc).unwrap_err();
+    assert!(err.to_string().contains("category code 1073741824 is outside"), "{err}");
+    // LightGBM: a categorical node whose threshold names no bitset.
     let b = lgb_with("decision_type", "1 2 2 2 2 2 2");
-    match Ensemble::from_bytes(&b).unwrap_err() {
-        Error::Unsupported(m) => assert!(m.contains("categorical"), "{m}"),
-        other => panic!("{other}"),
-    }
+    let err = Ensemble::from_bytes(&b).unwrap_err();
+    assert!(err.to_string().contains("cat_boundaries"), "{err}");
 }
 
 #[test]

@@ -3,130 +3,11 @@
 //! Seeded (SplitMix64), so every failure reproduces.
 #![allow(clippy::needless_range_loop)] // index loops read clearer when comparing parallel arrays
 
-use shaplab::model::{MissingType, Routing, TreeBuilder};
-use shaplab::rng::SplitMix64;
+mod support;
+
+use shaplab::model::{MissingType, Split, TreeBuilder};
+use support::{Rng, brute_shapley, cond_expectation, ensemble, random_rows, random_tree};
 use shaplab::{Background, Ensemble, Link, Matrix, ModelFormat, Output, Tree};
-
-struct Rng(SplitMix64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(SplitMix64(seed))
-    }
-    fn unit(&mut self) -> f64 {
-        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.0.next_u64() % n as u64) as usize
-    }
-}
-
-/// A random tree over `f` features: depth ≤ `max_depth`, features may repeat along a path,
-/// covers consistent (children sum to the parent), LightGBM routing with NaN default-left.
-fn random_tree(rng: &mut Rng, f: usize, max_depth: usize, index: usize) -> Tree {
-    let mut b = TreeBuilder::default();
-    fn grow(
-        b: &mut TreeBuilder,
-        rng: &mut Rng,
-        f: usize,
-        depth: usize,
-        max_depth: usize,
-        cover: f64,
-    ) -> i64 {
-        let id = b.left.len();
-        b.left.push(-1);
-        b.right.push(-1);
-        b.feature.push(0);
-        b.threshold.push(0.0);
-        b.default_left.push(rng.unit() < 0.5);
-        b.missing.push(MissingType::NaN);
-        b.cover.push(cover);
-        b.value.push(rng.unit() * 4.0 - 2.0);
-        if depth < max_depth && (depth == 0 || rng.unit() < 0.8) {
-            b.feature[id] = rng.below(f) as i64;
-            b.threshold[id] = rng.unit() * 2.0 - 1.0;
-            let share = 0.1 + 0.8 * rng.unit();
-            let l = grow(b, rng, f, depth + 1, max_depth, cover * share);
-            let r = grow(b, rng, f, depth + 1, max_depth, cover * (1.0 - share));
-            b.left[id] = l;
-            b.right[id] = r;
-        }
-        id as i64
-    }
-    grow(&mut b, rng, f, 0, max_depth, 100.0);
-    b.build(index, f, Routing::LgbLessEq)
-        .expect("random tree is valid")
-}
-
-fn ensemble(trees: Vec<Tree>, f: usize, outputs: usize, base: f64) -> Ensemble {
-    let n = trees.len();
-    Ensemble::new(
-        ModelFormat::LightgbmText,
-        "regression".into(),
-        f,
-        outputs,
-        None,
-        vec![base; outputs],
-        Link::Identity,
-        trees,
-        (0..n).map(|i| i % outputs).collect(),
-    )
-    .unwrap()
-}
-
-fn random_rows(rng: &mut Rng, n: usize, f: usize) -> Matrix {
-    let values = (0..n * f)
-        .map(|_| {
-            if rng.unit() < 0.1 {
-                f64::NAN
-            } else {
-                rng.unit() * 2.4 - 1.2
-            }
-        })
-        .collect();
-    Matrix::new(n, f, values).unwrap()
-}
-
-/// E[f(x) | x_S] under the tree's cover distribution (Lundberg's EXPVALUE, Algorithm 1).
-fn cond_expectation(model: &Ensemble, x: &[f64], set: u32, output: usize) -> f64 {
-    fn walk(t: &Tree, x: &[f64], set: u32, node: usize) -> f64 {
-        if t.is_leaf(node) {
-            return t.predict_leaf_value(node);
-        }
-        let (l, r) = t.children(node);
-        let feat = t.split_feature(node);
-        if set & (1 << feat) != 0 {
-            walk(t, x, set, if t.goes_left(node, x[feat]) { l } else { r })
-        } else {
-            (t.node_cover(l) * walk(t, x, set, l) + t.node_cover(r) * walk(t, x, set, r))
-                / t.node_cover(node)
-        }
-    }
-    let mut total = model.base_margin[output];
-    for (t, &o) in model.trees.iter().zip(&model.tree_output) {
-        if o == output {
-            total += walk(t, x, set, 0);
-        }
-    }
-    total
-}
-
-/// Exact Shapley values of a set function over `f` players by enumerating subsets.
-fn brute_shapley(f: usize, v: impl Fn(u32) -> f64) -> Vec<f64> {
-    let fact = |n: usize| (1..=n).map(|i| i as f64).product::<f64>();
-    let mut phi = vec![0.0; f];
-    for (i, p) in phi.iter_mut().enumerate() {
-        for s in 0u32..(1 << f) {
-            if s & (1 << i) != 0 {
-                continue;
-            }
-            let size = s.count_ones() as usize;
-            let w = fact(size) * fact(f - size - 1) / fact(f);
-            *p += w * (v(s | (1 << i)) - v(s));
-        }
-    }
-    phi
-}
 
 #[test]
 fn path_dependent_values_equal_brute_force_shapley_values_on_random_trees() {
@@ -273,11 +154,12 @@ fn crafted() -> Ensemble {
             feature: vec![feat, 0, 2, 0, 0],
             threshold: vec![0.0, 0.0, 0.5, 0.0, 0.0],
             default_left: vec![true; 5],
-            missing: vec![MissingType::NaN; 5],
+            split: vec![Split::Lgb(MissingType::NaN); 5],
+            sets: Vec::new(),
             cover: vec![10.0, 4.0, 6.0, 3.0, 3.0],
             value: vec![0.0, -1.0, 0.0, 2.0, 2.0],
         }
-        .build(index, 3, Routing::LgbLessEq)
+        .build(index, 3)
         .unwrap()
     };
     ensemble(vec![stump(0, 0), stump(1, 1)], 3, 1, 0.0)
@@ -398,7 +280,7 @@ fn deep_chain(rng: &mut Rng, f: usize, depth: usize, index: usize) -> Tree {
         b.feature.push(((d * 7 + rng.below(3)) % f) as i64);
         b.threshold.push(rng.unit() * 2.0 - 1.0);
         b.default_left.push(rng.unit() < 0.5);
-        b.missing.push(MissingType::NaN);
+        b.split.push(Split::Lgb(MissingType::NaN));
         b.cover.push(cover);
         b.value.push(rng.unit() * 2.0 - 1.0);
         if let Some(p) = parent {
@@ -409,7 +291,7 @@ fn deep_chain(rng: &mut Rng, f: usize, depth: usize, index: usize) -> Tree {
             b.feature.push(0);
             b.threshold.push(0.0);
             b.default_left.push(false);
-            b.missing.push(MissingType::NaN);
+            b.split.push(Split::Lgb(MissingType::NaN));
             let pc = b.cover[p];
             b.cover.push(pc - cover);
             b.value.push(rng.unit() * 2.0 - 1.0);
@@ -419,7 +301,7 @@ fn deep_chain(rng: &mut Rng, f: usize, depth: usize, index: usize) -> Tree {
         parent = Some(id);
         cover *= 0.6 + 0.35 * rng.unit();
     }
-    b.build(index, f, Routing::LgbLessEq).unwrap()
+    b.build(index, f).unwrap()
 }
 
 #[test]

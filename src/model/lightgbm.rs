@@ -5,8 +5,8 @@
 //! root is node 0 in both cases (for a stump, the single leaf). Cover is LightGBM's counts
 //! (`internal_count`, `leaf_count`), which is what its own TreeSHAP uses.
 
-use super::tree::{MissingType, Routing, TreeBuilder};
-use super::{Ensemble, Link, ModelFormat};
+use super::tree::{MissingType, Split, TreeBuilder};
+use super::{Categories, Ensemble, Link, ModelFormat};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
@@ -97,6 +97,7 @@ pub fn from_text(bytes: &[u8]) -> Result<Ensemble> {
         trees,
         tree_output,
     )?;
+    ensemble.categories = read_categories(text, &header, num_features)?;
     if average_output {
         // rf mode: LightGBM's raw score and pred_contrib are the *sum* of the trees (checked
         // against lightgbm 4.7); only its predictions divide by the number of iterations.
@@ -199,16 +200,7 @@ fn read_tree(
     };
     let internal = leaves - 1;
     let n = internal + leaves;
-    let mut b = TreeBuilder {
-        left: vec![-1; n],
-        right: vec![-1; n],
-        feature: vec![0; n],
-        threshold: vec![0.0; n],
-        default_left: vec![false; n],
-        missing: vec![MissingType::None; n],
-        cover: vec![0.0; n],
-        value: vec![0.0; n],
-    };
+    let mut b = TreeBuilder::with_nodes(n, Split::Lgb(MissingType::None));
     b.value[internal..].copy_from_slice(&leaf_value);
     b.cover[internal..].copy_from_slice(&leaf_count);
     if internal > 0 {
@@ -226,18 +218,34 @@ fn read_tree(
                 c
             }
         };
+        let sets = category_sets(l, map, &decision)?;
         for i in 0..internal {
-            if decision[i] & 1 != 0 {
-                return Err(Error::Unsupported(format!(
-                    "{}: node {i} is a categorical split; shaplab refuses categorical LightGBM models rather than \
-                     mis-explain them (encode the categories as numbers)",
-                    loc()
-                )));
-            }
             b.feature[i] = split_feature[i];
-            b.threshold[i] = threshold[i];
             b.default_left[i] = decision[i] & 2 != 0;
-            b.missing[i] = match (decision[i] >> 2) & 3 {
+            if decision[i] & 1 != 0 {
+                // The threshold is the index of the node's bitset in cat_boundaries.
+                let set = sets
+                    .get(threshold[i] as usize)
+                    .filter(|_| threshold[i] >= 0.0 && threshold[i].fract() == 0.0)
+                    .ok_or_else(|| {
+                        Error::model(
+                            loc(),
+                            format!(
+                                "node {i}: categorical threshold {} names no bitset ({} in cat_boundaries)",
+                                threshold[i],
+                                sets.len()
+                            ),
+                        )
+                    })?;
+                b.split[i] = Split::LgbCategory;
+                b.set_categories(i, set.clone());
+                b.left[i] = map_child(lc[i]);
+                b.right[i] = map_child(rc[i]);
+                b.cover[i] = count[i];
+                continue;
+            }
+            b.threshold[i] = threshold[i];
+            b.split[i] = Split::Lgb(match (decision[i] >> 2) & 3 {
                 0 => MissingType::None,
                 1 => MissingType::Zero,
                 2 => MissingType::NaN,
@@ -247,11 +255,128 @@ fn read_tree(
                         format!("node {i}: unknown missing type {m}"),
                     ));
                 }
-            };
+            });
             b.left[i] = map_child(lc[i]);
             b.right[i] = map_child(rc[i]);
             b.cover[i] = count[i];
         }
     }
-    b.build(index, num_features, Routing::LgbLessEq)
+    b.build(index, num_features)
+}
+
+/// The tree's category bitsets: `cat_threshold[cat_boundaries[j]..cat_boundaries[j + 1]]`.
+fn category_sets(loc: &str, map: &HashMap<&str, &str>, decision: &[u32]) -> Result<Vec<Vec<u32>>> {
+    if decision.iter().all(|d| d & 1 == 0) {
+        return Ok(Vec::new());
+    }
+    let field = |key: &str| -> Result<&str> {
+        map.get(key)
+            .copied()
+            .ok_or_else(|| Error::model(loc, format!("has categorical splits but no {key}=")))
+    };
+    let parse = |key: &str, s: &str| -> Result<Vec<u64>> {
+        s.split_whitespace()
+            .map(|x| {
+                x.parse::<u64>()
+                    .map_err(|_| Error::model(loc, format!("{key}: {x:?} is not a number")))
+            })
+            .collect()
+    };
+    let bounds = parse("cat_boundaries", field("cat_boundaries")?)?;
+    let words = parse("cat_threshold", field("cat_threshold")?)?;
+    let max_words = super::MAX_CATEGORY.div_ceil(32) as u64;
+    bounds
+        .windows(2)
+        .map(|w| {
+            if w[0] > w[1] || w[1] > words.len() as u64 || w[1] - w[0] > max_words {
+                return Err(Error::model(
+                    loc,
+                    format!("cat_boundaries {}..{} is out of range", w[0], w[1]),
+                ));
+            }
+            words[w[0] as usize..w[1] as usize]
+                .iter()
+                .map(|&x| {
+                    u32::try_from(x).map_err(|_| {
+                        Error::model(loc, format!("cat_threshold {x} is not a 32-bit word"))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Which features are categorical (their `feature_infos` entry lists categories, `-1:2:0`,
+/// where a numeric one is `[min:max]`), named from the `pandas_categorical` line when the model
+/// was trained on a DataFrame: one list per categorical column, in column order.
+fn read_categories(
+    text: &str,
+    header: &HashMap<&str, &str>,
+    num_features: usize,
+) -> Result<Vec<Option<Categories>>> {
+    let mut out: Vec<Option<Categories>> = vec![None; num_features];
+    let Some(infos) = header.get("feature_infos") else {
+        return Ok(out);
+    };
+    let categorical: Vec<usize> = infos
+        .split(' ')
+        .enumerate()
+        .filter(|(_, info)| !info.starts_with('[') && *info != "none" && !info.is_empty())
+        .map(|(i, _)| i)
+        .filter(|&i| i < num_features)
+        .collect();
+    let pandas = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim_end_matches('\r').strip_prefix("pandas_categorical:"));
+    let lists: Vec<Vec<String>> = match pandas.map(str::trim) {
+        None | Some("null") | Some("") => Vec::new(),
+        Some(json) => {
+            let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+                Error::model("pandas_categorical", format!("not a JSON list: {e}"))
+            })?;
+            let lists = v.as_array().ok_or_else(|| {
+                Error::model("pandas_categorical", "expected a list of category lists")
+            })?;
+            lists
+                .iter()
+                .map(|l| {
+                    l.as_array()
+                        .ok_or_else(|| Error::model("pandas_categorical", "expected a list"))?
+                        .iter()
+                        .map(|c| match c {
+                            serde_json::Value::String(s) => Ok(s.clone()),
+                            serde_json::Value::Number(n) => {
+                                Ok(super::xgboost::format_number(n.as_f64().unwrap_or(f64::NAN)))
+                            }
+                            serde_json::Value::Bool(b) => Ok(b.to_string()),
+                            other => Err(Error::model(
+                                "pandas_categorical",
+                                format!("category {other} is not a string or a number"),
+                            )),
+                        })
+                        .collect()
+                })
+                .collect::<Result<_>>()?
+        }
+    };
+    if !lists.is_empty() && lists.len() != categorical.len() {
+        return Err(Error::model(
+            "pandas_categorical",
+            format!(
+                "{} category lists for {} categorical features",
+                lists.len(),
+                categorical.len()
+            ),
+        ));
+    }
+    for (j, &i) in categorical.iter().enumerate() {
+        out[i] = Some(Categories {
+            names: lists.get(j).cloned().unwrap_or_default(),
+            unseen: f64::NAN,
+            unseen_rule: "treated as missing (LightGBM's pandas rule: categories it never saw become NaN, \
+                          which goes right at every categorical split)",
+        });
+    }
+    Ok(out)
 }

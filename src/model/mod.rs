@@ -9,7 +9,7 @@ mod ubjson;
 mod value;
 mod xgboost;
 
-pub use tree::{MAX_DEPTH, MissingType, Routing, Tree, TreeBuilder};
+pub use tree::{MAX_CATEGORY, MAX_DEPTH, MissingType, Split, Tree, TreeBuilder, bitset_of};
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -61,6 +61,18 @@ impl Link {
     }
 }
 
+/// What a categorical feature holds: its categories' names in code order (empty when the model
+/// stores only integer codes), and the value a name the model never saw becomes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Categories {
+    pub names: Vec<String>,
+    /// NaN (missing, LightGBM's pandas rule) or a code no split's set holds (XGBoost routes an
+    /// unknown code as "not in the set"; its Python API refuses unseen names instead).
+    pub unseen: f64,
+    /// How the unseen rule reads in words, for notes and reports.
+    pub unseen_rule: &'static str,
+}
+
 /// A validated tree ensemble: per-output trees, a base margin per output, and the link.
 #[derive(Clone, Debug)]
 pub struct Ensemble {
@@ -83,6 +95,21 @@ pub struct Ensemble {
     pub tree_output: Vec<usize>,
     /// Facts the user should know about how the model was read (e.g. best_iteration ignored).
     pub notes: Vec<String>,
+    /// Per feature: `Some` for a categorical feature, `None` for a numeric one.
+    pub categories: Vec<Option<Categories>>,
+    /// Where the covers path-dependent TreeSHAP uses came from.
+    pub covers: Covers,
+}
+
+/// Where a model's node covers (TreeSHAP's conditional-expectation weights) come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Covers {
+    /// Stored in the model file by the library that trained it.
+    Model,
+    /// Recomputed by routing a dataset through the trees (the file stores none).
+    Recomputed { rows: usize, source: String },
+    /// The file stores none: only interventional TreeSHAP (against background rows) is exact.
+    None,
 }
 
 impl Ensemble {
@@ -166,6 +193,8 @@ impl Ensemble {
             trees,
             tree_output,
             notes: Vec::new(),
+            categories: vec![None; num_features],
+            covers: Covers::Model,
         })
     }
 
@@ -248,6 +277,16 @@ impl Ensemble {
         } else {
             m.iter().map(|&x| self.transform(x).unwrap_or(x)).collect()
         }
+    }
+
+    /// The categories of feature `i`, when it is categorical.
+    pub fn categories_of(&self, i: usize) -> Option<&Categories> {
+        self.categories.get(i).and_then(Option::as_ref)
+    }
+
+    /// True when any feature is categorical.
+    pub fn has_categories(&self) -> bool {
+        self.categories.iter().any(Option::is_some)
     }
 
     /// Deepest tree.

@@ -10,14 +10,33 @@ pub const MAX_DEPTH: usize = 256;
 /// Marker for "no child": the node is a leaf.
 pub const LEAF: u32 = u32::MAX;
 
-/// How a numeric split compares a feature value with its threshold. The two libraries differ,
-/// and getting this wrong silently sends rows down the other branch.
+/// How a node sends a row left or right. The libraries differ, and getting this wrong silently
+/// sends rows down the other branch. Unless a variant says otherwise, NaN (missing) goes to the
+/// node's default side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Routing {
-    /// XGBoost: left iff `(x as f32) < threshold`; NaN goes to the default side.
-    XgbLessF32,
-    /// LightGBM: per-node missing type, then left iff `x <= threshold` (f64).
-    LgbLessEq,
+pub enum Split {
+    /// XGBoost, ONNX `BRANCH_LT`: left iff `(x as f32) < threshold`.
+    LessF32,
+    /// scikit-learn, CatBoost (`x > border` is the right branch), ONNX `BRANCH_LEQ`: left iff
+    /// `(x as f32) <= threshold`, the threshold compared in f64.
+    LessEqF32,
+    /// LightGBM numeric: the node's missing type, then left iff `x <= threshold` (f64).
+    Lgb(MissingType),
+    /// ONNX `BRANCH_EQ`, CatBoost one-hot on category codes: left iff `(x as f32) == threshold`.
+    EqF32,
+    /// XGBoost categorical: a category code in the node's set goes right; any other code
+    /// (negative, past the set, not in it) goes left.
+    XgbCategory,
+    /// LightGBM categorical: a code in the node's set goes left; NaN, negative and other codes
+    /// go right (the default side does not apply).
+    LgbCategory,
+}
+
+impl Split {
+    /// True for splits that test set membership of a category code.
+    pub fn is_categorical(self) -> bool {
+        matches!(self, Split::XgbCategory | Split::LgbCategory)
+    }
 }
 
 /// LightGBM's per-node missing-value type (`decision_type` bits 2–3).
@@ -34,6 +53,23 @@ pub enum MissingType {
 /// LightGBM's `kZeroThreshold`.
 const ZERO_THRESHOLD: f64 = 1e-35;
 
+/// Category codes a set may hold: 0..MAX_CATEGORY. XGBoost allows 2^24, but a set is a bitset
+/// sized by its largest code, so a hostile file naming huge codes on many nodes would take
+/// gigabytes; 65,536 categories per feature is far beyond what trees split on usefully.
+pub const MAX_CATEGORY: u32 = 1 << 16;
+
+/// True when the integer part of `x` (truncated toward zero, as both libraries cast) is a
+/// member of the LSB-first bitset `words`.
+#[inline]
+fn in_set(words: &[u32], x: f64) -> bool {
+    if !(x >= 0.0) {
+        return false;
+    }
+    let code = x as u64;
+    let word = (code / 32) as usize;
+    word < words.len() && (words[word] >> (code % 32)) & 1 == 1
+}
+
 /// A validated tree. Node 0 is the root; leaves have `left == right == LEAF`.
 #[derive(Clone, Debug)]
 pub struct Tree {
@@ -42,12 +78,15 @@ pub struct Tree {
     pub(crate) feature: Vec<u32>,
     pub(crate) threshold: Vec<f64>,
     pub(crate) default_left: Vec<bool>,
-    pub(crate) missing: Vec<MissingType>,
+    pub(crate) split: Vec<Split>,
+    /// Per node, `(start, len)` of its category bitset in `set_words` (`(0, 0)` for numeric
+    /// nodes): one flat array rather than a `Vec` per node keeps the tree a few arrays.
+    pub(crate) set: Vec<(u32, u32)>,
+    pub(crate) set_words: Vec<u32>,
     /// Training cover (XGBoost `sum_hessian`, LightGBM counts): TreeSHAP's zero fractions.
     pub(crate) cover: Vec<f64>,
     /// Leaf values, already multiplied by any tree weight (DART, rf averaging).
     pub(crate) value: Vec<f64>,
-    pub(crate) routing: Routing,
     pub(crate) depth: usize,
     /// Cover-weighted mean leaf value: this tree's share of the base value.
     pub(crate) expected: f64,
@@ -61,9 +100,56 @@ pub struct TreeBuilder {
     pub feature: Vec<i64>,
     pub threshold: Vec<f64>,
     pub default_left: Vec<bool>,
-    pub missing: Vec<MissingType>,
+    pub split: Vec<Split>,
+    /// Per node, the category codes of a categorical split as an LSB-first bitset (bit `c` of
+    /// word `c / 32`); empty for numeric nodes. May be left empty when no node is categorical.
+    pub sets: Vec<Vec<u32>>,
     pub cover: Vec<f64>,
     pub value: Vec<f64>,
+}
+
+impl TreeBuilder {
+    /// A builder for `n` nodes, all leaves of value 0 with numeric splits of kind `split`.
+    pub fn with_nodes(n: usize, split: Split) -> Self {
+        TreeBuilder {
+            left: vec![-1; n],
+            right: vec![-1; n],
+            feature: vec![0; n],
+            threshold: vec![0.0; n],
+            default_left: vec![false; n],
+            split: vec![split; n],
+            sets: Vec::new(),
+            cover: vec![0.0; n],
+            value: vec![0.0; n],
+        }
+    }
+
+    /// Sets node `node`'s category bitset (growing `sets` on first use).
+    pub fn set_categories(&mut self, node: usize, words: Vec<u32>) {
+        if self.sets.len() < self.left.len() {
+            self.sets.resize(self.left.len(), Vec::new());
+        }
+        if let Some(slot) = self.sets.get_mut(node) {
+            *slot = words;
+        }
+    }
+}
+
+/// The bitset holding `codes`, or the first code that is not below [`MAX_CATEGORY`].
+pub fn bitset_of(codes: impl IntoIterator<Item = i64>) -> std::result::Result<Vec<u32>, i64> {
+    let mut words: Vec<u32> = Vec::new();
+    for c in codes {
+        if !(0..MAX_CATEGORY as i64).contains(&c) {
+            return Err(c);
+        }
+        let c = c as u32;
+        let w = (c / 32) as usize;
+        if words.len() <= w {
+            words.resize(w + 1, 0);
+        }
+        words[w] |= 1 << (c % 32);
+    }
+    Ok(words)
 }
 
 impl Tree {
@@ -97,6 +183,11 @@ impl Tree {
         self.feature[node] as usize
     }
 
+    /// How internal `node` routes.
+    pub fn split_kind(&self, node: usize) -> Split {
+        self.split[node]
+    }
+
     /// Training cover of `node`.
     pub fn node_cover(&self, node: usize) -> f64 {
         self.cover[node]
@@ -108,19 +199,54 @@ impl Tree {
         self.left[node] == LEAF
     }
 
+    /// Replaces every node's cover (e.g. covers recomputed from data for a model that stores
+    /// none) and recomputes the expected value. `cover` must have one entry per node, and
+    /// internal nodes a positive cover; otherwise the tree is left unchanged.
+    pub fn set_covers(&mut self, cover: Vec<f64>) -> bool {
+        if cover.len() != self.num_nodes()
+            || (0..self.num_nodes())
+                .any(|n| !cover[n].is_finite() || (!self.is_leaf(n) && cover[n] <= 0.0))
+        {
+            return false;
+        }
+        self.cover = cover;
+        self.expected = expected_value(self);
+        true
+    }
+
+    #[inline]
+    fn category_set(&self, node: usize) -> &[u32] {
+        let (start, len) = self.set[node];
+        &self.set_words[start as usize..(start + len) as usize]
+    }
+
     /// The child a row with feature value `x` (NaN = missing) goes to from internal `node`.
     #[inline]
     pub fn goes_left(&self, node: usize, x: f64) -> bool {
-        match self.routing {
-            Routing::XgbLessF32 => {
+        let t = self.threshold[node];
+        match self.split[node] {
+            Split::LessF32 => {
                 if x.is_nan() {
                     self.default_left[node]
                 } else {
-                    ((x as f32) as f64) < self.threshold[node]
+                    ((x as f32) as f64) < t
                 }
             }
-            Routing::LgbLessEq => {
-                let missing = self.missing[node];
+            Split::LessEqF32 => {
+                if x.is_nan() {
+                    self.default_left[node]
+                } else {
+                    ((x as f32) as f64) <= t
+                }
+            }
+            Split::EqF32 => {
+                if x.is_nan() {
+                    self.default_left[node]
+                } else {
+                    (x as f32) == (t as f32)
+                }
+            }
+            Split::Lgb(missing) => {
                 let mut v = x;
                 if v.is_nan() && missing != MissingType::NaN {
                     v = 0.0;
@@ -130,9 +256,17 @@ impl Tree {
                 {
                     self.default_left[node]
                 } else {
-                    v <= self.threshold[node]
+                    v <= t
                 }
             }
+            Split::XgbCategory => {
+                if x.is_nan() {
+                    self.default_left[node]
+                } else {
+                    !in_set(self.category_set(node), (x as f32) as f64)
+                }
+            }
+            Split::LgbCategory => in_set(self.category_set(node), x),
         }
     }
 
@@ -141,8 +275,8 @@ impl Tree {
         let t = self.threshold[node];
         let dl = self.default_left[node];
         let pairs = left.iter_mut().zip(xs);
-        match (self.routing, self.missing[node]) {
-            (Routing::XgbLessF32, _) => {
+        match self.split[node] {
+            Split::LessF32 => {
                 for (l, &x) in pairs {
                     *l = if x.is_nan() {
                         dl
@@ -151,12 +285,21 @@ impl Tree {
                     };
                 }
             }
-            (Routing::LgbLessEq, MissingType::NaN) => {
+            Split::LessEqF32 => {
+                for (l, &x) in pairs {
+                    *l = if x.is_nan() {
+                        dl
+                    } else {
+                        ((x as f32) as f64) <= t
+                    };
+                }
+            }
+            Split::Lgb(MissingType::NaN) => {
                 for (l, &x) in pairs {
                     *l = if x.is_nan() { dl } else { x <= t };
                 }
             }
-            (Routing::LgbLessEq, MissingType::Zero) => {
+            Split::Lgb(MissingType::Zero) => {
                 for (l, &x) in pairs {
                     let v = if x.is_nan() { 0.0 } else { x };
                     *l = if (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&v) {
@@ -166,10 +309,15 @@ impl Tree {
                     };
                 }
             }
-            (Routing::LgbLessEq, MissingType::None) => {
+            Split::Lgb(MissingType::None) => {
                 for (l, &x) in pairs {
                     let v = if x.is_nan() { 0.0 } else { x };
                     *l = v <= t;
+                }
+            }
+            Split::EqF32 | Split::XgbCategory | Split::LgbCategory => {
+                for (l, &x) in pairs {
+                    *l = self.goes_left(node, x);
                 }
             }
         }
@@ -218,10 +366,11 @@ impl Tree {
             feature: order.iter().map(|&n| self.feature[n]).collect(),
             threshold: order.iter().map(|&n| self.threshold[n]).collect(),
             default_left: order.iter().map(|&n| self.default_left[n]).collect(),
-            missing: order.iter().map(|&n| self.missing[n]).collect(),
+            split: order.iter().map(|&n| self.split[n]).collect(),
+            set: order.iter().map(|&n| self.set[n]).collect(),
+            set_words: self.set_words.clone(),
             cover: order.iter().map(|&n| self.cover[n]).collect(),
             value: order.iter().map(|&n| self.value[n]).collect(),
-            routing: self.routing,
             depth: self.depth,
             expected: self.expected,
         }
@@ -250,7 +399,7 @@ impl Tree {
 impl TreeBuilder {
     /// Validate the arrays and produce a tree. `index` names the tree in errors;
     /// `num_features` bounds the split feature indices.
-    pub fn build(self, index: usize, num_features: usize, routing: Routing) -> Result<Tree> {
+    pub fn build(self, index: usize, num_features: usize) -> Result<Tree> {
         let n = self.left.len();
         let bad = |node: usize, message: String| Error::InvalidTree {
             tree: index,
@@ -265,7 +414,7 @@ impl TreeBuilder {
             ("split_indices", self.feature.len()),
             ("split_conditions", self.threshold.len()),
             ("default_left", self.default_left.len()),
-            ("missing types", self.missing.len()),
+            ("split kinds", self.split.len()),
             ("cover", self.cover.len()),
             ("leaf values", self.value.len()),
         ] {
@@ -351,16 +500,42 @@ impl TreeBuilder {
             right[node] = r as u32;
             feature[node] = f as u32;
         }
+        if !self.sets.is_empty() && self.sets.len() != n {
+            return Err(bad(
+                0,
+                format!("category sets has {} entries, expected {n}", self.sets.len()),
+            ));
+        }
+        let max_words = MAX_CATEGORY.div_ceil(32) as usize;
+        let mut set = vec![(0u32, 0u32); n];
+        let mut set_words = Vec::new();
+        for (node, words) in self.sets.into_iter().enumerate() {
+            if words.is_empty() {
+                continue;
+            }
+            if !self.split[node].is_categorical() {
+                return Err(bad(node, "a numeric split has a category set".into()));
+            }
+            if words.len() > max_words {
+                return Err(bad(
+                    node,
+                    format!("category set is larger than {MAX_CATEGORY} codes"),
+                ));
+            }
+            set[node] = (set_words.len() as u32, words.len() as u32);
+            set_words.extend(words);
+        }
         let mut tree = Tree {
             left,
             right,
             feature,
             threshold: self.threshold,
             default_left: self.default_left,
-            missing: self.missing,
+            split: self.split,
+            set,
+            set_words,
             cover: self.cover,
             value: self.value,
-            routing,
             depth: max_depth,
             expected: 0.0,
         };

@@ -5,9 +5,9 @@
 //! XGBoost routes and sums in f32 and a threshold parsed as f64 from a decimal string could
 //! differ from the one XGBoost compares against.
 
-use super::tree::{MissingType, Routing, TreeBuilder};
+use super::tree::{Split, TreeBuilder, bitset_of};
 use super::value::{At, Value};
-use super::{Ensemble, Link, ModelFormat, ubjson};
+use super::{Categories, Ensemble, Link, ModelFormat, ubjson};
 use crate::error::{Error, Result};
 
 pub fn from_json(bytes: &[u8]) -> Result<Ensemble> {
@@ -155,6 +155,7 @@ fn from_document(doc: &Value, format: ModelFormat) -> Result<Ensemble> {
         trees,
         tree_output,
     )?;
+    ensemble.categories = read_categories(&learner, &model, num_features)?;
     if let Some(best) = learner
         .get("attributes")
         .and_then(|a| a.get("best_iteration"))
@@ -205,14 +206,6 @@ fn read_tree(t: &At, index: usize, num_features: usize) -> Result<super::Tree> {
             "tree {index} is a multi-target (vector-leaf) tree; only scalar leaves are supported"
         )));
     }
-    if let Some(st) = t.get("split_type")
-        && st.as_i64s()?.iter().any(|&s| s != 0)
-    {
-        return Err(Error::Unsupported(format!(
-            "tree {index} has categorical splits; explain a model trained without enable_categorical \
-             (one-hot or ordinal-encode the categories) — shaplab refuses rather than mis-explain"
-        )));
-    }
     let left = t.req("left_children")?.as_i64s()?;
     let right = t.req("right_children")?.as_i64s()?;
     let feature = t.req("split_indices")?.as_i64s()?;
@@ -225,15 +218,172 @@ fn read_tree(t: &At, index: usize, num_features: usize) -> Result<super::Tree> {
         .collect();
     let cover = f32s(&t.req("sum_hessian")?)?;
     let n = left.len();
-    TreeBuilder {
+    let mut b = TreeBuilder {
         left,
         right,
         feature,
         threshold: cond.clone(),
         default_left,
-        missing: vec![MissingType::NaN; n],
+        split: vec![Split::LessF32; n],
+        sets: Vec::new(),
         cover,
         value: cond,
+    };
+    if let Some(st) = t.get("split_type") {
+        let types = st.as_i64s()?;
+        if types.iter().any(|&s| s != 0) {
+            read_categorical_nodes(t, &types, &mut b)?;
+        }
     }
-    .build(index, num_features, Routing::XgbLessF32)
+    b.build(index, num_features)
+}
+
+/// Categorical nodes (`split_type` 1): their category sets, CSR-encoded in `categories`
+/// (`categories_nodes` ascending, `categories_segments` offsets, `categories_sizes` lengths).
+/// The threshold of such a node is a dummy; a code in the set goes right.
+fn read_categorical_nodes(t: &At, types: &[i64], b: &mut TreeBuilder) -> Result<()> {
+    let n = b.left.len();
+    if types.len() != n {
+        return Err(t.err(format!(
+            "split_type has {} entries for {n} nodes",
+            types.len()
+        )));
+    }
+    let nodes = t.req("categories_nodes")?.as_i64s()?;
+    let segments = t.req("categories_segments")?.as_i64s()?;
+    let sizes = t.req("categories_sizes")?.as_i64s()?;
+    let codes = t.req("categories")?.as_i64s()?;
+    if segments.len() != nodes.len() || sizes.len() != nodes.len() {
+        return Err(t.err(format!(
+            "categories_nodes has {} entries but categories_segments {} and categories_sizes {}",
+            nodes.len(),
+            segments.len(),
+            sizes.len()
+        )));
+    }
+    for (node, &kind) in types.iter().enumerate() {
+        match kind {
+            0 => {}
+            1 => b.split[node] = Split::XgbCategory,
+            other => return Err(t.err(format!("node {node} has split_type {other}"))),
+        }
+    }
+    for ((&node, &start), &size) in nodes.iter().zip(&segments).zip(&sizes) {
+        let in_range = usize::try_from(node).ok().filter(|&i| i < n);
+        let Some(node) = in_range.filter(|&i| types[i] == 1) else {
+            return Err(t.err(format!(
+                "categories_nodes names node {node}, which is not a categorical split"
+            )));
+        };
+        let end = start.checked_add(size);
+        let set = match (usize::try_from(start), end.and_then(|e| usize::try_from(e).ok())) {
+            (Ok(s), Some(e)) if s <= e && e <= codes.len() => &codes[s..e],
+            _ => {
+                return Err(t.err(format!(
+                    "node {node}: category segment {start}+{size} is outside the {} categories",
+                    codes.len()
+                )));
+            }
+        };
+        let words = bitset_of(set.iter().copied()).map_err(|c| {
+            t.err(format!(
+                "node {node}: category code {c} is outside 0..{}",
+                super::MAX_CATEGORY
+            ))
+        })?;
+        b.set_categories(node, words);
+        // A categorical node's split_condition is a dummy (1e-45); keep it out of the way.
+        b.threshold[node] = 0.0;
+    }
+    Ok(())
+}
+
+/// The categories of each feature: names from the 3.1+ `cats` block (the code is the position
+/// in the feature's list), codes only for features marked `c` in `feature_types` without one.
+fn read_categories(
+    learner: &At,
+    model: &At,
+    num_features: usize,
+) -> Result<Vec<Option<Categories>>> {
+    let unseen_code = |names: usize| Categories {
+        names: Vec::new(),
+        unseen: names as f64,
+        unseen_rule: "routed as a code no split holds (left at every categorical split, as XGBoost \
+                      routes a code outside its training categories; its Python API refuses unseen names)",
+    };
+    let mut out: Vec<Option<Categories>> = vec![None; num_features];
+    if let Some(types) = learner.get("feature_types") {
+        let types = types.as_strs()?;
+        for (i, ty) in types.iter().enumerate().take(num_features) {
+            if ty == "c" {
+                out[i] = Some(unseen_code(0));
+            }
+        }
+    }
+    let Some(cats) = model.get("cats") else {
+        return Ok(out);
+    };
+    let enc = cats.req("enc")?;
+    let count = enc.as_array()?.len();
+    // A model without categorical features stores an empty block.
+    if count == 0 {
+        return Ok(out);
+    }
+    if count != num_features {
+        return Err(cats.err(format!(
+            "cats has {count} features, the model has {num_features}"
+        )));
+    }
+    for (i, slot) in out.iter_mut().enumerate() {
+        let e = enc.index(i)?;
+        let names = category_names(&e)?;
+        if names.is_empty() {
+            continue;
+        }
+        let mut c = unseen_code(names.len());
+        c.names = names;
+        *slot = Some(c);
+    }
+    Ok(out)
+}
+
+/// One feature's `enc` entry: strings as UTF-8 bytes split by `offsets`, or plain numbers.
+fn category_names(e: &At) -> Result<Vec<String>> {
+    let values = e.req("values")?;
+    let offsets = match e.get("offsets") {
+        Some(o) => o.as_i64s()?,
+        None => Vec::new(),
+    };
+    if offsets.is_empty() {
+        let numbers = values.as_f64s()?;
+        return Ok(numbers.iter().map(|v| format_number(*v)).collect());
+    }
+    let bytes: Vec<u8> = values
+        .as_i64s()?
+        .into_iter()
+        .map(|b| u8::try_from(b).map_err(|_| values.err(format!("{b} is not a byte"))))
+        .collect::<Result<_>>()?;
+    // `offsets` holds the start of every name and the end of the last.
+    offsets
+        .windows(2)
+        .map(|w| {
+            let (a, z) = (usize::try_from(w[0]).ok(), usize::try_from(w[1]).ok());
+            match (a, z) {
+                (Some(a), Some(z)) if a <= z && z <= bytes.len() => {
+                    String::from_utf8(bytes[a..z].to_vec())
+                        .map_err(|_| e.err("a category name is not valid UTF-8"))
+                }
+                _ => Err(e.err(format!("category offsets {w:?} are out of range"))),
+            }
+        })
+        .collect()
+}
+
+/// A numeric category as a person writes it: `3`, not `3.0`.
+pub(crate) fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }
