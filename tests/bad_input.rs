@@ -91,13 +91,7 @@ fn random_byte_flips_in_a_ubjson_model_never_panic() {
 
 #[test]
 fn a_file_with_the_wrong_magic_is_an_unknown_format() {
-    for b in [
-        &b"PK\x03\x04zipzipzip"[..],
-        b"",
-        b"   \n",
-        b"\x89PNG\r\n",
-        b"version=v4\n",
-    ] {
+    for b in [&b""[..], b"   \n", b"\x89PNG\r\n", b"version=v4\n"] {
         assert!(
             matches!(
                 Ensemble::from_bytes(b).unwrap_err(),
@@ -105,6 +99,22 @@ fn a_file_with_the_wrong_magic_is_an_unknown_format() {
             ),
             "{b:?}"
         );
+    }
+    // The message lists what is accepted, with the call that saves each.
+    let err = Ensemble::from_bytes(b"\x89PNG\r\n").unwrap_err().to_string();
+    for accepted in ["XGBoost", "LightGBM", "CatBoost", "skops", "ONNX"] {
+        assert!(err.contains(accepted), "{err}");
+    }
+    let err = Ensemble::from_bytes(br#"{"hello": 1}"#).unwrap_err().to_string();
+    assert!(err.contains("neither an XGBoost model"), "{err}");
+}
+
+#[test]
+fn a_pickle_is_refused_with_the_line_that_converts_it_to_skops() {
+    for b in [&b"\x80\x04\x95\x00"[..], b"\x78\x9c\x00\x00"] {
+        let err = Ensemble::from_bytes(b).unwrap_err().to_string();
+        assert!(err.contains("never does"), "{err}");
+        assert!(err.contains("skops.io.dump(joblib.load('model.pkl'), 'model.skops')"), "{err}");
     }
 }
 

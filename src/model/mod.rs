@@ -3,7 +3,10 @@
 //! A loader's job ends at [`Ensemble::new`], which checks the cross-tree invariants; each tree
 //! was already checked by [`TreeBuilder::build`]. After that, explainers trust the structure.
 
+mod catboost;
 mod lightgbm;
+mod onnx;
+mod skops;
 mod tree;
 mod ubjson;
 mod value;
@@ -24,6 +27,10 @@ pub enum ModelFormat {
     XgboostJson,
     XgboostUbjson,
     LightgbmText,
+    CatboostJson,
+    /// A scikit-learn estimator saved with skops (a zip of `schema.json` + `.npy` arrays).
+    Skops,
+    Onnx,
 }
 
 impl ModelFormat {
@@ -32,7 +39,50 @@ impl ModelFormat {
             ModelFormat::XgboostJson => "XGBoost JSON",
             ModelFormat::XgboostUbjson => "XGBoost UBJSON",
             ModelFormat::LightgbmText => "LightGBM text",
+            ModelFormat::CatboostJson => "CatBoost JSON",
+            ModelFormat::Skops => "scikit-learn (skops)",
+            ModelFormat::Onnx => "ONNX",
         }
+    }
+}
+
+/// What the loaders accept, for the message when nothing fits.
+pub const ACCEPTED: &str = "shaplab reads XGBoost JSON or UBJSON (save_model(\"model.json\")), \
+LightGBM text (save_model(\"model.txt\")), CatBoost JSON (save_model(\"model.json\", format=\"json\")), \
+scikit-learn tree models saved with skops (skops.io.dump(model, \"model.skops\")) and ONNX tree \
+ensembles (skl2onnx, onnxmltools)";
+
+/// Why a pickle is refused, and the one line that converts it.
+pub const PICKLE_REFUSED: &str = "this is a Python pickle (.pkl/.joblib): loading one runs \
+arbitrary code, so shaplab never does. Convert it once with skops, where you trust the file: \
+python -c \"import joblib, skops.io; skops.io.dump(joblib.load('model.pkl'), 'model.skops')\"";
+
+/// Pickle protocol 2+ starts with 0x80 and the protocol number; joblib's compressed pickles
+/// start with a zlib header.
+fn is_pickle(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x80, 2..=5, ..]) || matches!(bytes, [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..])
+}
+
+/// A JSON model: XGBoost has a `learner`, CatBoost `oblivious_trees` or `trees` with
+/// `features_info`.
+fn from_json(bytes: &[u8]) -> Result<Ensemble> {
+    let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Error::Syntax {
+        format: "JSON",
+        location: format!("line {}, column {}", e.line(), e.column()),
+        message: e.to_string(),
+    })?;
+    if doc.get("learner").is_some() {
+        xgboost::from_value(doc)
+    } else if doc.get("features_info").is_some()
+        || doc.get("oblivious_trees").is_some()
+        || doc.get("model_info").is_some()
+    {
+        catboost::from_document(&doc)
+    } else {
+        Err(Error::UnknownFormat(format!(
+            "a JSON file that is neither an XGBoost model (no \"learner\") nor a CatBoost model \
+             (no \"features_info\"). {ACCEPTED}"
+        )))
     }
 }
 
@@ -198,7 +248,7 @@ impl Ensemble {
         })
     }
 
-    /// Detect the format from the bytes and load.
+    /// Detect the format from the bytes (never from a file name) and load.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let start = bytes
             .iter()
@@ -210,14 +260,24 @@ impl Ensemble {
             // whitespace, a quote or `}`.
             match rest.first() {
                 Some(b'i' | b'U' | b'I' | b'l' | b'L' | b'$' | b'#') => xgboost::from_ubjson(bytes),
-                _ => xgboost::from_json(bytes),
+                _ => from_json(bytes),
             }
         } else if head.starts_with(b"tree\n") || head.starts_with(b"tree\r\n") {
             lightgbm::from_text(bytes)
+        } else if bytes.starts_with(b"PK\x03\x04") {
+            skops::from_zip(bytes)
+        } else if is_pickle(bytes) {
+            Err(Error::Unsupported(PICKLE_REFUSED.into()))
+        } else if onnx::looks_like_onnx(bytes) {
+            onnx::from_protobuf(bytes)
         } else {
-            let shown: String = head.iter().take(16).map(|&b| b as char).collect();
+            let shown: String = head
+                .iter()
+                .take(16)
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+                .collect();
             Err(Error::UnknownFormat(format!(
-                "expected XGBoost JSON/UBJSON or a LightGBM text model, file starts with {shown:?}"
+                "the file starts with {shown:?}. {ACCEPTED}"
             )))
         }
     }

@@ -10,12 +10,8 @@ use super::value::{At, Value};
 use super::{Categories, Ensemble, Link, ModelFormat, ubjson};
 use crate::error::{Error, Result};
 
-pub fn from_json(bytes: &[u8]) -> Result<Ensemble> {
-    let doc: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Error::Syntax {
-        format: "XGBoost JSON",
-        location: format!("line {}, column {}", e.line(), e.column()),
-        message: e.to_string(),
-    })?;
+/// A parsed JSON document with a `learner`.
+pub fn from_value(doc: serde_json::Value) -> Result<Ensemble> {
     from_document(&Value::from(doc), ModelFormat::XgboostJson)
 }
 
