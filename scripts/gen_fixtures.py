@@ -1,23 +1,32 @@
 #!/usr/bin/env python3
 """Generate the golden fixtures the engine's tests compare against.
 
-Run from the repo root with a venv holding xgboost, lightgbm, shap, scikit-learn, numpy:
-    python3 -m venv .venv && .venv/bin/pip install xgboost lightgbm shap scikit-learn numpy
-    .venv/bin/python scripts/gen_fixtures.py
+Run from the repo root (all families, or only the ones named):
+    /work/venv/bin/python scripts/gen_fixtures.py [numeric] [categorical] [catboost] [sklearn] [onnx]
+(a venv with xgboost, lightgbm, catboost, shap, scikit-learn, skops, skl2onnx, onnxmltools, onnx,
+onnxruntime, pyarrow, pandas, numpy; `numeric` alone needs only xgboost, lightgbm, shap,
+scikit-learn, numpy, pandas). `--root DIR` writes somewhere else than fixtures/ (e.g. to check
+that a family reproduces byte for byte).
 
-Writes fixtures/<case>/ (model files, data.csv, reference values) and fixtures/manifest.json.
+Each family writes only its own case directories (it deletes only those) and its own manifest:
+- numeric (this file): numeric XGBoost/LightGBM -> fixtures/manifest.json;
+- categorical, catboost, sklearn, onnx (scripts/fixtures/<module>.py) ->
+  fixtures/manifest-<family>.json.
 The outputs are committed, so `make test` needs no Python. Everything is seeded.
 
-References:
+References of the numeric family:
 - path-dependent SHAP: the libraries' own pred_contribs / pred_contrib (that is what shap
   returns for them; shap's own C++ has known bugs with multiclass base scores and LightGBM
   missing types);
 - interaction values: xgboost pred_interactions;
 - interventional SHAP: shap.TreeExplainer(model, background, feature_perturbation="interventional").
+The other families document their references in their module docstrings.
 """
+import argparse
 import json
 import os
 import shutil
+import sys
 
 import lightgbm as lgb
 import numpy as np
@@ -69,7 +78,9 @@ manifest = []
 
 def case_dir(name):
     d = os.path.join(ROOT, name)
-    os.makedirs(d, exist_ok=True)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
     return d
 
 
@@ -155,9 +166,15 @@ def add_interventional(d, entry, model, X, Xe, outputs):
 
 
 def main():
-    if os.path.isdir(ROOT):
-        shutil.rmtree(ROOT)
-    os.makedirs(ROOT)
+    """The numeric family. Deletes only its own case directories (those of the previous
+    manifest.json and the ones it rewrites), never the other families' files."""
+    os.makedirs(ROOT, exist_ok=True)
+    old = os.path.join(ROOT, "manifest.json")
+    if os.path.exists(old):
+        with open(old) as f:
+            for case in json.load(f)["cases"]:
+                if os.path.isdir(os.path.join(ROOT, case["name"])):
+                    shutil.rmtree(os.path.join(ROOT, case["name"]))
     (rx, ry), (bx, by), (mx, my), (sx, sy, sc) = datasets()
     rxn = with_nans(rx)
     bxn = with_nans(bx, 0.1, cols=range(0, 30, 3))
@@ -222,5 +239,31 @@ def main():
                    "cases": manifest}, f, indent=1)
 
 
+FAMILIES = ["numeric", "categorical", "catboost", "sklearn", "onnx"]
+
+
+def cli(argv=None):
+    global ROOT
+    ap = argparse.ArgumentParser(description="Generate golden fixtures (see the module docstring).")
+    ap.add_argument("families", nargs="*", metavar="family", help="one of " + ", ".join(FAMILIES) + " (default: all)")
+    ap.add_argument("--root", default=ROOT, help="output directory (default: fixtures/)")
+    args = ap.parse_args(argv)
+    unknown = [f for f in args.families if f not in FAMILIES]
+    if unknown:
+        ap.error("unknown family: " + ", ".join(unknown))
+    ROOT = os.path.abspath(args.root)
+    os.makedirs(ROOT, exist_ok=True)
+    for family in args.families or FAMILIES:
+        print(f"== {family}", flush=True)
+        if family == "numeric":
+            main()
+            continue
+        import importlib
+        module = {"categorical": "categorical", "catboost": "catboost_cases", "sklearn": "sklearn_cases",
+                  "onnx": "onnx_cases"}[family]
+        importlib.import_module(f"fixtures.{module}").build(ROOT)
+
+
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    cli()

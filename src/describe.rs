@@ -23,6 +23,8 @@ pub struct TextColumn {
     pub name: String,
     /// The distinct non-missing values, sorted, at most [`MAX_DISTINCT`].
     pub values: Vec<String>,
+    /// How many cells hold each of `values`.
+    pub counts: Vec<u64>,
     /// True when the column has more distinct values than [`MAX_DISTINCT`].
     pub more: bool,
     /// The first row (1-based) whose cell is not a number, for messages.
@@ -36,7 +38,7 @@ pub const MAX_DISTINCT: usize = 256;
 /// Per-column state while scanning.
 #[derive(Default)]
 struct ColumnScan {
-    distinct: std::collections::BTreeSet<String>,
+    distinct: std::collections::BTreeMap<String, u64>,
     more: bool,
     first_text_row: Option<u64>,
 }
@@ -72,9 +74,11 @@ pub fn describe_csv(path: &Path) -> Result<CsvSummary> {
                 scan.first_text_row = Some(rows);
             }
             // A numeric column soon passes the cap and stops paying for the set.
-            if !scan.more && !scan.distinct.contains(cell) {
-                if scan.distinct.len() < MAX_DISTINCT {
-                    scan.distinct.insert(cell.to_string());
+            if !scan.more {
+                if let Some(count) = scan.distinct.get_mut(cell) {
+                    *count += 1;
+                } else if scan.distinct.len() < MAX_DISTINCT {
+                    scan.distinct.insert(cell.to_string(), 1);
                 } else {
                     scan.more = true;
                 }
@@ -93,7 +97,8 @@ pub fn describe_csv(path: &Path) -> Result<CsvSummary> {
             Some(TextColumn {
                 name: name.clone(),
                 first_text_row: scan.first_text_row?,
-                values: scan.distinct.into_iter().collect(),
+                counts: scan.distinct.values().copied().collect(),
+                values: scan.distinct.into_keys().collect(),
                 more: scan.more,
             })
         })
@@ -137,6 +142,7 @@ mod tests {
         let city = &s.text_columns[0];
         assert_eq!(city.name, "city");
         assert_eq!(city.values, ["Lyon", "Paris"]);
+        assert_eq!(city.counts, [1, 2]);
         assert_eq!(city.first_text_row, 1);
         assert!(!city.more);
         assert_eq!(s.missing_cells, 1);

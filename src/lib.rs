@@ -26,6 +26,7 @@
 
 pub mod cells;
 pub mod cli;
+pub mod compat;
 pub mod data;
 pub mod describe;
 pub mod error;

@@ -101,11 +101,15 @@ fn a_file_with_the_wrong_magic_is_an_unknown_format() {
         );
     }
     // The message lists what is accepted, with the call that saves each.
-    let err = Ensemble::from_bytes(b"\x89PNG\r\n").unwrap_err().to_string();
+    let err = Ensemble::from_bytes(b"\x89PNG\r\n")
+        .unwrap_err()
+        .to_string();
     for accepted in ["XGBoost", "LightGBM", "CatBoost", "skops", "ONNX"] {
         assert!(err.contains(accepted), "{err}");
     }
-    let err = Ensemble::from_bytes(br#"{"hello": 1}"#).unwrap_err().to_string();
+    let err = Ensemble::from_bytes(br#"{"hello": 1}"#)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("neither an XGBoost model"), "{err}");
 }
 
@@ -114,7 +118,10 @@ fn a_pickle_is_refused_with_the_line_that_converts_it_to_skops() {
     for b in [&b"\x80\x04\x95\x00"[..], b"\x78\x9c\x00\x00"] {
         let err = Ensemble::from_bytes(b).unwrap_err().to_string();
         assert!(err.contains("never does"), "{err}");
-        assert!(err.contains("skops.io.dump(joblib.load('model.pkl'), 'model.skops')"), "{err}");
+        assert!(
+            err.contains("skops.io.dump(joblib.load('model.pkl'), 'model.skops')"),
+            "{err}"
+        );
     }
 }
 
@@ -277,7 +284,8 @@ fn a_categorical_split_without_its_category_set_is_rejected_naming_the_node() {
     tree["categories"] = serde_json::json!([1, 2]);
     let err = load_json(&doc).unwrap_err();
     assert!(
-        err.to_string().contains("node 0: category segment 0+5 is outside the 2 categories"),
+        err.to_string()
+            .contains("node 0: category segment 0+5 is outside the 2 categories"),
         "{err}"
     );
     // A code past the cap would make a huge bitset: refused, not allocated.
@@ -285,7 +293,11 @@ fn a_categorical_split_without_its_category_set_is_rejected_naming_the_node() {
     tree["categories_sizes"] = serde_json::json!([1]);
     tree["categories"] = serde_json::json!([1 << 30]);
     let err = load_json(&doc).unwrap_err();
-    assert!(err.to_string().contains("category code 1073741824 is outside"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("category code 1073741824 is outside"),
+        "{err}"
+    );
     // LightGBM: a categorical node whose threshold names no bitset.
     let b = lgb_with("decision_type", "1 2 2 2 2 2 2");
     let err = Ensemble::from_bytes(&b).unwrap_err();

@@ -99,7 +99,13 @@ fn interventional_values_on_mixed_categorical_trees_equal_brute_force_shapley_va
                 let mut total = 0.0;
                 for b in 0..bg_rows.rows {
                     let z: Vec<f64> = (0..f)
-                        .map(|j| if s & (1 << j) != 0 { x[j] } else { bg_rows.row(b)[j] })
+                        .map(|j| {
+                            if s & (1 << j) != 0 {
+                                x[j]
+                            } else {
+                                bg_rows.row(b)[j]
+                            }
+                        })
                         .collect();
                     model.predict_margin(&z, &mut m);
                     total += m[0];

@@ -185,6 +185,27 @@ pub struct ModelSummary {
     pub feature_names: Option<Vec<String>>,
     /// What the loader noticed that an analyst should know.
     pub notes: Vec<String>,
+    /// The categorical features, with their categories (absent from older records).
+    #[serde(default)]
+    pub categorical: Vec<CategoricalFeature>,
+    /// Where path-dependent TreeSHAP's node covers come from: `model` (stored by the
+    /// library), `none` (the file stores none: explained interventionally), `recomputed`.
+    #[serde(default = "covers_model")]
+    pub covers: String,
+}
+
+fn covers_model() -> String {
+    "model".into()
+}
+
+/// A categorical feature of a model.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CategoricalFeature {
+    pub name: String,
+    /// Category names in code order; empty when the model stores only integer codes.
+    pub categories: Vec<String>,
+    /// How a category the model never saw is routed, in words.
+    pub unseen_rule: String,
 }
 
 /// What a data file holds.
@@ -193,6 +214,30 @@ pub struct DataSummary {
     pub rows: u64,
     pub columns: Vec<String>,
     pub missing_cells: u64,
+    /// `CSV` or `Parquet` (absent from older records: CSV).
+    #[serde(default = "format_csv")]
+    pub format: String,
+    /// Columns holding words (category names), with their distinct values.
+    #[serde(default)]
+    pub text_columns: Vec<TextColumn>,
+}
+
+fn format_csv() -> String {
+    "CSV".into()
+}
+
+/// A column of words in a data file.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TextColumn {
+    pub name: String,
+    /// Distinct values, sorted (at most 256).
+    pub values: Vec<String>,
+    /// Cells holding each value.
+    pub counts: Vec<u64>,
+    /// True when the column has more distinct values than listed.
+    pub more: bool,
+    /// First data row (1-based) whose cell is not a number.
+    pub first_text_row: u64,
 }
 
 /// Which scale a job explains: the raw margin or the model's prediction after its link.
@@ -292,6 +337,10 @@ pub struct JobInputs {
     pub background_rows: Option<u64>,
     #[serde(default)]
     pub interactions: bool,
+    /// What the analyst should know about how the inputs were read (categories the model
+    /// never saw and how they were routed, recomputed covers).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// `GET /api/jobs/{id}/rows/{i}`: one explained row, loaded on demand by the row explorer.
@@ -314,6 +363,9 @@ pub struct RowFeature {
     pub value: Option<f64>,
     /// Per output.
     pub shap: Vec<f64>,
+    /// The category name of a categorical feature's value (its code is `value`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 /// The model's output for one row.
@@ -351,6 +403,10 @@ pub struct JobSummary {
     /// Present when the job computed interaction values (`interactions: true`).
     #[serde(default)]
     pub interactions: Option<InteractionSummary>,
+    /// Per feature: `Some(names)` for a categorical feature (its sample values are codes into
+    /// the names; empty names when the model stores codes only), `None` for a numeric one.
+    #[serde(default)]
+    pub categories: Vec<Option<Vec<String>>>,
 }
 
 /// Mean |SHAP interaction value| between the most important features, over the covered rows.

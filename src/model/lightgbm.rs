@@ -332,9 +332,8 @@ fn read_categories(
     let lists: Vec<Vec<String>> = match pandas.map(str::trim) {
         None | Some("null") | Some("") => Vec::new(),
         Some(json) => {
-            let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-                Error::model("pandas_categorical", format!("not a JSON list: {e}"))
-            })?;
+            let v: serde_json::Value = serde_json::from_str(json)
+                .map_err(|e| Error::model("pandas_categorical", format!("not a JSON list: {e}")))?;
             let lists = v.as_array().ok_or_else(|| {
                 Error::model("pandas_categorical", "expected a list of category lists")
             })?;
@@ -346,9 +345,9 @@ fn read_categories(
                         .iter()
                         .map(|c| match c {
                             serde_json::Value::String(s) => Ok(s.clone()),
-                            serde_json::Value::Number(n) => {
-                                Ok(super::xgboost::format_number(n.as_f64().unwrap_or(f64::NAN)))
-                            }
+                            serde_json::Value::Number(n) => Ok(super::xgboost::format_number(
+                                n.as_f64().unwrap_or(f64::NAN),
+                            )),
                             serde_json::Value::Bool(b) => Ok(b.to_string()),
                             other => Err(Error::model(
                                 "pandas_categorical",

@@ -503,7 +503,10 @@ impl TreeBuilder {
         if !self.sets.is_empty() && self.sets.len() != n {
             return Err(bad(
                 0,
-                format!("category sets has {} entries, expected {n}", self.sets.len()),
+                format!(
+                    "category sets has {} entries, expected {n}",
+                    self.sets.len()
+                ),
             ));
         }
         let max_words = MAX_CATEGORY.div_ceil(32) as usize;

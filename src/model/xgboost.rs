@@ -272,7 +272,10 @@ fn read_categorical_nodes(t: &At, types: &[i64], b: &mut TreeBuilder) -> Result<
             )));
         };
         let end = start.checked_add(size);
-        let set = match (usize::try_from(start), end.and_then(|e| usize::try_from(e).ok())) {
+        let set = match (
+            usize::try_from(start),
+            end.and_then(|e| usize::try_from(e).ok()),
+        ) {
             (Ok(s), Some(e)) if s <= e && e <= codes.len() => &codes[s..e],
             _ => {
                 return Err(t.err(format!(

@@ -2,8 +2,8 @@
 //! brute-force Shapley values from the definitions (the oracle every explainer is held to).
 #![allow(dead_code)] // each test binary uses its own subset
 
-use shaplab::rng::SplitMix64;
 use shaplab::model::{MissingType, Split, TreeBuilder};
+use shaplab::rng::SplitMix64;
 use shaplab::{Ensemble, Link, Matrix, ModelFormat, Tree};
 
 pub struct Rng(SplitMix64);
@@ -90,11 +90,12 @@ pub fn brute_shapley(f: usize, v: impl Fn(u32) -> f64) -> Vec<f64> {
     phi
 }
 
-
 /// A random tree over `f` features: depth ≤ `max_depth`, features may repeat along a path,
 /// covers consistent (children sum to the parent), LightGBM routing with NaN default-left.
 pub fn random_tree(rng: &mut Rng, f: usize, max_depth: usize, index: usize) -> Tree {
-    random_tree_with(rng, f, max_depth, index, &mut |_| (Split::Lgb(MissingType::NaN), Vec::new()))
+    random_tree_with(rng, f, max_depth, index, &mut |_| {
+        (Split::Lgb(MissingType::NaN), Vec::new())
+    })
 }
 
 /// [`random_tree`] with each internal node's split kind and category set (an LSB-first
@@ -134,7 +135,15 @@ pub fn random_tree_with(
             b.threshold[id] = rng.unit() * 2.0 - 1.0;
             let share = 0.1 + 0.8 * rng.unit();
             let l = grow(b, rng, f, depth + 1, max_depth, cover * share, split_of);
-            let r = grow(b, rng, f, depth + 1, max_depth, cover * (1.0 - share), split_of);
+            let r = grow(
+                b,
+                rng,
+                f,
+                depth + 1,
+                max_depth,
+                cover * (1.0 - share),
+                split_of,
+            );
             b.left[id] = l;
             b.right[id] = r;
         }

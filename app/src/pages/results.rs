@@ -198,7 +198,13 @@ fn BeeswarmSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) -> i
         let palette = s.view.with(|v| v.palette);
         summary.with(|x| {
             x.as_ref().map_or(String::new(), |x| {
-                beeswarm::svg(&x.beeswarm, &x.features, class.get(), palette)
+                beeswarm::svg(
+                    &x.beeswarm,
+                    &x.features,
+                    &x.categories,
+                    class.get(),
+                    palette,
+                )
             })
         })
     });
@@ -273,19 +279,22 @@ fn DependenceSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) ->
                 Some(c) if c == "none" => None,
                 Some(c) => index(&c)
                     .and_then(dep)
-                    .map(|cd| (x.features[cd.feature].as_str(), cd.x.as_slice())),
+                    .map(|cd| (cd.feature, cd.x.as_slice())),
                 None => out
                     .partner
-                    .and_then(|p| x.features.get(p))
-                    .map(|pn| (pn.as_str(), out.colour.as_slice())),
+                    .filter(|&p| p < x.features.len())
+                    .map(|p| (p, out.colour.as_slice())),
             };
+            let cats = |f: usize| x.categories.get(f).and_then(Option::as_deref);
             dependence::svg(
                 &dependence::Scatter {
                     feature: &name,
                     x: &d.x,
                     y: &out.y,
                     rows: &x.dependence.rows,
-                    colour,
+                    colour: colour.map(|(f, v)| (x.features[f].as_str(), v)),
+                    categories: cats(d.feature),
+                    colour_categories: colour.and_then(|(f, _)| cats(f)),
                 },
                 palette,
             )

@@ -172,7 +172,12 @@ fn RowPlots(row: JobRow, class: Signal<usize>) -> impl IntoView {
         row.with_value(|r| {
             let k = k();
             let names: Vec<String> = r.features.iter().map(|f| f.name.clone()).collect();
-            let values: Vec<Option<f64>> = r.features.iter().map(|f| f.value).collect();
+            // A categorical feature shows its category's name (`city = Paris`), not its code.
+            let values: Vec<Option<String>> = r
+                .features
+                .iter()
+                .map(|f| f.category.clone().or_else(|| f.value.map(format::value)))
+                .collect();
             let shap: Vec<f64> = r
                 .features
                 .iter()
@@ -235,7 +240,7 @@ fn RowPlots(row: JobRow, class: Signal<usize>) -> impl IntoView {
     let stem = s.id.get_untracked();
     let table = move || {
         parts().0.into_iter().zip(parts().1).zip(parts().2).map(|((n, v), sv)| view! {
-        <tr><td>{n}</td><td>{v.map_or("missing".into(), format::value)}</td><td>{format::signed(sv)}</td></tr>
+        <tr><td>{n}</td><td>{v.unwrap_or_else(|| "missing".into())}</td><td>{format::signed(sv)}</td></tr>
     }).collect_view()
     };
     view! {

@@ -2,7 +2,7 @@
 //! retries, so a double click or a retry after an outage never makes two jobs) and "Try the
 //! sample".
 
-use super::uploads::{DropZone, UploadState, incompatibility, send};
+use super::uploads::{DropZone, UploadState, incompatibility, send, unseen_categories};
 use crate::backoff::Backoff;
 use crate::net;
 use crate::status::{ServiceState, StatusSignals};
@@ -104,7 +104,7 @@ fn remember_uploads(state: RwSignal<UploadState>, slot: &'static str) {
                 && let Some(upload) =
                     net::stored(slot).and_then(|t| serde_json::from_str::<Upload>(&t).ok())
             {
-                state.set(UploadState::Done(upload.clone()));
+                state.set(UploadState::Done(Box::new(upload.clone())));
                 leptos::task::spawn_local(still_stored(state, slot, upload));
             }
             return true;
@@ -133,6 +133,10 @@ async fn still_stored(state: RwSignal<UploadState>, slot: &'static str, upload: 
     }
 }
 
+/// Background rows used when a model needs them and none were asked for (shap's default, and
+/// the CLI's).
+const DEFAULT_BACKGROUND_ROWS: u64 = 100;
+
 #[component]
 pub fn StartPage() -> impl IntoView {
     let status = expect_context::<StatusSignals>();
@@ -152,11 +156,27 @@ pub fn StartPage() -> impl IntoView {
             _ => None,
         }
     });
+    let unseen = Memo::new(move |_| {
+        let (m, d) = (model.get(), data.get());
+        match (m.upload(), d.upload()) {
+            (Some(m), Some(d)) => unseen_categories(m, d),
+            _ => Vec::new(),
+        }
+    });
+    // A model that stores no covers (ONNX) is explained interventionally: path-dependent
+    // TreeSHAP has nothing to weigh the branches by.
+    let needs_background = move || {
+        model.with(|m| {
+            m.upload().is_some_and(|u| {
+                matches!(&u.summary, crate::wire::UploadSummary::Model(s) if s.covers == "none")
+            })
+        })
+    };
     let background_rows = move || -> Result<Option<u64>, String> {
         let text = background.get();
         let text = text.trim();
         if text.is_empty() {
-            return Ok(None);
+            return Ok(needs_background().then_some(DEFAULT_BACKGROUND_ROWS));
         }
         match text.parse::<u64>() {
             Ok(n) if n > 0 => Ok(Some(n)),
@@ -164,8 +184,11 @@ pub fn StartPage() -> impl IntoView {
         }
     };
     // Interaction values are path-dependent and on the raw scale (as in python shap).
-    let interactions_possible =
-        move || output.get() == JobOutput::Raw && background.with(|b| b.trim().is_empty());
+    let interactions_possible = move || {
+        output.get() == JobOutput::Raw
+            && background.with(|b| b.trim().is_empty())
+            && !needs_background()
+    };
     // Why Submit is disabled, in words (None: it is enabled).
     let blocked = move || -> Option<String> {
         if matches!(
@@ -250,10 +273,22 @@ pub fn StartPage() -> impl IntoView {
         <section class="intro">
             <h1>"Explain your tree models"</h1>
             <p>
-                "Drop in a trained XGBoost or LightGBM model and a CSV of the rows to explain. "
-                "shaplab computes exact SHAP values on your own machines and shows why the model "
-                "predicts what it does, row by row."
+                "Drop in a trained XGBoost, LightGBM, CatBoost, scikit-learn (skops) or ONNX tree "
+                "model and a CSV or Parquet file of the rows to explain (category columns may hold "
+                "words). shaplab computes exact SHAP values on your own machines and shows why the "
+                "model predicts what it does, row by row."
             </p>
+            <details class="how-to-save" data-testid="how-to-save">
+                <summary>"How to save your model"</summary>
+                <p class="muted">"One line in Python, from the library that trained it (also in the README, \"How to save your model\"):"</p>
+                <ul>
+                    <li>"XGBoost: " <code>"booster.save_model(\"model.json\")"</code> " (or " <code>".ubj"</code> ")"</li>
+                    <li>"LightGBM: " <code>"booster.save_model(\"model.txt\")"</code></li>
+                    <li>"CatBoost: " <code>"model.save_model(\"model.json\", format=\"json\")"</code></li>
+                    <li>"scikit-learn: " <code>"skops.io.dump(model, \"model.skops\")"</code> " (pickles are refused: loading one runs code)"</li>
+                    <li>"ONNX: " <code>"skl2onnx.to_onnx(model, X[:1])"</code> " or onnxmltools; explained interventionally (ONNX stores no covers)"</li>
+                </ul>
+            </details>
             <button type="button" class="sample" data-testid="try-sample" on:click=try_sample>
                 "Try the sample"
             </button>
@@ -266,6 +301,17 @@ pub fn StartPage() -> impl IntoView {
         <Show when=move || problem.get().is_some()>
             <p class="error" role="alert" data-testid="incompatible">
                 {move || problem.get().map(|p| format!("These files do not fit: {p}."))}
+            </p>
+        </Show>
+        <Show when=move || !unseen.get().is_empty()>
+            <ul class="warning" data-testid="unseen-categories">
+                {move || unseen.get().into_iter().map(|u| view! { <li>{u}</li> }).collect_view()}
+            </ul>
+        </Show>
+        <Show when=needs_background>
+            <p class="muted" data-testid="interventional-note">
+                "This model stores no node covers, so it is explained interventionally against "
+                {DEFAULT_BACKGROUND_ROWS} " sampled rows unless you set another number."
             </p>
         </Show>
         <fieldset class="options">

@@ -4,7 +4,9 @@
 
 use crate::format;
 use crate::net;
-use crate::wire::{Upload, UploadKind, UploadSummary};
+use crate::wire::{
+    CategoricalFeature, DataSummary, ModelSummary, Upload, UploadKind, UploadSummary,
+};
 use leptos::prelude::*;
 
 /// Where one upload stands.
@@ -15,7 +17,7 @@ pub enum UploadState {
         name: String,
         fraction: f64,
     },
-    Done(Upload),
+    Done(Box<Upload>),
     Refused {
         name: String,
         message: String,
@@ -67,7 +69,7 @@ pub async fn send(
     };
     state.set(match outcome {
         Ok(reply) if reply.ok() => match reply.json::<Upload>() {
-            Ok(upload) => UploadState::Done(upload),
+            Ok(upload) => UploadState::Done(Box::new(upload)),
             Err(_) => refused("the server's answer could not be read; try again".into()),
         },
         Ok(reply) => refused(reply.error().message),
@@ -89,10 +91,14 @@ pub fn DropZone(kind: UploadKind, state: RwSignal<UploadState>) -> impl IntoView
     let (title, hint, accept) = match kind {
         UploadKind::Model => (
             "Model",
-            "XGBoost .json / .ubj or LightGBM .txt",
-            ".json,.ubj,.txt,.model",
+            "XGBoost .json / .ubj, LightGBM .txt, CatBoost .json, scikit-learn .skops, ONNX .onnx",
+            ".json,.ubj,.txt,.model,.skops,.onnx,.pkl,.joblib",
         ),
-        UploadKind::Data => ("Data", "CSV with a header row", ".csv,.txt"),
+        UploadKind::Data => (
+            "Data",
+            "CSV with a header row, or Parquet",
+            ".csv,.txt,.parquet,.pq",
+        ),
     };
     let over = RwSignal::new(false);
     let take = move |file: Option<web_sys::File>| {
@@ -170,7 +176,7 @@ pub fn DropZone(kind: UploadKind, state: RwSignal<UploadState>) -> impl IntoView
                     }
                         .into_any()
                 }
-                UploadState::Done(upload) => view! { <UploadFacts upload /> }.into_any(),
+                UploadState::Done(upload) => view! { <UploadFacts upload=*upload /> }.into_any(),
             }}
         </div>
     }
@@ -193,17 +199,32 @@ fn UploadFacts(upload: Upload) -> impl IntoView {
                     if m.outputs == 1 { "" } else { "s" }
                 ),
             ];
+            lines.extend(m.categorical.iter().map(categorical_line));
+            lines.push(covers_line(&m.covers).to_owned());
             lines.extend(m.notes.iter().cloned());
             lines
         }
-        UploadSummary::Data(d) => vec![
-            format!(
-                "{} rows × {} columns",
-                format::count(d.rows),
-                d.columns.len()
-            ),
-            format!("{} missing cells", format::count(d.missing_cells)),
-        ],
+        UploadSummary::Data(d) => {
+            let mut lines = vec![
+                format!(
+                    "{} · {} rows × {} columns",
+                    d.format,
+                    format::count(d.rows),
+                    d.columns.len()
+                ),
+                format!("{} missing cells", format::count(d.missing_cells)),
+            ];
+            lines.extend(d.text_columns.iter().map(|t| {
+                let shown: Vec<&str> = t.values.iter().take(8).map(String::as_str).collect();
+                let more = if t.more || t.values.len() > 8 {
+                    ", …"
+                } else {
+                    ""
+                };
+                format!("{}: words ({}{more})", t.name, shown.join(", "))
+            }));
+            lines
+        }
     };
     view! {
         <div class="facts" data-testid="upload-summary">
@@ -217,11 +238,71 @@ fn UploadFacts(upload: Upload) -> impl IntoView {
     }
 }
 
+/// One categorical feature in words: `city: categorical (Brest, Lyon, Nice, Paris)`.
+fn categorical_line(c: &CategoricalFeature) -> String {
+    if c.categories.is_empty() {
+        return format!(
+            "{}: categorical (integer codes; the model stores no names)",
+            c.name
+        );
+    }
+    let shown: Vec<&str> = c.categories.iter().take(8).map(String::as_str).collect();
+    let more = match c.categories.len() {
+        n if n > 8 => format!(" and {} more", n - 8),
+        _ => String::new(),
+    };
+    format!("{}: categorical ({}{more})", c.name, shown.join(", "))
+}
+
+/// Where the covers come from, in words.
+fn covers_line(covers: &str) -> &'static str {
+    match covers {
+        "none" => "covers: none stored (ONNX) — explained interventionally against background rows",
+        "recomputed" => "covers: recomputed from data",
+        _ => "covers: stored in the model (path-dependent TreeSHAP as the library computes it)",
+    }
+}
+
+/// Categories in the data that the model never saw, per feature, in words (a warning, not a
+/// refusal: they are routed by the library's rule, and the job reports them too).
+pub fn unseen_categories(model: &Upload, data: &Upload) -> Vec<String> {
+    let (UploadSummary::Model(m), UploadSummary::Data(d)) = (&model.summary, &data.summary) else {
+        return Vec::new();
+    };
+    m.categorical
+        .iter()
+        .filter(|c| !c.categories.is_empty())
+        .filter_map(|c| {
+            let column = d.text_columns.iter().find(|t| t.name == c.name)?;
+            let unseen: Vec<&str> = column
+                .values
+                .iter()
+                .filter(|v| !c.categories.contains(v))
+                .map(String::as_str)
+                .collect();
+            (!unseen.is_empty()).then(|| {
+                let shown: Vec<&str> = unseen.iter().take(5).copied().collect();
+                format!(
+                    "{}: {} categor{} the model never saw ({}) — {}",
+                    c.name,
+                    unseen.len(),
+                    if unseen.len() == 1 { "y" } else { "ies" },
+                    shown.join(", "),
+                    c.unseen_rule
+                )
+            })
+        })
+        .collect()
+}
+
 /// Why the data cannot be explained by the model, in words; `None` when they fit.
 pub fn incompatibility(model: &Upload, data: &Upload) -> Option<String> {
     let (UploadSummary::Model(m), UploadSummary::Data(d)) = (&model.summary, &data.summary) else {
         return Some("the model and data files are swapped".into());
     };
+    if let Some(why) = words_in_numeric_columns(m, d) {
+        return Some(why);
+    }
     match &m.feature_names {
         Some(names) => {
             let missing: Vec<&str> = names
@@ -256,10 +337,32 @@ pub fn incompatibility(model: &Upload, data: &Upload) -> Option<String> {
     }
 }
 
+/// A column of words feeding a numeric feature (or a codes-only categorical one).
+fn words_in_numeric_columns(m: &ModelSummary, d: &DataSummary) -> Option<String> {
+    let names = m.feature_names.as_ref()?;
+    d.text_columns.iter().find_map(|t| {
+        if !names.contains(&t.name) {
+            return None; // an id or label column the model does not use
+        }
+        let example = t.values.iter().find(|v| v.parse::<f64>().is_err())?;
+        match m.categorical.iter().find(|c| c.name == t.name) {
+            None => Some(format!(
+                "column {} holds words (\"{example}\" in row {}), but the model uses it as a number",
+                t.name, t.first_text_row
+            )),
+            Some(c) if c.categories.is_empty() => Some(format!(
+                "column {} holds words (\"{example}\"), but the model was trained on integer category codes",
+                t.name
+            )),
+            Some(_) => None,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{DataSummary, ModelSummary};
+    use crate::wire::TextColumn;
 
     fn model(names: Option<&[&str]>, features: usize) -> Upload {
         Upload {
@@ -278,6 +381,12 @@ mod tests {
                 features,
                 feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
                 notes: vec![],
+                categorical: vec![CategoricalFeature {
+                    name: "city".into(),
+                    categories: vec!["Lyon".into(), "Paris".into()],
+                    unseen_rule: "treated as missing".into(),
+                }],
+                covers: "model".into(),
             }),
         }
     }
@@ -294,6 +403,18 @@ mod tests {
                 rows: 3,
                 columns: columns.iter().map(|s| s.to_string()).collect(),
                 missing_cells: 0,
+                format: "CSV".into(),
+                text_columns: columns
+                    .iter()
+                    .filter(|c| ["city", "code"].contains(c))
+                    .map(|c| TextColumn {
+                        name: c.to_string(),
+                        values: vec!["Paris".into(), "Tokyo".into()],
+                        counts: vec![2, 1],
+                        more: false,
+                        first_text_row: 1,
+                    })
+                    .collect(),
             }),
         }
     }
@@ -308,6 +429,22 @@ mod tests {
         assert_eq!(
             incompatibility(&m, &data(&["income", "age", "tenure", "x"])),
             None
+        );
+    }
+
+    #[test]
+    fn words_in_a_numeric_column_are_refused_and_unseen_categories_named() {
+        let m = model(Some(&["code", "city"]), 2);
+        assert_eq!(
+            incompatibility(&m, &data(&["code", "city"])).as_deref(),
+            Some("column code holds words (\"Paris\" in row 1), but the model uses it as a number")
+        );
+        let m = model(Some(&["income", "city"]), 2);
+        let d = data(&["income", "city"]);
+        assert_eq!(incompatibility(&m, &d), None);
+        assert_eq!(
+            unseen_categories(&m, &d),
+            ["city: 1 category the model never saw (Tokyo) — treated as missing"]
         );
     }
 

@@ -2,7 +2,7 @@
 //! at its SHAP value, coloured by the feature's value (high red, low blue; missing grey);
 //! dots that would overlap are stacked vertically so the density shows.
 
-use super::colour::value_colour;
+use super::colour::{category_colour, category_label, value_colour};
 use super::scale::{Linear, robust_range};
 use super::svg::{Svg, clip, esc};
 use crate::format;
@@ -28,8 +28,16 @@ pub fn stack_offsets(xs: &[f64], bin_px: f64) -> Vec<f64> {
         .collect()
 }
 
-/// The SVG for output `output` of `sample`; `names` are the model's feature names.
-pub fn svg(sample: &BeeswarmSample, names: &[String], output: usize, palette: Palette) -> String {
+/// The SVG for output `output` of `sample`; `names` are the model's feature names and
+/// `categories` (per feature, may be empty) marks categorical ones: their dots take one colour
+/// per category instead of a low → high scale.
+pub fn svg(
+    sample: &BeeswarmSample,
+    names: &[String],
+    categories: &[Option<Vec<String>>],
+    output: usize,
+    palette: Palette,
+) -> String {
     let features: Vec<usize> = sample.features.iter().copied().take(MAX_FEATURES).collect();
     let shap = sample.shap.get(output);
     let (left, right, top, row_h) = (220.0, 70.0, 12.0, 34.0);
@@ -65,6 +73,7 @@ pub fn svg(sample: &BeeswarmSample, names: &[String], output: usize, palette: Pa
         let (Some(values), Some(ys)) = (sample.values.get(i), shap.and_then(|o| o.get(i))) else {
             continue;
         };
+        let cats = categories.get(f).and_then(Option::as_deref);
         let range = robust_range(values);
         let xs: Vec<f64> = ys.iter().map(|&v| x.at(f64::from(v))).collect();
         let offsets = stack_offsets(&xs, 2.5);
@@ -83,12 +92,18 @@ pub fn svg(sample: &BeeswarmSample, names: &[String], output: usize, palette: Pa
                 _ => None,
             };
             let row = sample.rows.get(n).copied().unwrap_or(0);
-            let shown = value.map_or("missing".to_owned(), |v| format::value(f64::from(v)));
+            let (fill, shown) = match cats {
+                Some(c) => (category_colour(value).to_owned(), category_label(c, value)),
+                None => (
+                    value_colour(palette, t),
+                    value.map_or("missing".to_owned(), |v| format::value(f64::from(v))),
+                ),
+            };
             let _ = write!(
                 dots,
                 r#"<circle cx="{px:.1}" cy="{:.1}" r="2.4" fill="{}"><title>row {row}: {} = {shown}, SHAP {}</title></circle>"#,
                 cy + off * spacing,
-                value_colour(palette, t),
+                fill,
                 esc(name),
                 format::signed(f64::from(ys[n])),
             );
@@ -104,6 +119,18 @@ pub fn svg(sample: &BeeswarmSample, names: &[String], output: usize, palette: Pa
         row_h * features.len() as f64,
         palette,
     );
+    if features
+        .iter()
+        .any(|&f| categories.get(f).is_some_and(Option::is_some))
+    {
+        s.text(
+            left,
+            axis_y + 48.0,
+            "start",
+            r##"fill="#666""##,
+            "Categorical features: one colour per category (hover a dot for its name)",
+        );
+    }
     s.finish()
 }
 
@@ -153,12 +180,34 @@ mod tests {
             shap: vec![vec![vec![-0.5, 0.5, 0.0], vec![0.1, 0.1, -0.1]]],
         };
         let names = vec!["a".to_owned(), "b".to_owned()];
-        let out = svg(&sample, &names, 0, Palette::RedBlue);
+        let out = svg(&sample, &names, &[], 0, Palette::RedBlue);
         assert_eq!(out.matches("<circle").count(), 6);
         assert!(out.contains("<title>row 1: b = 5, SHAP +0.5</title>"));
         assert!(out.contains(r##"fill="#9a9a9a"><title>row 2: b = missing"##));
         // Row 0 of b has the lowest value: blue; row 1 the highest: red.
         assert!(out.contains(r##"fill="#008bfb"><title>row 0: b = 1"##));
         assert!(out.contains(r##"fill="#ff0051"><title>row 1: b = 5"##));
+    }
+
+    #[test]
+    fn a_categorical_feature_gets_one_colour_per_category_and_its_names() {
+        let sample = BeeswarmSample {
+            method: "all rows".into(),
+            size: 3,
+            rows: vec![0, 1, 2],
+            features: vec![0],
+            values: vec![vec![Some(0.0), Some(1.0), None]],
+            shap: vec![vec![vec![-0.5, 0.5, 0.0]]],
+        };
+        let names = vec!["city".to_owned()];
+        let cats = vec![Some(vec!["Lyon".to_owned(), "Paris".to_owned()])];
+        let out = svg(&sample, &names, &cats, 0, Palette::RedBlue);
+        assert!(
+            out.contains(r##"fill="#e69f00"><title>row 0: city = Lyon"##),
+            "{out}"
+        );
+        assert!(out.contains(r##"fill="#56b4e9"><title>row 1: city = Paris"##));
+        assert!(out.contains(r##"fill="#9a9a9a"><title>row 2: city = missing"##));
+        assert!(out.contains("one colour per category"));
     }
 }

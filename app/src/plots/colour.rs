@@ -44,6 +44,33 @@ pub fn value_colour(palette: Palette, t: Option<f64>) -> String {
     )
 }
 
+/// One colour per category (Okabe–Ito, colour-blind safe), cycling past eight: a category has
+/// no order, so a low → high scale would suggest one that is not there.
+const CATEGORY: [&str; 8] = [
+    "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#000000",
+];
+
+/// The colour of category code `code`; missing or negative codes are grey.
+pub fn category_colour(code: Option<f32>) -> &'static str {
+    match code {
+        Some(c) if c >= 0.0 && c.is_finite() => CATEGORY[(c as usize) % CATEGORY.len()],
+        _ => MISSING,
+    }
+}
+
+/// A categorical value in words: its name, its code when the model stores no names, or
+/// "missing".
+pub fn category_label(names: &[String], code: Option<f32>) -> String {
+    match code {
+        None => "missing".to_owned(),
+        Some(c) if c >= 0.0 && c.fract() == 0.0 => names
+            .get(c as usize)
+            .cloned()
+            .unwrap_or_else(|| crate::format::value(f64::from(c))),
+        Some(c) => crate::format::value(f64::from(c)),
+    }
+}
+
 /// The (positive, negative) contribution colours of a palette.
 pub fn contribution_colours(palette: Palette) -> (&'static str, &'static str) {
     match palette {

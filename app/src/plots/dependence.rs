@@ -4,7 +4,7 @@
 //! are neither hidden nor mistaken for a value.
 
 use super::beeswarm::colour_bar;
-use super::colour::value_colour;
+use super::colour::{category_colour, category_label, value_colour};
 use super::scale::{Linear, robust_range};
 use super::svg::{Svg, esc};
 use crate::format;
@@ -19,6 +19,19 @@ pub struct Scatter<'a> {
     pub rows: &'a [u64],
     /// The colouring feature's name and values (same rows), if any.
     pub colour: Option<(&'a str, &'a [Option<f32>])>,
+    /// The feature's category names when it is categorical (then one strip per category).
+    pub categories: Option<&'a [String]>,
+    /// The colouring feature's category names when it is categorical.
+    pub colour_categories: Option<&'a [String]>,
+}
+
+/// Most category strips labelled on the axis; more are drawn but only every k-th is named.
+const MAX_LABELS: usize = 24;
+
+/// The x position of a categorical value: its strip's centre plus a deterministic jitter, so
+/// the strip's density shows and reruns draw the same picture.
+fn strip_x(code: f32, n: usize) -> f64 {
+    f64::from(code) + (((n * 7919) % 41) as f64 / 40.0 - 0.5) * 0.56
 }
 
 pub fn svg(p: &Scatter<'_>, palette: Palette) -> String {
@@ -32,7 +45,19 @@ pub fn svg(p: &Scatter<'_>, palette: Palette) -> String {
         p.y.iter()
             .map(|&v| f64::from(v))
             .fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
-    let x = Linear::new(xlo, xhi, left, width - right).nice();
+    // A categorical feature gets one strip per category code, in code order.
+    let strips = p.categories.map(|names| {
+        let top_code = if xhi.is_finite() {
+            xhi.max(0.0) as usize + 1
+        } else {
+            0
+        };
+        names.len().max(top_code).max(1)
+    });
+    let x = match strips {
+        Some(n) => Linear::new(-0.5, n as f64 - 0.5, left, width - right),
+        None => Linear::new(xlo, xhi, left, width - right).nice(),
+    };
     let y = Linear::new(ylo, yhi, height - bottom, top).nice();
     let missing = p.x.iter().filter(|v| v.is_none()).count();
     let desc = format!(
@@ -71,7 +96,34 @@ pub fn svg(p: &Scatter<'_>, palette: Palette) -> String {
     ));
     let zero = y.at(0.0);
     s.line(left, zero, width - right, zero, "#bbb");
-    s.x_axis(&x, height - bottom, p.feature);
+    match (strips, p.categories) {
+        (Some(n), Some(names)) => {
+            s.line(x.p0, height - bottom, x.p1, height - bottom, "#333");
+            let every = n.div_ceil(MAX_LABELS);
+            for code in (0..n).step_by(every) {
+                let px = x.at(code as f64);
+                s.line(px, height - bottom, px, height - bottom + 4.0, "#333");
+                let label = category_label(names, Some(code as f32));
+                s.text(
+                    px,
+                    height - bottom + 16.0,
+                    "middle",
+                    r##"fill="#333""##,
+                    &super::svg::clip(&label, 14),
+                );
+            }
+            s.text(
+                (x.p0 + x.p1) / 2.0,
+                height - bottom + 34.0,
+                "middle",
+                r##"fill="#333""##,
+                &format!("{} (categories)", p.feature),
+            );
+        }
+        _ => {
+            s.x_axis(&x, height - bottom, p.feature);
+        }
+    }
     if missing > 0 {
         s.text(
             left - 60.0,
@@ -92,12 +144,17 @@ pub fn svg(p: &Scatter<'_>, palette: Palette) -> String {
                     (Some(c), Some((lo, hi))) => Some((f64::from(c) - lo) / (hi - lo).max(1e-12)),
                     _ => None,
                 };
-                let fill = if p.colour.is_some() {
-                    value_colour(palette, t)
-                } else {
-                    super::colour::contribution_colours(palette).1.to_owned()
+                let fill = match (p.colour, p.colour_categories) {
+                    (Some(_), Some(_)) => category_colour(colour_value).to_owned(),
+                    (Some(_), None) => value_colour(palette, t),
+                    (None, _) => super::colour::contribution_colours(palette).1.to_owned(),
                 };
-                (x.at(f64::from(v)), fill)
+                let at = if strips.is_some() {
+                    strip_x(v, n)
+                } else {
+                    f64::from(v)
+                };
+                (x.at(at), fill)
             }
             // Spread missing rows a little so their count is visible.
             None => (
@@ -106,12 +163,19 @@ pub fn svg(p: &Scatter<'_>, palette: Palette) -> String {
             ),
         };
         let row = p.rows.get(n).copied().unwrap_or(0);
-        let shown = value.map_or("missing".to_owned(), |v| format::value(f64::from(v)));
+        let shown = match p.categories {
+            Some(names) => esc(&category_label(names, value)),
+            None => value.map_or("missing".to_owned(), |v| format::value(f64::from(v))),
+        };
         let partner = match p.colour {
             Some((name, _)) => format!(
                 ", {} = {}",
                 esc(name),
-                colour_value.map_or("missing".to_owned(), |c| format::value(f64::from(c)))
+                match p.colour_categories {
+                    Some(names) => esc(&category_label(names, colour_value)),
+                    None =>
+                        colour_value.map_or("missing".to_owned(), |c| format::value(f64::from(c))),
+                }
             ),
             None => String::new(),
         };
@@ -124,7 +188,9 @@ pub fn svg(p: &Scatter<'_>, palette: Palette) -> String {
         );
     }
     s.raw(&dots);
-    if let Some((name, _)) = p.colour {
+    if let Some((name, _)) = p.colour
+        && p.colour_categories.is_none()
+    {
         colour_bar(
             &mut s,
             width - right + 24.0,
@@ -159,6 +225,8 @@ mod tests {
                 y: &y,
                 rows: &[4, 5, 6],
                 colour: Some(("income", &c)),
+                categories: None,
+                colour_categories: None,
             },
             Palette::RedBlue,
         );
@@ -167,5 +235,43 @@ mod tests {
         assert!(out.contains(r##"fill="#9a9a9a" fill-opacity="0.85"><title>row 5"##));
         assert!(out.contains(">missing</text>"));
         assert!(out.contains("SHAP value for age"));
+    }
+
+    #[test]
+    fn a_categorical_feature_is_drawn_as_one_strip_per_category_with_its_names() {
+        let names = ["Lyon".to_owned(), "Nice".to_owned(), "Paris".to_owned()];
+        let x = [Some(0.0), Some(2.0), Some(2.0), None];
+        let y = [0.5, -0.25, -0.3, 0.0];
+        let out = svg(
+            &Scatter {
+                feature: "city",
+                x: &x,
+                y: &y,
+                rows: &[0, 1, 2, 3],
+                colour: None,
+                categories: Some(&names),
+                colour_categories: None,
+            },
+            Palette::RedBlue,
+        );
+        assert_eq!(out.matches("<circle").count(), 4);
+        for name in ["Lyon", "Nice", "Paris"] {
+            assert!(
+                out.contains(&format!(">{name}</text>")),
+                "axis names {name}"
+            );
+        }
+        assert!(out.contains("<title>row 1: city = Paris, SHAP"));
+        assert!(out.contains("city (categories)"));
+        // Rows of one category stay within their strip: Paris (code 2) dots sit right of
+        // the Lyon strip's centre.
+        let cx = |row: u64| -> f64 {
+            let at = out.find(&format!("<title>row {row}:")).unwrap();
+            let start = out[..at].rfind("cx=\"").unwrap() + 4;
+            out[start..].split('"').next().unwrap().parse().unwrap()
+        };
+        let strip = (760.0 - 90.0 - 110.0) / 3.0;
+        assert!((cx(1) - cx(2)).abs() < strip * 0.6);
+        assert!(cx(1) - cx(0) > strip);
     }
 }

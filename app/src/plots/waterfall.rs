@@ -11,12 +11,13 @@ use std::fmt::Write;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     pub label: String,
-    pub value: Option<f64>,
+    /// The feature's value as shown (a number, or a category's name); `None` when missing.
+    pub value: Option<String>,
     pub shap: f64,
 }
 
 /// The `n` largest |SHAP| features, largest first, and the rest summed into one step.
-pub fn steps(names: &[String], values: &[Option<f64>], shap: &[f64], n: usize) -> Vec<Step> {
+pub fn steps(names: &[String], values: &[Option<String>], shap: &[f64], n: usize) -> Vec<Step> {
     let mut order: Vec<usize> = (0..shap.len().min(names.len())).collect();
     order.sort_by(|&a, &b| shap[b].abs().total_cmp(&shap[a].abs()).then(a.cmp(&b)));
     let mut out: Vec<Step> = order
@@ -24,7 +25,7 @@ pub fn steps(names: &[String], values: &[Option<f64>], shap: &[f64], n: usize) -
         .take(n)
         .map(|&i| Step {
             label: names[i].clone(),
-            value: values.get(i).copied().flatten(),
+            value: values.get(i).cloned().flatten(),
             shap: shap[i],
         })
         .collect();
@@ -40,9 +41,9 @@ pub fn steps(names: &[String], values: &[Option<f64>], shap: &[f64], n: usize) -
 }
 
 fn value_label(step: &Step, is_rest: bool) -> String {
-    match (is_rest, step.value) {
+    match (is_rest, &step.value) {
         (true, _) => step.label.clone(),
-        (false, Some(v)) => format!("{} = {}", step.label, format::value(v)),
+        (false, Some(v)) => format!("{} = {v}", step.label),
         (false, None) => format!("{} = missing", step.label),
     }
 }
@@ -157,7 +158,7 @@ pub fn waterfall(steps: &[Step], base: f64, colours: (&str, &str), row: u64) -> 
 /// from the right down to it.
 pub fn force(
     names: &[String],
-    values: &[Option<f64>],
+    values: &[Option<String>],
     shap: &[f64],
     base: f64,
     colours: (&str, &str),
@@ -208,9 +209,9 @@ pub fn force(
         };
         let v = values
             .get(i)
-            .copied()
+            .cloned()
             .flatten()
-            .map_or("missing".to_owned(), format::value);
+            .unwrap_or_else(|| "missing".to_owned());
         let label = format!("{} = {v}", names[i]);
         s.raw(&format!(
             r##"<g class="force" tabindex="0"><title>{}: SHAP {}</title><polygon points="{points}" fill="{fill}" stroke="#fff" stroke-width="0.8"/></g>"##,
@@ -283,7 +284,7 @@ mod tests {
     fn steps_keep_the_largest_contributions_and_sum_the_rest() {
         let st = steps(
             &names(),
-            &[Some(1.0), None, Some(3.0), Some(4.0)],
+            &[Some("1".into()), None, Some("3".into()), Some("4".into())],
             &[0.1, -0.9, 0.5, -0.05],
             2,
         );
@@ -297,7 +298,7 @@ mod tests {
     fn the_waterfall_runs_from_the_base_value_to_the_prediction() {
         let st = steps(
             &names(),
-            &[Some(1.0), None, Some(3.0), Some(4.0)],
+            &[Some("1".into()), None, Some("3".into()), Some("4".into())],
             &[0.1, -0.9, 0.5, -0.05],
             9,
         );
@@ -312,7 +313,7 @@ mod tests {
     fn the_force_plot_draws_every_nonzero_contribution_in_its_colour() {
         let out = force(
             &names(),
-            &[Some(1.0); 4],
+            &vec![Some("1".to_string()); 4],
             &[0.1, -0.9, 0.0, 0.4],
             0.0,
             ("#f00", "#00f"),

@@ -67,6 +67,22 @@ pub async fn job_row(
     .map_err(|e| ReadError::Internal(format!("reading the row failed: {e}")))?
 }
 
+/// The category a categorical feature's code stands for: its name, or words for a category
+/// the model never saw (the cell's own text is not kept once it became a code).
+fn category_name(model: &Ensemble, feature: usize, code: f64) -> Option<String> {
+    let names = &model.categories_of(feature)?.names;
+    if names.is_empty() || code.is_nan() {
+        return None;
+    }
+    let name = (code >= 0.0 && code.fract() == 0.0)
+        .then(|| names.get(code as usize))
+        .flatten();
+    Some(
+        name.cloned()
+            .unwrap_or_else(|| "(a category the model never saw)".into()),
+    )
+}
+
 /// The row's answer from its feature values (model order) and its SHAP line.
 fn assemble(model: &Ensemble, i: u64, values: &[f64], line: &[f64]) -> JobRow {
     let (f, k) = (model.num_features, model.num_outputs);
@@ -75,6 +91,7 @@ fn assemble(model: &Ensemble, i: u64, values: &[f64], line: &[f64]) -> JobRow {
             name: model.feature_name(j),
             value: (!values[j].is_nan()).then_some(values[j]),
             shap: (0..k).map(|o| line[o * (f + 1) + j]).collect(),
+            category: category_name(model, j, values[j]),
         })
         .collect();
     let mut margin = vec![0.0; k];

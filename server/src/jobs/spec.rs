@@ -33,6 +33,11 @@ pub struct JobSpec {
     /// next to the SHAP blob (see [`JobSpec::interactions_key`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub interactions: bool,
+    /// What the submit check noticed about the inputs (unseen categories and how they are
+    /// routed), shown with the job. Derived from the inputs alone, so a resubmit with the same
+    /// key builds the same text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -145,6 +150,7 @@ mod tests {
             background_rows: None,
             results,
             interactions: false,
+            notes: Vec::new(),
         }
     }
 

@@ -104,8 +104,17 @@ pub async fn submit(
         )));
     };
     let (columns, rows_total) = (summary.columns.clone(), summary.rows);
+    let text = crate::uploads::describe::engine_text_columns(summary);
 
-    let headers = header_for(uploads, model.0, columns, request.interactions).await?;
+    let headers = header_for(
+        uploads,
+        model.0,
+        columns,
+        text,
+        request.interactions,
+        background_rows.is_some(),
+    )
+    .await?;
 
     let prefix = results_prefix(
         key.as_ref().map(IdempotencyKey::as_str),
@@ -123,6 +132,7 @@ pub async fn submit(
         background_rows,
         results: prefix,
         interactions: request.interactions,
+        notes: headers.notes,
     };
     uploads
         .blobs
@@ -196,6 +206,8 @@ struct Headers {
     interactions: Option<String>,
     /// Interaction values a row yields: outputs × (features + 1)².
     interaction_values_per_row: u64,
+    /// The compatibility check's notes (unseen categories).
+    notes: Vec<String>,
 }
 
 /// Matches the data's columns against the model with the engine's rules and returns the
@@ -204,7 +216,9 @@ async fn header_for(
     uploads: &UploadService,
     model: UploadId,
     columns: Vec<String>,
+    text: Vec<shaplab::describe::TextColumn>,
     interactions: bool,
+    interventional: bool,
 ) -> Result<Headers, SubmitError> {
     tokio::fs::create_dir_all(&uploads.scratch)
         .await
@@ -222,6 +236,14 @@ async fn header_for(
             tokio::task::spawn_blocking(move || {
                 let model = shaplab::Ensemble::from_path(&path)?;
                 let map = shaplab::ColumnMap::new(&columns, &model)?;
+                let notes = shaplab::compat::check_columns(&model, &map, &text)?;
+                if !interventional
+                    && let Some(why) = shaplab::compat::path_dependent_refusal(&model)
+                {
+                    return Err(shaplab::Error::Unsupported(format!(
+                        "{why}: send \"background_rows\" (e.g. 100)"
+                    )));
+                }
                 let k = model.num_outputs;
                 let f1 = model.num_features as u64 + 1;
                 Ok::<_, shaplab::Error>(Headers {
@@ -229,6 +251,7 @@ async fn header_for(
                     interactions: interactions
                         .then(|| shaplab::output::interaction_header(&map.names, k)),
                     interaction_values_per_row: k as u64 * f1 * f1,
+                    notes,
                 })
             })
             .await
@@ -249,6 +272,7 @@ async fn header_for(
         Ok(Err(shaplab::Error::MissingColumns(missing))) => {
             Err(SubmitError::Incompatible { missing })
         }
+        Ok(Err(shaplab::Error::Unsupported(m))) => Err(SubmitError::Unsupported(m)),
         Ok(Err(e)) if e.is_user_error() => Err(SubmitError::InvalidInput(e.to_string())),
         Ok(Err(e)) => Err(SubmitError::Internal(e.to_string())),
         Err(join) => Err(SubmitError::Internal(format!(

@@ -334,6 +334,9 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
             .map(|p| histogram(p, HISTOGRAM_BINS))
             .collect(),
         interactions: pairs.as_ref().and_then(|p| p.summary(&ranked)),
+        categories: (0..f)
+            .map(|i| model.categories_of(i).map(|c| c.names.clone()))
+            .collect(),
     })
 }
 

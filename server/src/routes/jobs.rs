@@ -291,6 +291,7 @@ pub fn view(status: &JobStatus) -> Job {
                 output: spec.output,
                 background_rows: spec.background_rows,
                 interactions: spec.interactions,
+                notes: spec.notes,
             }),
     }
 }

@@ -9,5 +9,7 @@ pub fn looks_like_onnx(bytes: &[u8]) -> bool {
 }
 
 pub fn from_protobuf(_bytes: &[u8]) -> Result<Ensemble> {
-    Err(Error::Unsupported("ONNX models are not supported yet".into()))
+    Err(Error::Unsupported(
+        "ONNX models are not supported yet".into(),
+    ))
 }

@@ -4,5 +4,7 @@ use super::Ensemble;
 use crate::error::{Error, Result};
 
 pub fn from_zip(_bytes: &[u8]) -> Result<Ensemble> {
-    Err(Error::Unsupported("skops files are not supported yet".into()))
+    Err(Error::Unsupported(
+        "skops files are not supported yet".into(),
+    ))
 }
