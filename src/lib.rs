@@ -37,6 +37,8 @@ pub mod output;
 pub mod rng;
 
 pub use cli::{ExplainArgs, RunSummary, run_explain};
+// TEMP until the Parquet reader lands.
+pub use data::CsvRows as DataRows;
 pub use data::{ColumnMap, CsvRows, Matrix};
 pub use error::{Error, Result};
 pub use explain::{

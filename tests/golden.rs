@@ -5,8 +5,11 @@
 //! least 1). XGBoost computes SHAP in float32, so its own values carry ~1e-7 relative rounding
 //! per tree; the engine computes in f64.
 
+mod support;
+
 use shaplab::{Background, CsvRows, Ensemble, Matrix, Output};
 use std::path::{Path, PathBuf};
+use support::reference::{compare, read_matrix};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -63,50 +66,8 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-/// A headerless numeric CSV as written by numpy.savetxt.
-fn read_matrix(path: &Path) -> Vec<Vec<f64>> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect())
-        .collect()
-}
-
 fn load_rows(path: &Path, model: &Ensemble) -> Matrix {
     CsvRows::open(path, model).unwrap().read_all().unwrap()
-}
-
-/// Compare flat values against a reference matrix; returns a description of the worst miss.
-fn compare(label: &str, ours: &[f64], reference: &[Vec<f64>], rel: f64) -> Result<(), String> {
-    let flat: Vec<f64> = reference.iter().flatten().copied().collect();
-    if flat.len() != ours.len() {
-        return Err(format!(
-            "{label}: {} values, reference has {}",
-            ours.len(),
-            flat.len()
-        ));
-    }
-    let scale = flat.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    let tol = rel
-        * scale
-        * if std::env::var("GOLDEN_STRICT").is_ok() {
-            0.0
-        } else {
-            1.0
-        };
-    let (worst, at) = ours
-        .iter()
-        .zip(&flat)
-        .enumerate()
-        .map(|(i, (a, b))| ((a - b).abs(), i))
-        .fold((0.0, 0), |acc, x| if x.0 > acc.0 { x } else { acc });
-    if worst > tol || ours.iter().any(|v| !v.is_finite()) {
-        return Err(format!(
-            "{label}: worst |diff| {worst:e} at index {at} (ours {}, reference {}), tolerance {tol:e}",
-            ours[at], flat[at]
-        ));
-    }
-    Ok(())
 }
 
 fn run_all(check: impl Fn(&Case) -> Result<(), String>) {

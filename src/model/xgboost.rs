@@ -307,8 +307,9 @@ fn read_categories(
     let unseen_code = |names: usize| Categories {
         names: Vec::new(),
         unseen: names as f64,
-        unseen_rule: "routed as a code no split holds (left at every categorical split, as XGBoost \
-                      routes a code outside its training categories; its Python API refuses unseen names)",
+        unseen_rule: "routed as a category outside every split's set (left at each categorical \
+                      split, as XGBoost routes a code it was not trained on); XGBoost's own pandas \
+                      path would silently read such a word as the nearest known word below it, or refuse",
     };
     let mut out: Vec<Option<Categories>> = vec![None; num_features];
     if let Some(types) = learner.get("feature_types") {

@@ -2,6 +2,8 @@
 //! brute-force Shapley values from the definitions (the oracle every explainer is held to).
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod reference;
+
 use shaplab::model::{MissingType, Split, TreeBuilder};
 use shaplab::rng::SplitMix64;
 use shaplab::{Ensemble, Link, Matrix, ModelFormat, Tree};
