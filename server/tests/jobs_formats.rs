@@ -1,0 +1,167 @@
+//! The model formats beyond numeric XGBoost/LightGBM through the whole service: upload
+//! descriptions, the submit check, a job's values (equal to `shaplab explain`, byte for byte),
+//! the summary and the row explorer — on categorical models with category words in the CSV.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::backend::Backend;
+use support::jobs::{app, cli_csv, get, get_json, wait_for_success};
+use support::{TestApp, fixture, upload_to};
+
+/// Uploads a file and returns the whole answer (the record with its description).
+async fn upload_record(app: &TestApp, kind: &str, path: &str) -> Value {
+    let bytes = std::fs::read(fixture(path)).expect("fixture");
+    let name = path.rsplit('/').next().unwrap_or(path).to_owned();
+    let form = reqwest::multipart::Form::new()
+        .text("kind", kind.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name),
+        );
+    let response = reqwest::Client::new()
+        .post(app.url("/api/uploads"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), StatusCode::CREATED, "{path}");
+    response.json().await.expect("JSON")
+}
+
+async fn submit(app: &TestApp, body: &Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(app.url("/api/jobs"))
+        .json(body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    (status, response.json().await.expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_categorical_lightgbm_model_with_a_csv_of_words_explains_like_the_cli() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    let model = upload_record(&app, "model", "lgb_cat_binary/model.txt").await;
+    let data = upload_record(&app, "data", "lgb_cat_binary/data.csv").await;
+
+    // The descriptions name the categorical features with their categories, and the words.
+    let categorical = &model["summary"]["categorical"];
+    let city = categorical
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "city")
+        .expect("city is categorical");
+    assert_eq!(city["categories"][0], "paris");
+    assert_eq!(model["summary"]["covers"], "model");
+    let text = data["summary"]["text_columns"].as_array().unwrap();
+    assert!(text.iter().any(|t| t["name"] == "city"), "{text:?}");
+
+    let (status, job) = submit(&app, &json!({"model": model["id"], "data": data["id"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    wait_for_success(&app, &id, Duration::from_secs(60)).await;
+
+    let (status, csv) = get(&app, &format!("/api/jobs/{id}/shap.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    let cli = cli_csv(
+        &fixture("lgb_cat_binary/model.txt"),
+        &fixture("lgb_cat_binary/data.csv"),
+    )
+    .await;
+    assert_eq!(csv, cli, "the job's CSV equals shaplab explain's");
+
+    // The summary carries the category names; the row explorer shows a row's category.
+    let (_, summary) = get_json(&app, &format!("/api/jobs/{id}/summary")).await;
+    let features = summary["features"].as_array().unwrap();
+    let at = features.iter().position(|f| f == "city").unwrap();
+    assert_eq!(summary["categories"][at][0], "paris");
+    let first_city = std::fs::read_to_string(fixture("lgb_cat_binary/data.csv"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(csv_column(&fixture("lgb_cat_binary/data.csv"), "city"))
+        .unwrap()
+        .to_owned();
+    let (_, row) = get_json(&app, &format!("/api/jobs/{id}/rows/0")).await;
+    let shown = row["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "city")
+        .unwrap();
+    if first_city.is_empty() {
+        assert!(shown["value"].is_null());
+    } else {
+        assert_eq!(shown["category"], first_city.as_str());
+    }
+}
+
+fn csv_column(path: &std::path::Path, name: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == name)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn words_in_a_column_a_numeric_model_reads_are_refused_at_submit_naming_the_column() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 0).await;
+    let model = upload_to(
+        &app.url(""),
+        "model",
+        "model.json",
+        std::fs::read(fixture("xgb_reg_d3/model.json")).unwrap(),
+    )
+    .await;
+    let mut csv = std::fs::read_to_string(fixture("xgb_reg_d3/data.csv")).unwrap();
+    // The second data row's first cell becomes a word.
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    let rest = lines[2].split_once(',').unwrap().1.to_owned();
+    lines[2] = format!("old,{rest}");
+    csv = lines.join("\n") + "\n";
+    let data = upload_to(&app.url(""), "data", "data.csv", csv.into_bytes()).await;
+    let (status, body) = submit(&app, &json!({"model": model, "data": data})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "invalid_data");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("column \"age\" holds words (\"old\" in row 2)")
+            && message.contains("uses it as a number"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_the_model_never_saw_are_counted_on_the_job() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    let model = upload_record(&app, "model", "lgb_cat_binary/model.txt").await;
+    let data = upload_record(&app, "data", "lgb_cat_binary/data_unseen.csv").await;
+    let (status, job) = submit(&app, &json!({"model": model["id"], "data": data["id"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let notes = job["inputs"]["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let note = notes[0].as_str().unwrap();
+    assert!(note.starts_with("city: "), "{note}");
+    assert!(
+        note.contains("never saw") && note.contains("missing"),
+        "{note}"
+    );
+    let id = job["id"].as_str().unwrap();
+    wait_for_success(&app, id, Duration::from_secs(60)).await;
+    let (_, again) = get_json(&app, &format!("/api/jobs/{id}")).await;
+    assert_eq!(again["inputs"]["notes"], job["inputs"]["notes"]);
+}
