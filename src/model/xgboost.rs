@@ -306,6 +306,7 @@ fn read_categories(
         unseen: names as f64,
         unseen_rule: "routed as a code no split holds (left at every categorical split, as XGBoost \
                       routes a code outside its training categories; its Python API refuses unseen names)",
+        hashed: None,
     };
     let mut out: Vec<Option<Categories>> = vec![None; num_features];
     if let Some(types) = learner.get("feature_types") {
