@@ -36,6 +36,8 @@ pub fn check_columns(
                     column.first_text_row
                 )));
             }
+            // CatBoost routes by the text's hash: any word can be read, even without names.
+            Some(c) if c.names.is_empty() && c.hashed.is_some() => {}
             Some(c) if c.names.is_empty() => {
                 return Err(Error::InvalidData(format!(
                     "column {name:?} holds words ({example:?} in row {}), but the model was trained \

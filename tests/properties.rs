@@ -6,7 +6,7 @@
 mod support;
 
 use shaplab::model::{MissingType, Split, TreeBuilder};
-use shaplab::{Background, Ensemble, Link, Matrix, ModelFormat, Output, Tree};
+use shaplab::{Background, Ensemble, Matrix, Output, Tree};
 use support::{Rng, brute_shapley, cond_expectation, ensemble, random_rows, random_tree};
 
 #[test]

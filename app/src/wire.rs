@@ -206,6 +206,10 @@ pub struct CategoricalFeature {
     pub categories: Vec<String>,
     /// How a category the model never saw is routed, in words.
     pub unseen_rule: String,
+    /// True when cells may hold words although `categories` is empty (CatBoost reads a
+    /// category by the hash of its text).
+    #[serde(default)]
+    pub by_hash: bool,
 }
 
 /// What a data file holds.

@@ -375,6 +375,7 @@ fn read_categories(
             unseen: f64::NAN,
             unseen_rule: "treated as missing (LightGBM's pandas rule: categories it never saw become NaN, \
                           which goes right at every categorical split)",
+            hashed: None,
         });
     }
     Ok(out)

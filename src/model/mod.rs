@@ -14,6 +14,8 @@ mod xgboost;
 
 pub use tree::{MAX_CATEGORY, MAX_DEPTH, MissingType, Split, Tree, TreeBuilder, bitset_of};
 
+pub(crate) use catboost::cat_feature_hash;
+
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -77,7 +79,7 @@ fn from_json(bytes: &[u8]) -> Result<Ensemble> {
         || doc.get("oblivious_trees").is_some()
         || doc.get("model_info").is_some()
     {
-        catboost::from_document(&doc)
+        catboost::from_document(doc)
     } else {
         Err(Error::UnknownFormat(format!(
             "a JSON file that is neither an XGBoost model (no \"learner\") nor a CatBoost model \
@@ -121,6 +123,10 @@ pub struct Categories {
     pub unseen: f64,
     /// How the unseen rule reads in words, for notes and reports.
     pub unseen_rule: &'static str,
+    /// CatBoost only: a cell's code is the position of its hash (`cat_feature_hash`) in this
+    /// list, because CatBoost routes by the hash of the text and its file may store no names;
+    /// `names` then only label the codes. `None` for every other library.
+    pub hashed: Option<Vec<u32>>,
 }
 
 /// A validated tree ensemble: per-output trees, a base margin per output, and the link.

@@ -62,7 +62,7 @@ pub const MAX_CATEGORY: u32 = 1 << 16;
 /// member of the LSB-first bitset `words`.
 #[inline]
 fn in_set(words: &[u32], x: f64) -> bool {
-    if !(x >= 0.0) {
+    if x.is_nan() || x < 0.0 {
         return false;
     }
     let code = x as u64;

@@ -310,6 +310,7 @@ fn read_categories(
         unseen_rule: "routed as a category outside every split's set (left at each categorical \
                       split, as XGBoost routes a code it was not trained on); XGBoost's own pandas \
                       path would silently read such a word as the nearest known word below it, or refuse",
+        hashed: None,
     };
     let mut out: Vec<Option<Categories>> = vec![None; num_features];
     if let Some(types) = learner.get("feature_types") {

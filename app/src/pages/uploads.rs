@@ -350,7 +350,7 @@ fn words_in_numeric_columns(m: &ModelSummary, d: &DataSummary) -> Option<String>
                 "column {} holds words (\"{example}\" in row {}), but the model uses it as a number",
                 t.name, t.first_text_row
             )),
-            Some(c) if c.categories.is_empty() => Some(format!(
+            Some(c) if c.categories.is_empty() && !c.by_hash => Some(format!(
                 "column {} holds words (\"{example}\"), but the model was trained on integer category codes",
                 t.name
             )),
@@ -385,6 +385,7 @@ mod tests {
                     name: "city".into(),
                     categories: vec!["Lyon".into(), "Paris".into()],
                     unseen_rule: "treated as missing".into(),
+                    by_hash: false,
                 }],
                 covers: "model".into(),
             }),

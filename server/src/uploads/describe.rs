@@ -27,6 +27,7 @@ pub fn describe(kind: UploadKind, file: &Path) -> Result<UploadSummary, shaplab:
                             name: model.feature_name(i),
                             categories: c.names.clone(),
                             unseen_rule: c.unseen_rule.to_owned(),
+                            by_hash: c.hashed.is_some(),
                         })
                     })
                     .collect(),
