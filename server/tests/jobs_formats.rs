@@ -165,3 +165,31 @@ async fn categories_the_model_never_saw_are_counted_on_the_job() {
     let (_, again) = get_json(&app, &format!("/api/jobs/{id}")).await;
     assert_eq!(again["inputs"]["notes"], job["inputs"]["notes"]);
 }
+
+/// A fixture model and data file explained by a job (with `extra` request fields), then
+/// compared with `shaplab explain` (with `cli` options) byte for byte.
+async fn job_equals_cli(app: &TestApp, model: &str, data: &str, extra: Value, cli: &[&str]) {
+    let m = upload_record(app, "model", model).await;
+    let d = upload_record(app, "data", data).await;
+    let mut body = json!({"model": m["id"], "data": d["id"]});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let (status, job) = submit(app, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{model}: {job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    wait_for_success(app, &id, Duration::from_secs(60)).await;
+    let (status, csv) = get(app, &format!("/api/jobs/{id}/shap.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    let expected =
+        support::jobs::cli_csv_with(&fixture(model), &fixture(data), cli).await;
+    assert_eq!(csv, expected, "{model}: the job's CSV equals shaplab explain's");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catboost_models_explain_through_a_job_like_the_cli() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    job_equals_cli(&app, "cb_logloss_onehot/model.json", "cb_logloss_onehot/data.csv", json!({}), &[]).await;
+    job_equals_cli(&app, "cb_multiclass/model.json", "cb_multiclass/data.csv", json!({}), &[]).await;
+}
