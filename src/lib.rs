@@ -10,7 +10,10 @@
 //!   and the loaders: XGBoost JSON/UBJSON (`model/xgboost`, with a bounded UBJSON reader in
 //!   `model/ubjson` over the shared document tree in `model/value`), LightGBM text
 //!   (`model/lightgbm`) and CatBoost JSON (`model/catboost`: oblivious trees expanded in the
-//!   order CatBoost's SHAP walks them, one-hot categories matched by CatBoost's own hash).
+//!   order CatBoost's SHAP walks them, one-hot categories matched by CatBoost's own hash),
+//!   and scikit-learn trees, forests and boosting saved with skops
+//!   (`model/skops`: a capped in-memory zip, `.npy` arrays, and an allowlisted schema walk that
+//!   executes nothing).
 //! - `data`: CSV rows streamed in blocks and matched to the model's features by name.
 //! - `describe`: a data file's columns, rows and missing cells, before a model is chosen.
 //! - `explain`: SHAP values of row blocks. Path-dependent TreeSHAP runs as Linear TreeSHAP

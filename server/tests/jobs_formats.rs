@@ -181,15 +181,31 @@ async fn job_equals_cli(app: &TestApp, model: &str, data: &str, extra: Value, cl
     wait_for_success(app, &id, Duration::from_secs(60)).await;
     let (status, csv) = get(app, &format!("/api/jobs/{id}/shap.csv")).await;
     assert_eq!(status, StatusCode::OK);
-    let expected =
-        support::jobs::cli_csv_with(&fixture(model), &fixture(data), cli).await;
-    assert_eq!(csv, expected, "{model}: the job's CSV equals shaplab explain's");
+    let expected = support::jobs::cli_csv_with(&fixture(model), &fixture(data), cli).await;
+    assert_eq!(
+        csv, expected,
+        "{model}: the job's CSV equals shaplab explain's"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catboost_models_explain_through_a_job_like_the_cli() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    job_equals_cli(&app, "cb_logloss_onehot/model.json", "cb_logloss_onehot/data.csv", json!({}), &[]).await;
-    job_equals_cli(&app, "cb_multiclass/model.json", "cb_multiclass/data.csv", json!({}), &[]).await;
+    job_equals_cli(
+        &app,
+        "cb_logloss_onehot/model.json",
+        "cb_logloss_onehot/data.csv",
+        json!({}),
+        &[],
+    )
+    .await;
+    job_equals_cli(
+        &app,
+        "cb_multiclass/model.json",
+        "cb_multiclass/data.csv",
+        json!({}),
+        &[],
+    )
+    .await;
 }

@@ -12,6 +12,7 @@ mod ubjson;
 mod value;
 mod xgboost;
 
+pub use skops::{ZipLimits as SkopsLimits, from_zip_with_limits as from_skops_with_limits};
 pub use tree::{MAX_CATEGORY, MAX_DEPTH, MissingType, Split, Tree, TreeBuilder, bitset_of};
 
 pub(crate) use catboost::cat_feature_hash;
