@@ -209,3 +209,46 @@ async fn catboost_models_explain_through_a_job_like_the_cli() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scikit_learn_skops_models_explain_through_a_job_like_the_cli() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    let forest = upload_record(&app, "model", "sk_rf_clf2/model.skops").await;
+    assert_eq!(forest["summary"]["format"], "scikit-learn (skops)");
+    assert_eq!(forest["summary"]["outputs"], 2, "predict_proba per class");
+    for case in ["sk_rf_clf2", "sk_gb_clf3", "sk_hgb_clf2_cat"] {
+        job_equals_cli(
+            &app,
+            &format!("{case}/model.skops"),
+            &format!("{case}/data.csv"),
+            json!({}),
+            &[],
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_pickle_upload_is_refused_with_the_line_that_converts_it_to_skops() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 0).await;
+    let bytes = std::fs::read(fixture("sklearn_refusal/model.pkl")).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "model")
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("model.pkl"));
+    let response = reqwest::Client::new()
+        .post(app.url("/api/uploads"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_model");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("skops.io.dump(joblib.load('model.pkl'), 'model.skops')"),
+        "{message}"
+    );
+}
