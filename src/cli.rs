@@ -1,9 +1,9 @@
-//! `shaplab explain`: the engine from the command line, streaming CSV in and CSV out.
+//! `shaplab explain`: the engine from the command line, streaming CSV or Parquet in and CSV out.
 //!
 //! The server binary embeds [`ExplainArgs`] in its own clap parser and calls [`run_explain`];
 //! `examples/explain.rs` does the same for benchmarks without the server.
 
-use crate::data::{CsvRows, Matrix};
+use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::explain::{
     Background, Output, PathExplainer, interaction_values, interventional_values,
@@ -11,6 +11,7 @@ use crate::explain::{
 use crate::model::Ensemble;
 use crate::output::{RowWriter, interaction_header, shap_header};
 use crate::rng::SplitMix64;
+use crate::rows::{DataRows, RowBlocks};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,7 +32,8 @@ pub struct ExplainArgs {
     /// Model file: XGBoost JSON or UBJSON (save_model), or LightGBM text.
     #[arg(long)]
     pub model: PathBuf,
-    /// Data CSV with a header row; columns are matched to the model's features by name.
+    /// Data file: CSV with a header row, or Parquet (recognised by content, not by name);
+    /// columns are matched to the model's features by name.
     #[arg(long)]
     pub data: PathBuf,
     /// Where to write the SHAP values CSV.
@@ -40,7 +42,7 @@ pub struct ExplainArgs {
     /// Explain the raw margin or the probability (probability needs background rows).
     #[arg(long, value_enum, default_value_t = Output::Raw)]
     pub output: Output,
-    /// Background rows CSV: switches to interventional TreeSHAP against these rows.
+    /// Background rows (CSV or Parquet): switches to interventional TreeSHAP against these rows.
     #[arg(long, conflicts_with = "background_rows")]
     pub background: Option<PathBuf>,
     /// Interventional TreeSHAP against a seeded sample of this many data rows
@@ -133,7 +135,7 @@ fn explain(args: &ExplainArgs) -> Result<RunSummary> {
     let background = if interventional {
         let bg = match &args.background {
             Some(path) => {
-                let mut rows = CsvRows::open(path, &model)?;
+                let mut rows = DataRows::open(path, &model)?;
                 let mut all = Matrix::new(0, model.num_features, Vec::new())?;
                 while let Some(block) = rows.next_block(4096)? {
                     all.rows += block.rows;
@@ -154,7 +156,7 @@ fn explain(args: &ExplainArgs) -> Result<RunSummary> {
                         "--background-rows must be at least 1".into(),
                     ));
                 }
-                reservoir_sample(&mut CsvRows::open(&args.data, &model)?, n, BACKGROUND_SEED)?
+                reservoir_sample(&mut DataRows::open(&args.data, &model)?, n, BACKGROUND_SEED)?
             }
         };
         Some(Background::new(&model, bg)?)
@@ -162,8 +164,8 @@ fn explain(args: &ExplainArgs) -> Result<RunSummary> {
         None
     };
 
-    let mut data = CsvRows::open(&args.data, &model)?;
-    let names = data.map.names.clone();
+    let mut data = DataRows::open(&args.data, &model)?;
+    let names = data.map().names.clone();
     let f = model.num_features;
     let k = model.num_outputs;
     let mut out = RowWriter::create(&args.out, &shap_header(&names, k))?;
@@ -210,7 +212,7 @@ fn explain(args: &ExplainArgs) -> Result<RunSummary> {
         w.finish()?;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let mut notes = vec![data.map.describe()];
+    let mut notes = vec![data.map().describe()];
     notes.extend(model.notes.iter().cloned());
     Ok(RunSummary {
         rows,
@@ -234,8 +236,13 @@ fn explain(args: &ExplainArgs) -> Result<RunSummary> {
 }
 
 /// A seeded uniform sample of at most `n` rows in one streaming pass (reservoir sampling), kept
-/// in file order so the background does not depend on how the file was chunked.
-pub fn reservoir_sample(rows: &mut CsvRows, n: usize, seed: u64) -> Result<Matrix> {
+/// in file order so the background does not depend on how the file was chunked. Generic over
+/// the reader so a caller holding a `CsvRows` (the server) and one holding `DataRows` both fit.
+pub fn reservoir_sample<R: RowBlocks + ?Sized>(
+    rows: &mut R,
+    n: usize,
+    seed: u64,
+) -> Result<Matrix> {
     let mut rng = SplitMix64(seed);
     let mut kept: Vec<(usize, Vec<f64>)> = Vec::with_capacity(n);
     let mut seen = 0usize;

@@ -1,12 +1,16 @@
 //! What an uploaded data file holds, before any model is chosen: its columns, its rows and
 //! its missing cells, read with exactly the rules [`crate::CsvRows`] explains with, so a file
-//! described as valid here is one the explainers will read.
+//! described as valid here is one the explainers will read. Parquet files get the same summary
+//! from [`describe_parquet`] (in `crate::parquet`, next to the reader whose rules it shares);
+//! [`describe_data`] picks the format by content as [`crate::DataRows`] does.
 
 use crate::data::{is_missing, open_csv};
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// The shape of a CSV data file.
+pub use crate::parquet::describe_parquet;
+
+/// The shape of a data file (CSV or Parquet).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvSummary {
     pub columns: Vec<String>,
@@ -15,6 +19,18 @@ pub struct CsvSummary {
     /// Columns holding words (at least one non-missing cell that is not a number): category
     /// names for a categorical model, an error for a numeric feature.
     pub text_columns: Vec<TextColumn>,
+}
+
+/// The summary of a data file of either format (the CSV name predates Parquet support).
+pub type DataSummary = CsvSummary;
+
+/// Describes a CSV or Parquet file, chosen by content ([`crate::rows::is_parquet`]).
+pub fn describe_data(path: &Path) -> Result<DataSummary> {
+    if crate::rows::is_parquet(path)? {
+        describe_parquet(path)
+    } else {
+        describe_csv(path)
+    }
 }
 
 /// A column of words, with its distinct values.

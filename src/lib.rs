@@ -1,7 +1,8 @@
 //! shaplab — exact TreeSHAP for XGBoost and LightGBM models.
 //!
 //! Pure functions over plain data: no web, no Redis, no tokio. Parallel over rows with rayon.
-//! Load a model with [`Ensemble::from_path`], read rows with [`CsvRows`], explain them with
+//! Load a model with [`Ensemble::from_path`], read rows with [`DataRows`] (CSV or Parquet, told
+//! apart by content; [`CsvRows`] and [`ParquetRows`] underneath), explain them with
 //! [`shap_values`], [`interaction_values`] or [`interventional_values`].
 //!
 //! # Layout
@@ -15,6 +16,11 @@
 //!   (`model/skops`: a capped in-memory zip, `.npy` arrays, and an allowlisted schema walk that
 //!   executes nothing).
 //! - `data`: CSV rows streamed in blocks and matched to the model's features by name.
+//! - `cells`: how one cell becomes a number (category names → codes), shared by both readers.
+//! - `parquet`: Parquet rows through the low-level column readers (no Arrow), only the used
+//!   columns, seeking by row-group metadata (`parquet/column`: what each Parquet type means as
+//!   a cell; `parquet/describe`: the Parquet summary).
+//! - `rows`: `DataRows`, CSV or Parquet chosen by the file's content, and the `RowBlocks` trait.
 //! - `describe`: a data file's columns, rows and missing cells, before a model is chosen.
 //! - `explain`: SHAP values of row blocks. Path-dependent TreeSHAP runs as Linear TreeSHAP
 //!   with per-tree Gauss–Legendre quadrature and model-only precomputation (`explain/linear`),
@@ -38,11 +44,12 @@ pub mod explain;
 pub mod io;
 pub mod model;
 pub mod output;
+pub mod parquet;
 pub mod rng;
+pub mod rows;
 
+pub use self::parquet::ParquetRows;
 pub use cli::{ExplainArgs, RunSummary, run_explain};
-// TEMP until the Parquet reader lands.
-pub use data::CsvRows as DataRows;
 pub use data::{ColumnMap, CsvRows, Matrix};
 pub use error::{Error, Result};
 pub use explain::{
@@ -50,6 +57,7 @@ pub use explain::{
     shap_values,
 };
 pub use model::{Categories, Covers, Ensemble, Link, ModelFormat, Tree};
+pub use rows::{DataRows, RowBlocks, is_parquet};
 
 /// The engine's version, reported by `/api/health` and stamped on exports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
