@@ -8,8 +8,10 @@
 //! - `error`: the one typed error enum, separating bad input from engine/IO failure.
 //! - `model`: the flat tree-ensemble form every explainer uses, its validation (`model/tree`),
 //!   and the loaders: XGBoost JSON/UBJSON (`model/xgboost`, with a bounded UBJSON reader in
-//!   `model/ubjson` over the shared document tree in `model/value`) and LightGBM text
-//!   (`model/lightgbm`).
+//!   `model/ubjson` over the shared document tree in `model/value`), LightGBM text
+//!   (`model/lightgbm`) and ONNX tree ensembles (`model/onnx`: hand-written prost messages, the
+//!   graph check, onnxruntime's score rules). ONNX stores no node covers; `model/covers`
+//!   recomputes them from a dataset for path-dependent TreeSHAP.
 //! - `data`: CSV rows streamed in blocks and matched to the model's features by name.
 //! - `describe`: a data file's columns, rows and missing cells, before a model is chosen.
 //! - `explain`: SHAP values of row blocks. Path-dependent TreeSHAP runs as Linear TreeSHAP

@@ -7,7 +7,7 @@ mod support;
 
 use shaplab::model::{MissingType, Split, TreeBuilder};
 use support::{Rng, brute_shapley, cond_expectation, ensemble, random_rows, random_tree};
-use shaplab::{Background, Ensemble, Link, Matrix, ModelFormat, Output, Tree};
+use shaplab::{Background, Ensemble, Matrix, Output, Tree};
 
 #[test]
 fn path_dependent_values_equal_brute_force_shapley_values_on_random_trees() {
