@@ -14,7 +14,10 @@
 //!   order CatBoost's SHAP walks them, one-hot categories matched by CatBoost's own hash),
 //!   and scikit-learn trees, forests and boosting saved with skops
 //!   (`model/skops`: a capped in-memory zip, `.npy` arrays, and an allowlisted schema walk that
-//!   executes nothing).
+//!   executes nothing),
+//!   and ONNX tree ensembles (`model/onnx`: hand-written prost messages, the
+//!   graph check, onnxruntime's score rules). ONNX stores no node covers; `model/covers`
+//!   recomputes them from a dataset for path-dependent TreeSHAP.
 //! - `data`: CSV rows streamed in blocks and matched to the model's features by name.
 //! - `cells`: how one cell becomes a number (category names → codes), shared by both readers.
 //! - `parquet`: Parquet rows through the low-level column readers (no Arrow), only the used

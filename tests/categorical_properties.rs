@@ -19,6 +19,7 @@ fn any_split(rng: &mut Rng) -> (Split, Vec<u32>) {
         Split::Lgb(MissingType::Zero),
         Split::XgbCategory,
         Split::LgbCategory,
+        Split::InSetF32,
     ];
     let kind = kinds[rng.below(kinds.len())];
     let set = if kind.is_categorical() {
@@ -31,12 +32,13 @@ fn any_split(rng: &mut Rng) -> (Split, Vec<u32>) {
 }
 
 /// Rows whose cells are category codes 0..7 (7 and 6 outside most sets), a few negative
-/// codes, exact thresholds for the equality splits, and NaN.
+/// codes, a code-like 2.5 (in no ONNX set), exact thresholds for the equality splits, and NaN.
 fn code_rows(rng: &mut Rng, n: usize, f: usize) -> Matrix {
     let values = (0..n * f)
         .map(|_| match rng.below(10) {
             0 => f64::NAN,
             1 => -1.0,
+            2 => 2.5,
             _ => rng.below(8) as f64,
         })
         .collect();

@@ -234,9 +234,10 @@ async fn a_pickle_upload_is_refused_with_the_line_that_converts_it_to_skops() {
     let redis = Backend::start();
     let app = app(&redis, 25, 0).await;
     let bytes = std::fs::read(fixture("sklearn_refusal/model.pkl")).unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("kind", "model")
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("model.pkl"));
+    let form = reqwest::multipart::Form::new().text("kind", "model").part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name("model.pkl"),
+    );
     let response = reqwest::Client::new()
         .post(app.url("/api/uploads"))
         .multipart(form)

@@ -17,7 +17,7 @@ pub use pairs::interaction_values;
 
 use crate::data::Matrix;
 use crate::error::{Error, Result};
-use crate::model::Ensemble;
+use crate::model::{Covers, Ensemble};
 use batch::{BATCH, Batch};
 use linear::LinearTrees;
 use rayon::prelude::*;
@@ -69,6 +69,22 @@ pub(crate) fn check_shape(model: &Ensemble, rows: &Matrix) -> Result<()> {
     Ok(())
 }
 
+/// Path-dependent TreeSHAP weighs branches by node covers; a model that stores none (ONNX) has
+/// no such weights until they are recomputed from data, and a placeholder would give values that
+/// look right and mean nothing.
+pub(crate) fn check_covers(model: &Ensemble) -> Result<()> {
+    if model.covers == Covers::None {
+        return Err(Error::Unsupported(format!(
+            "the model stores no node covers ({}), so path-dependent TreeSHAP and interaction \
+             values are undefined for it: explain it interventionally against background rows \
+             (exact), or recompute covers from a dataset (the values are then labelled as \
+             describing that dataset)",
+            model.format.name()
+        )));
+    }
+    Ok(())
+}
+
 /// Path-dependent TreeSHAP values (what `shap.TreeExplainer(model).shap_values` returns, and
 /// XGBoost `pred_contribs` / LightGBM `pred_contrib`), on the raw margin scale.
 pub fn shap_values(model: &Ensemble, rows: &Matrix) -> Result<Explanation> {
@@ -96,6 +112,7 @@ impl<'m> PathExplainer<'m> {
     /// SHAP values of a block of rows (model feature order).
     pub fn explain(&self, rows: &Matrix) -> Result<Explanation> {
         let model = self.model;
+        check_covers(model)?;
         check_shape(model, rows)?;
         let f = model.num_features;
         let k = model.num_outputs;

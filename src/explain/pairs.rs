@@ -11,7 +11,7 @@
 //! the SHAP value minus the row's off-diagonal sum, as in XGBoost.
 
 use super::linear::{gauss_legendre, max_unique_features};
-use super::{check_shape, shap_values};
+use super::{check_covers, check_shape, shap_values};
 use crate::data::Matrix;
 use crate::error::Result;
 use crate::model::{Ensemble, Tree};
@@ -25,6 +25,7 @@ struct Rule {
 
 /// Interaction values for a block of rows: rows × outputs × (F+1)².
 pub fn interaction_values(model: &Ensemble, rows: &Matrix) -> Result<Vec<f64>> {
+    check_covers(model)?;
     check_shape(model, rows)?;
     let phi = shap_values(model, rows)?;
     let f = model.num_features;

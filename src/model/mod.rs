@@ -4,6 +4,7 @@
 //! was already checked by [`TreeBuilder::build`]. After that, explainers trust the structure.
 
 mod catboost;
+mod covers;
 mod lightgbm;
 mod onnx;
 mod skops;
@@ -12,6 +13,7 @@ mod ubjson;
 mod value;
 mod xgboost;
 
+pub use covers::UNREACHED_COVER;
 pub use skops::{ZipLimits as SkopsLimits, from_zip_with_limits as from_skops_with_limits};
 pub use tree::{MAX_CATEGORY, MAX_DEPTH, MissingType, Split, Tree, TreeBuilder, bitset_of};
 

@@ -30,12 +30,19 @@ pub enum Split {
     /// LightGBM categorical: a code in the node's set goes left; NaN, negative and other codes
     /// go right (the default side does not apply).
     LgbCategory,
+    /// ONNX set membership on category codes (onnxmltools' chains of `BRANCH_EQ`, ml opset 5's
+    /// `BRANCH_MEMBER`): left iff `x as f32` is a whole number in the node's set — `2.5` is in
+    /// no set of codes, as no `x == c` test holds for it. NaN goes to the default side.
+    InSetF32,
 }
 
 impl Split {
     /// True for splits that test set membership of a category code.
     pub fn is_categorical(self) -> bool {
-        matches!(self, Split::XgbCategory | Split::LgbCategory)
+        matches!(
+            self,
+            Split::XgbCategory | Split::LgbCategory | Split::InSetF32
+        )
     }
 }
 
@@ -267,6 +274,14 @@ impl Tree {
                 }
             }
             Split::LgbCategory => in_set(self.category_set(node), x),
+            Split::InSetF32 => {
+                if x.is_nan() {
+                    self.default_left[node]
+                } else {
+                    let v = x as f32;
+                    v.fract() == 0.0 && in_set(self.category_set(node), v as f64)
+                }
+            }
         }
     }
 
@@ -315,7 +330,7 @@ impl Tree {
                     *l = v <= t;
                 }
             }
-            Split::EqF32 | Split::XgbCategory | Split::LgbCategory => {
+            Split::EqF32 | Split::XgbCategory | Split::LgbCategory | Split::InSetF32 => {
                 for (l, &x) in pairs {
                     *l = self.goes_left(node, x);
                 }
