@@ -41,7 +41,8 @@ unit:
 	$(CARGO) test --workspace
 	SHAPLAB_TEST_REDIS=cluster $(CARGO) test -p server $(addprefix --test ,$(CLUSTER_SUITES))
 
-## make bench: the engine against xgboost/LightGBM pred_contribs and the treeshap crate (W1)
+## make bench: the engine against xgboost/LightGBM pred_contribs and the treeshap crate (W1, LW),
+## then categorical XGBoost/LightGBM (CW, CL) and a skops random forest against shap (RF)
 bench:
 	./scripts/bench.sh
 

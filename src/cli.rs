@@ -52,6 +52,10 @@ pub struct ExplainArgs {
     /// Also write path-dependent interaction values to this CSV.
     #[arg(long)]
     pub interactions: Option<PathBuf>,
+    /// Recompute the model's node covers from the --data rows before path-dependent
+    /// TreeSHAP: for models that store none (ONNX), whose values are then labelled as such.
+    #[arg(long, conflicts_with_all = ["background", "background_rows"])]
+    pub covers_from_data: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -121,7 +125,12 @@ pub fn run_explain(args: &ExplainArgs) -> Result<RunSummary> {
 
 fn explain(args: &ExplainArgs) -> Result<RunSummary> {
     let start = Instant::now();
-    let model = Ensemble::from_path(&args.model)?;
+    let mut model = Ensemble::from_path(&args.model)?;
+    if args.covers_from_data {
+        let rows = DataRows::open(&args.data, &model)?.read_all()?;
+        model.recompute_covers(&rows, "the data file")?;
+    }
+    let model = model;
     let interventional = args.background.is_some()
         || args.background_rows.is_some()
         || args.output == Output::Probability;

@@ -223,6 +223,7 @@ fn shaplab_explain_reads_parquet_data_and_background_like_csv() {
             background: None,
             background_rows,
             interactions: None,
+            covers_from_data: false,
             threads: Some(1),
         })
         .unwrap();

@@ -272,6 +272,10 @@ pub struct JobRequest {
     /// `shaplab explain --background-rows`); `probability` without it uses 100.
     #[serde(default)]
     pub background_rows: Option<u64>,
+    /// `"data"`: recompute the node covers from the job's data rows before path-dependent
+    /// TreeSHAP (for models that store none, such as ONNX; as `shaplab explain --covers-from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covers: Option<String>,
 }
 
 /// A job's lifecycle, as the page sees it.
@@ -341,6 +345,10 @@ pub struct JobInputs {
     pub background_rows: Option<u64>,
     #[serde(default)]
     pub interactions: bool,
+    /// True when path-dependent TreeSHAP used covers recomputed from the job's data rather
+    /// than covers stored in the model (labelled so on the page).
+    #[serde(default)]
+    pub covers_from_data: bool,
     /// What the analyst should know about how the inputs were read (categories the model
     /// never saw and how they were routed, recomputed covers).
     #[serde(default)]

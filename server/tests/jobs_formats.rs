@@ -253,3 +253,67 @@ async fn a_pickle_upload_is_refused_with_the_line_that_converts_it_to_skops() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_onnx_model_is_explained_interventionally_or_with_covers_recomputed_from_the_data() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    let model = upload_record(&app, "model", "onnx_gb_clf2/model.onnx").await;
+    assert_eq!(model["summary"]["covers"], "none");
+    let data = upload_record(&app, "data", "onnx_gb_clf2/data.csv").await;
+    // Path-dependent without covers is refused before anything is queued, saying what to do.
+    let (status, body) = submit(&app, &json!({"model": model["id"], "data": data["id"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "unsupported");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("stores no node covers") && message.contains("background_rows"));
+
+    let (m, d) = ("onnx_gb_clf2/model.onnx", "onnx_gb_clf2/data.csv");
+    job_equals_cli(
+        &app,
+        m,
+        d,
+        json!({"background_rows": 30}),
+        &["--background-rows", "30"],
+    )
+    .await;
+    job_equals_cli(
+        &app,
+        m,
+        d,
+        json!({"covers": "data"}),
+        &["--covers-from-data"],
+    )
+    .await;
+    let (status, body) = submit(
+        &app,
+        &json!({"model": model["id"], "data": data["id"], "covers": "model"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parquet_data_file_explains_like_its_csv() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    let data = upload_record(&app, "data", "lgb_cat_binary/data.parquet").await;
+    assert_eq!(data["summary"]["format"], "Parquet");
+    assert_eq!(data["summary"]["rows"], 60);
+    job_equals_cli(
+        &app,
+        "lgb_cat_binary/model.txt",
+        "lgb_cat_binary/data.parquet",
+        json!({}),
+        &[],
+    )
+    .await;
+    // And the row explorer's one-row read from the Parquet file.
+    let m = upload_record(&app, "model", "lgb_cat_binary/model.txt").await;
+    let (_, job) = submit(&app, &json!({"model": m["id"], "data": data["id"]})).await;
+    let id = job["id"].as_str().unwrap();
+    wait_for_success(&app, id, Duration::from_secs(60)).await;
+    let (status, row) = get_json(&app, &format!("/api/jobs/{id}/rows/59")).await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+    assert_eq!(row["row"], 59);
+}

@@ -347,6 +347,7 @@ fn GoneNotice(gone: Gone) -> impl IntoView {
             output: inputs.output,
             interactions: inputs.interactions,
             background_rows: inputs.background_rows,
+            covers: inputs.covers_from_data.then(|| "data".to_owned()),
         };
         leptos::task::spawn_local(async move {
             let body = serde_json::to_string(&request).unwrap_or_default();

@@ -223,6 +223,7 @@ pub fn StartPage() -> impl IntoView {
             output: output.get(),
             interactions: interactions.get() && interactions_possible(),
             background_rows: background_rows().ok()?,
+            covers: None,
         })
     };
     let on_submit = move |_| {

@@ -22,6 +22,8 @@ pub struct InputKey {
     pub model: String,
     pub data: String,
     pub background_rows: Option<u64>,
+    /// Covers recomputed from the data change the parsed model, so they are part of the key.
+    pub covers_from_data: bool,
 }
 
 /// One cache entry. The inner mutex is held while loading, so a second worker asking for
@@ -175,6 +177,7 @@ mod tests {
             model: n.into(),
             data: n.into(),
             background_rows: None,
+            covers_from_data: false,
         }
     }
 

@@ -21,7 +21,7 @@ use crate::uploads::UploadId;
 use app::wire::{JobOutput, UploadKind};
 use shaplab::cli::{BACKGROUND_SEED, reservoir_sample};
 use shaplab::output::RowWriter;
-use shaplab::{Background, CsvRows, Ensemble, Matrix, Output, PathExplainer};
+use shaplab::{Background, DataRows, Ensemble, Matrix, Output, PathExplainer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -101,20 +101,26 @@ impl ShapExecutor {
     /// Downloads and parses a job's inputs (once per process, through the cache).
     fn load(&self, spec: &JobSpec, dir: &Path) -> Result<Prepared, TaskError> {
         let model_path = dir.join("model");
-        let data_path = dir.join("data.csv");
+        let data_path = dir.join("data");
         self.fetch(&spec.model, UploadKind::Model, &model_path)?;
         self.fetch(&spec.data, UploadKind::Data, &data_path)?;
-        let model = Ensemble::from_path(&model_path).map_err(|e| engine("the model", e))?;
-        let rows = CsvRows::open(&data_path, &model)
+        let mut model = Ensemble::from_path(&model_path).map_err(|e| engine("the model", e))?;
+        let rows = DataRows::open(&data_path, &model)
             .and_then(|mut csv| csv.read_all())
             .map_err(|e| engine("the data", e))?;
+        if spec.covers_from_data {
+            // From all the job's rows, so every chunk (on any worker) uses the same covers.
+            model
+                .recompute_covers(&rows, "the job's data")
+                .map_err(|e| engine("recomputing the covers", e))?;
+        }
         let background = match spec.background_rows {
             None => None,
             Some(n) => {
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
                 // The same seeded reservoir sample `shaplab explain --background-rows n` draws,
                 // so a job's values equal the CLI's.
-                let sample = CsvRows::open(&data_path, &model)
+                let sample = DataRows::open(&data_path, &model)
                     .and_then(|mut csv| reservoir_sample(&mut csv, n, BACKGROUND_SEED))
                     .and_then(|m| Background::new(&model, m))
                     .map_err(|e| engine("the background sample", e))?;
@@ -227,6 +233,7 @@ impl Executor for ShapExecutor {
             model: spec.model.clone(),
             data: spec.data.clone(),
             background_rows: spec.background_rows,
+            covers_from_data: spec.covers_from_data,
         };
         let prepared = self.cache.get_or_load(&key, |dir| self.load(&spec, dir))?;
         let (start, end) = (

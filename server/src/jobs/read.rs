@@ -11,7 +11,7 @@ use super::spec::JobSpec;
 use crate::blobs::{BlobError, BlobStore};
 use crate::uploads::UploadId;
 use app::wire::UploadKind;
-use shaplab::{CsvRows, Ensemble};
+use shaplab::{DataRows, Ensemble};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -171,7 +171,7 @@ impl DataFile {
         std::fs::create_dir_all(&dir)
             .map_err(|e| ReadError::Internal(format!("cannot create {}: {e}", dir.display())))?;
         let file = DataFile {
-            path: dir.join("data.csv"),
+            path: dir.join("data"),
             dir,
         };
         blobs
@@ -197,11 +197,11 @@ impl DataFile {
         // One row (the row explorer): jump to it by a byte scan instead of parsing every row
         // before it (the last row of a 1M-row file: seconds → a fraction of one).
         let (mut csv, mut at) = match wanted {
-            [row] => match CsvRows::open_at_row(&self.path, model, *row).map_err(internal)? {
+            [row] => match DataRows::open_at_row(&self.path, model, *row).map_err(internal)? {
                 Some(csv) => (csv, *row),
                 None => return Ok(()),
             },
-            _ => (CsvRows::open(&self.path, model).map_err(internal)?, 0u64),
+            _ => (DataRows::open(&self.path, model).map_err(internal)?, 0u64),
         };
         let mut next = wanted.iter().peekable();
         while at <= last {

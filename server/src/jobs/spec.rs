@@ -38,6 +38,10 @@ pub struct JobSpec {
     /// key builds the same text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Recompute the model's node covers from the job's data rows (all of them, so every
+    /// chunk uses the same covers) before path-dependent TreeSHAP.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub covers_from_data: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -151,6 +155,7 @@ mod tests {
             results,
             interactions: false,
             notes: Vec::new(),
+            covers_from_data: false,
         }
     }
 

@@ -95,6 +95,23 @@ pub async fn submit(
         (None, JobOutput::Raw) => None,
     };
 
+    let covers_from_data = match request.covers.as_deref() {
+        None => false,
+        Some("data") if background_rows.is_none() => true,
+        Some("data") => {
+            return Err(SubmitError::Invalid(
+                "\"covers\": \"data\" recomputes covers for path-dependent TreeSHAP; \
+                 interventional TreeSHAP (\"background_rows\" or probability output) needs none"
+                    .into(),
+            ));
+        }
+        Some(other) => {
+            return Err(SubmitError::Invalid(format!(
+                "\"covers\" is {other:?}; the one value accepted is \"data\" (recompute the node \
+                 covers from the job's data rows)"
+            )));
+        }
+    };
     let model = record(uploads, "model", &request.model, UploadKind::Model).await?;
     let data = record(uploads, "data", &request.data, UploadKind::Data).await?;
     let UploadSummary::Data(summary) = &data.1.summary else {
@@ -112,7 +129,7 @@ pub async fn submit(
         columns,
         text,
         request.interactions,
-        background_rows.is_some(),
+        background_rows.is_some() || covers_from_data,
     )
     .await?;
 
@@ -133,6 +150,7 @@ pub async fn submit(
         results: prefix,
         interactions: request.interactions,
         notes: headers.notes,
+        covers_from_data,
     };
     uploads
         .blobs
@@ -241,7 +259,7 @@ async fn header_for(
                     && let Some(why) = shaplab::compat::path_dependent_refusal(&model)
                 {
                     return Err(shaplab::Error::Unsupported(format!(
-                        "{why}: send \"background_rows\" (e.g. 100)"
+                        "{why}: send \"background_rows\" (e.g. 100), or \"covers\": \"data\""
                     )));
                 }
                 let k = model.num_outputs;

@@ -291,6 +291,7 @@ pub fn view(status: &JobStatus) -> Job {
                 output: spec.output,
                 background_rows: spec.background_rows,
                 interactions: spec.interactions,
+                covers_from_data: spec.covers_from_data,
                 notes: spec.notes,
             }),
     }

@@ -35,12 +35,17 @@ pub fn describe(kind: UploadKind, file: &Path) -> Result<UploadSummary, shaplab:
             }))
         }
         UploadKind::Data => {
-            let csv = shaplab::describe::describe_csv(file)?;
+            let format = if shaplab::is_parquet(file)? {
+                "Parquet"
+            } else {
+                "CSV"
+            };
+            let csv = shaplab::describe::describe_data(file)?;
             Ok(UploadSummary::Data(DataSummary {
                 rows: csv.rows,
                 columns: csv.columns,
                 missing_cells: csv.missing_cells,
-                format: "CSV".to_owned(),
+                format: format.to_owned(),
                 text_columns: csv
                     .text_columns
                     .into_iter()
