@@ -226,12 +226,40 @@ pub fn JobPage() -> impl IntoView {
     view! {
         <section class="job" data-testid="job-page">
             <h1>"Job " <code>{move || id.get()}</code></h1>
+            <InputNotes />
             {move || match s.gone.get() {
                 Some(gone) => view! { <GoneNotice gone /> }.into_any(),
                 None => view! { <StatusPanel /> }.into_any(),
             }}
         </section>
         <Results />
+    }
+}
+
+/// How the job explains (the method, and covers recomputed from the data, labelled) and what
+/// the submit check noticed about the inputs (categories the model never saw).
+#[component]
+fn InputNotes() -> impl IntoView {
+    let s = expect_context::<JobSignals>();
+    let lines = move || {
+        s.job.with(|j| {
+            let Some(inputs) = j.as_ref().and_then(|j| j.inputs.as_ref()) else {
+                return Vec::new();
+            };
+            let method = match (inputs.background_rows, inputs.covers_from_data) {
+                (Some(n), _) => format!("Interventional TreeSHAP against {n} sampled background rows."),
+                (None, true) => "Path-dependent TreeSHAP with node covers recomputed from this \
+                                 job's data (the model file stores none)."
+                    .to_owned(),
+                (None, false) => "Path-dependent TreeSHAP with the covers stored in the model.".to_owned(),
+            };
+            std::iter::once(method).chain(inputs.notes.iter().cloned()).collect()
+        })
+    };
+    view! {
+        <ul class="input-notes muted" data-testid="input-notes">
+            {move || lines().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+        </ul>
     }
 }
 

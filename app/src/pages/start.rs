@@ -172,11 +172,14 @@ pub fn StartPage() -> impl IntoView {
             })
         })
     };
+    // For such a model, path-dependent TreeSHAP with covers recomputed from the data instead.
+    let recompute = RwSignal::new(false);
+    let recomputing = move || needs_background() && recompute.get();
     let background_rows = move || -> Result<Option<u64>, String> {
         let text = background.get();
         let text = text.trim();
         if text.is_empty() {
-            return Ok(needs_background().then_some(DEFAULT_BACKGROUND_ROWS));
+            return Ok((needs_background() && !recomputing()).then_some(DEFAULT_BACKGROUND_ROWS));
         }
         match text.parse::<u64>() {
             Ok(n) if n > 0 => Ok(Some(n)),
@@ -222,8 +225,12 @@ pub fn StartPage() -> impl IntoView {
             data: data.with(|d| d.upload().map(|u| u.id.clone()))?,
             output: output.get(),
             interactions: interactions.get() && interactions_possible(),
-            background_rows: background_rows().ok()?,
-            covers: None,
+            background_rows: if recomputing() {
+                None
+            } else {
+                background_rows().ok()?
+            },
+            covers: recomputing().then(|| "data".to_owned()),
         })
     };
     let on_submit = move |_| {
@@ -314,6 +321,15 @@ pub fn StartPage() -> impl IntoView {
                 "This model stores no node covers, so it is explained interventionally against "
                 {DEFAULT_BACKGROUND_ROWS} " sampled rows unless you set another number."
             </p>
+            <label>
+                <input
+                    type="checkbox"
+                    data-testid="recompute-covers"
+                    prop:checked=move || recompute.get()
+                    on:change=move |ev| recompute.set(event_target_checked(&ev))
+                />
+                " Path-dependent instead, with covers recomputed from this data (labelled so on the job)"
+            </label>
         </Show>
         <fieldset class="options">
             <legend>"Options"</legend>
