@@ -247,13 +247,19 @@ fn InputNotes() -> impl IntoView {
                 return Vec::new();
             };
             let method = match (inputs.background_rows, inputs.covers_from_data) {
-                (Some(n), _) => format!("Interventional TreeSHAP against {n} sampled background rows."),
+                (Some(n), _) => {
+                    format!("Interventional TreeSHAP against {n} sampled background rows.")
+                }
                 (None, true) => "Path-dependent TreeSHAP with node covers recomputed from this \
                                  job's data (the model file stores none)."
                     .to_owned(),
-                (None, false) => "Path-dependent TreeSHAP with the covers stored in the model.".to_owned(),
+                (None, false) => {
+                    "Path-dependent TreeSHAP with the covers stored in the model.".to_owned()
+                }
             };
-            std::iter::once(method).chain(inputs.notes.iter().cloned()).collect()
+            std::iter::once(method)
+                .chain(inputs.notes.iter().cloned())
+                .collect()
         })
     };
     view! {
