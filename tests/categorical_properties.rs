@@ -6,9 +6,12 @@
 
 mod support;
 
+use shaplab::Matrix;
 use shaplab::model::{MissingType, Split, bitset_of};
-use shaplab::{Background, Matrix, Output};
-use support::{Rng, brute_shapley, cond_expectation, ensemble, random_tree_with};
+use support::oracle::{
+    Rng, assert_interventional_is_brute_force, assert_path_dependent_is_brute_force, ensemble,
+    random_tree_with,
+};
 
 /// A random split kind; categorical kinds get a random set of codes below 6.
 fn any_split(rng: &mut Rng) -> (Split, Vec<u32>) {
@@ -55,19 +58,7 @@ fn path_dependent_values_on_mixed_categorical_trees_equal_brute_force_shapley_va
             .collect();
         let model = ensemble(trees, f, 1, 0.25);
         let rows = code_rows(&mut rng, 6, f);
-        let ex = shaplab::shap_values(&model, &rows).unwrap();
-        for r in 0..rows.rows {
-            let x = rows.row(r);
-            let expected = brute_shapley(f, |s| cond_expectation(&model, x, s, 0));
-            for i in 0..f {
-                let got = ex.block(r, 0)[i];
-                assert!(
-                    (got - expected[i]).abs() < 1e-9,
-                    "trial {trial} row {r} feature {i}: {got} vs {}",
-                    expected[i]
-                );
-            }
-        }
+        let ex = assert_path_dependent_is_brute_force(&model, &rows, trial);
         // The interaction matrix's rows sum to the SHAP values.
         let iv = shaplab::interaction_values(&model, &rows).unwrap();
         let f1 = f + 1;
@@ -92,38 +83,7 @@ fn interventional_values_on_mixed_categorical_trees_equal_brute_force_shapley_va
         let model = ensemble(trees, f, 1, 0.1);
         let rows = code_rows(&mut rng, 3, f);
         let bg_rows = code_rows(&mut rng, 5, f);
-        let bg = Background::new(&model, bg_rows.clone()).unwrap();
-        let ex = shaplab::interventional_values(&model, &rows, &bg, Output::Raw).unwrap();
-        for r in 0..rows.rows {
-            let x = rows.row(r);
-            let v = |s: u32| {
-                let mut m = [0.0];
-                let mut total = 0.0;
-                for b in 0..bg_rows.rows {
-                    let z: Vec<f64> = (0..f)
-                        .map(|j| {
-                            if s & (1 << j) != 0 {
-                                x[j]
-                            } else {
-                                bg_rows.row(b)[j]
-                            }
-                        })
-                        .collect();
-                    model.predict_margin(&z, &mut m);
-                    total += m[0];
-                }
-                total / bg_rows.rows as f64
-            };
-            let expected = brute_shapley(f, v);
-            for i in 0..f {
-                let got = ex.block(r, 0)[i];
-                assert!(
-                    (got - expected[i]).abs() < 1e-9,
-                    "trial {trial} row {r} feature {i}: {got} vs {}",
-                    expected[i]
-                );
-            }
-        }
+        assert_interventional_is_brute_force(&model, &rows, &bg_rows, trial);
     }
 }
 

@@ -1,48 +1,33 @@
 //! `run_explain` end to end: the files it writes, the column matching it reports, and the
 //! option combinations it refuses.
 
+mod support;
+
 use shaplab::cli::Method;
 use shaplab::{CsvRows, Ensemble, Error, ExplainArgs, Output};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use support::files::{
+    assert_note, explain_args, fixture, read_csv_cells, read_rows, scratch, scratch_dir,
+};
 
-fn fixture(case: &str, file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(case)
-        .join(file)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shaplab-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
+/// `shaplab explain` of a fixture case's model on its data.csv, into `out`.
 fn args(case: &str, model: &str, out: &Path) -> ExplainArgs {
-    ExplainArgs {
-        model: fixture(case, model),
-        data: fixture(case, "data.csv"),
-        out: out.to_path_buf(),
-        output: Output::Raw,
-        background: None,
-        background_rows: None,
-        interactions: None,
-        covers_from_data: false,
-        threads: Some(2),
-    }
+    explain_args(
+        fixture(case, model),
+        fixture(case, "data.csv"),
+        out.to_path_buf(),
+    )
 }
 
+/// A CSV the CLI wrote: its header and its numbers (every cell is one).
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+    let (header, cells) = read_csv_cells(path);
+    let rows = cells
+        .into_iter()
+        .map(|row| {
+            let numbers = row.into_iter().map(|c| c.expect("no empty cells"));
+            numbers.map(|c| c.parse().unwrap()).collect()
+        })
         .collect();
     (header, rows)
 }
@@ -61,10 +46,7 @@ fn explain_writes_one_line_per_row_with_values_that_round_trip_exactly() {
     assert_eq!(header[0], "mean_radius");
     assert_eq!(header[30], "base_value");
     let model = Ensemble::from_path(&fixture("xgb_binary_d6", "model.json")).unwrap();
-    let data = CsvRows::open(&fixture("xgb_binary_d6", "data.csv"), &model)
-        .unwrap()
-        .read_all()
-        .unwrap();
+    let data = read_rows(&fixture("xgb_binary_d6", "data.csv"), &model).unwrap();
     let ex = shaplab::shap_values(&model, &data).unwrap();
     let written: Vec<f64> = rows.into_iter().flatten().collect();
     assert_eq!(
@@ -117,7 +99,7 @@ fn probability_output_uses_a_sampled_background_and_adds_up_to_the_probability()
     );
     let (_, rows) = read_csv(&out);
     let model = Ensemble::from_path(&a.model).unwrap();
-    let data = CsvRows::open(&a.data, &model).unwrap().read_all().unwrap();
+    let data = read_rows(&a.data, &model).unwrap();
     let mut m = [0.0];
     for (r, row) in rows.iter().enumerate() {
         model.predict_margin(data.row(r), &mut m);
@@ -228,8 +210,7 @@ fn a_background_file_gives_interventional_values_with_its_row_count() {
 
 #[test]
 fn an_onnx_model_is_explained_path_dependently_only_with_covers_recomputed_from_the_data() {
-    let dir = std::env::temp_dir().join(format!("shaplab-cli-onnx-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("onnx");
     let out = dir.join("shap.csv");
     let mut a = args("onnx_rf_reg", "model.onnx", &out);
     // Without covers: refused, saying what to do.
@@ -242,20 +223,13 @@ fn an_onnx_model_is_explained_path_dependently_only_with_covers_recomputed_from_
     a.data = fixture("onnx_rf_reg", "background.csv");
     a.covers_from_data = true;
     let run = shaplab::run_explain(&a).unwrap();
-    assert!(
-        run.notes.iter().any(|n| n.contains("recomputed")),
-        "labelled: {:?}",
-        run.notes
-    );
+    assert_note(&run.notes, "recomputed");
     let (_, ours) = read_csv(&out);
     assert_eq!(ours.len(), 40);
     // The reference explains data.csv with covers from background.csv; the CLI recomputes
     // from the file it explains, so compare the additivity instead: Σφ + base = the margin.
-    let model = shaplab::Ensemble::from_path(&fixture("onnx_rf_reg", "model.onnx")).unwrap();
-    let rows = shaplab::DataRows::open(&fixture("onnx_rf_reg", "background.csv"), &model)
-        .unwrap()
-        .read_all()
-        .unwrap();
+    let model = Ensemble::from_path(&fixture("onnx_rf_reg", "model.onnx")).unwrap();
+    let rows = read_rows(&fixture("onnx_rf_reg", "background.csv"), &model).unwrap();
     let mut margin = [0.0];
     for (r, line) in ours.iter().enumerate() {
         model.predict_margin(rows.row(r), &mut margin);

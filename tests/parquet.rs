@@ -4,14 +4,26 @@
 //! dictionary strings), next to their CSV export. Refusals are in `parquet_bad_input.rs`.
 
 mod parquet_table;
+mod support;
 
 use parquet_table::cases::{
-    assert_same, doubles_from_csv, fixture, footer, mixed_table, scratch, write_both,
+    assert_same, doubles_from_csv, footer, mixed_model, mixed_table, write_both,
 };
-use parquet_table::{Column, Layout, Table, Values, column_of, read_csv_cells};
+use parquet_table::{Column, Layout, Table, Values, column_of};
 use shaplab::describe::{describe_csv, describe_data, describe_parquet};
-use shaplab::{CsvRows, DataRows, Ensemble, Error, ExplainArgs, Matrix, Output, ParquetRows};
-use std::path::Path;
+use shaplab::{CsvRows, DataRows, Ensemble, Error, ExplainArgs, Matrix, ParquetRows};
+use std::path::{Path, PathBuf};
+use support::files::{explain_args, fixture, read_csv_cells, scratch};
+
+/// The mixed table written as `name` (.parquet and .csv) and the Parquet file read whole.
+fn mixed_parquet(name: &str, model: &Ensemble) -> (PathBuf, Matrix) {
+    let (parquet, _) = write_both(&mixed_table(), name, Layout::default());
+    let all = ParquetRows::open(&parquet, model)
+        .unwrap()
+        .read_all()
+        .unwrap();
+    (parquet, all)
+}
 
 #[test]
 fn a_parquet_copy_of_a_fixture_reads_bit_identical_to_its_csv_and_explains_the_same() {
@@ -35,7 +47,7 @@ fn a_parquet_copy_of_a_fixture_reads_bit_identical_to_its_csv_and_explains_the_s
 
 #[test]
 fn every_numeric_and_text_type_reads_as_its_csv_export_reads() {
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
+    let model = mixed_model();
     let (parquet, csv) = write_both(&mixed_table(), "mixed", Layout::default());
     // The layout under test: 9 row groups; s3 and city dictionary-encoded, s2 and note plain.
     let footer = footer(&parquet);
@@ -134,12 +146,8 @@ fn unseen_category_names_in_a_dictionary_column_are_counted_as_in_csv() {
 
 #[test]
 fn seeking_into_the_third_row_group_reads_the_row_a_full_read_gives() {
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
-    let (parquet, _) = write_both(&mixed_table(), "seek", Layout::default());
-    let all = ParquetRows::open(&parquet, &model)
-        .unwrap()
-        .read_all()
-        .unwrap();
+    let model = mixed_model();
+    let (parquet, all) = mixed_parquet("seek", &model);
     // Row groups of 7 rows: row 17 is the 4th row of the 3rd group, on its 2nd page.
     for row in std::iter::once(17).chain(0..all.rows) {
         let mut rows = DataRows::open_at_row(&parquet, &model, row as u64)
@@ -158,12 +166,8 @@ fn seeking_into_the_third_row_group_reads_the_row_a_full_read_gives() {
 
 #[test]
 fn a_seek_never_reads_the_row_groups_before_its_row() {
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
-    let (parquet, _) = write_both(&mixed_table(), "damaged_first_group", Layout::default());
-    let all = ParquetRows::open(&parquet, &model)
-        .unwrap()
-        .read_all()
-        .unwrap();
+    let model = mixed_model();
+    let (parquet, all) = mixed_parquet("damaged_first_group", &model);
     // Zero the data of the first two row groups, leaving the footer intact.
     let mut bytes = std::fs::read(&parquet).unwrap();
     let metadata = footer(&parquet);
@@ -209,6 +213,7 @@ fn describe_parquet_gives_the_summary_describe_csv_gives_for_the_same_data() {
     let csv_summary = describe_csv(&fixture("xgb_cat_partition_reg", "data.csv")).unwrap();
     assert_eq!(fixture_summary, csv_summary);
 }
+
 #[test]
 fn shaplab_explain_reads_parquet_data_and_background_like_csv() {
     let model = fixture("xgb_reg_d3", "model.json");
@@ -216,15 +221,9 @@ fn shaplab_explain_reads_parquet_data_and_background_like_csv() {
     let run = |data: &Path, out: &str, background_rows: Option<usize>| {
         let out = scratch(out);
         shaplab::run_explain(&ExplainArgs {
-            model: model.clone(),
-            data: data.to_path_buf(),
-            out: out.clone(),
-            output: Output::Raw,
-            background: None,
             background_rows,
-            interactions: None,
-            covers_from_data: false,
             threads: Some(1),
+            ..explain_args(model.clone(), data.to_path_buf(), out.clone())
         })
         .unwrap();
         std::fs::read_to_string(out).unwrap()

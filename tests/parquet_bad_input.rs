@@ -3,13 +3,16 @@
 //! nested and timestamp columns.
 
 mod parquet_table;
+mod support;
 
+use parquet::file::writer::SerializedColumnWriter;
 use parquet_table::Layout;
 use parquet_table::Values;
-use parquet_table::cases::{fixture, mixed_table, scratch, write_both};
+use parquet_table::cases::{mixed_model, mixed_table, write_both};
 use shaplab::describe::describe_data;
 use shaplab::{DataRows, Ensemble, Error};
 use std::path::{Path, PathBuf};
+use support::files::scratch;
 
 /// A valid Parquet file's bytes (the mixed table).
 fn valid_parquet_bytes() -> Vec<u8> {
@@ -31,7 +34,7 @@ fn assert_not_parquet_or_truncated(path: &Path, model: &Ensemble) {
 
 #[test]
 fn a_truncated_parquet_file_or_one_with_the_magic_only_at_its_start_is_refused_plainly() {
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
+    let model = mixed_model();
     let bytes = valid_parquet_bytes();
     for cut in [bytes.len() - 1, bytes.len() - 40, bytes.len() / 2, 5] {
         let p = scratch(&format!("truncated_{cut}.bin"));
@@ -55,7 +58,7 @@ fn a_truncated_parquet_file_or_one_with_the_magic_only_at_its_start_is_refused_p
 
 #[test]
 fn a_parquet_file_lacking_model_columns_lists_them() {
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
+    let model = mixed_model();
     let mut table = mixed_table();
     table
         .columns
@@ -72,7 +75,7 @@ fn a_parquet_file_lacking_model_columns_lists_them() {
 
 #[test]
 fn a_word_in_a_numeric_feature_names_its_row_and_column() {
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
+    let model = mixed_model();
     let mut table = mixed_table();
     if let Values::Text(cells) = &mut table.columns[5].values {
         cells[16] = Some("oops".into());
@@ -90,22 +93,44 @@ fn a_word_in_a_numeric_feature_names_its_row_and_column() {
     assert!(err.to_string().contains("open the file again"), "{err}");
 }
 
-/// A one-row-group file with a hand-written schema: `write` fills the columns in order.
-fn write_raw(
+/// xgb_reg_d3's features, in order.
+const FEATURES: [&str; 10] = [
+    "age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6",
+];
+
+/// A one-row-group file of two rows holding the model's ten features as required doubles,
+/// except that `first` declares the first feature's column and `extra` adds columns after
+/// them; `write_special` fills column `special`, every other column gets two doubles.
+fn write_features(
     name: &str,
-    message: &str,
-    write: impl Fn(usize, &mut parquet::file::writer::SerializedColumnWriter<'_>),
+    first: &str,
+    extra: &str,
+    special: usize,
+    write_special: impl Fn(&mut SerializedColumnWriter<'_>),
 ) -> PathBuf {
+    use parquet::data_type::DoubleType;
     use std::sync::Arc;
+    let rest: Vec<String> = FEATURES[1..]
+        .iter()
+        .map(|f| format!("required double {f};"))
+        .collect();
+    let message = format!("message m {{ {first} {} {extra} }}", rest.join(" "));
     let path = scratch(name);
-    let schema = Arc::new(parquet::schema::parser::parse_message_type(message).unwrap());
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(&message).unwrap());
     let props = Arc::new(parquet::file::properties::WriterProperties::builder().build());
     let file = std::fs::File::create(&path).unwrap();
     let mut writer = parquet::file::writer::SerializedFileWriter::new(file, schema, props).unwrap();
     let mut group = writer.next_row_group().unwrap();
     let mut i = 0;
     while let Some(mut column) = group.next_column().unwrap() {
-        write(i, &mut column);
+        if i == special {
+            write_special(&mut column);
+        } else {
+            column
+                .typed::<DoubleType>()
+                .write_batch(&[0.01, 0.02], None, None)
+                .unwrap();
+        }
         column.close().unwrap();
         i += 1;
     }
@@ -117,50 +142,31 @@ fn write_raw(
 #[test]
 fn nested_and_timestamp_columns_feeding_a_feature_are_refused_by_name_and_ignored_otherwise() {
     use parquet::data_type::{DoubleType, Int32Type, Int64Type};
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
-    let features = [
-        "age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6",
-    ];
-    let message = |first: &str, extra: &str| {
-        let rest: Vec<String> = features[1..]
-            .iter()
-            .map(|f| format!("required double {f};"))
-            .collect();
-        format!("message m {{ {first} {} {extra} }}", rest.join(" "))
-    };
-    let doubles = |c: &mut parquet::file::writer::SerializedColumnWriter<'_>| {
-        c.typed::<DoubleType>()
-            .write_batch(&[0.01, 0.02], None, None)
-            .unwrap();
-    };
+    let model = mixed_model();
     // `age` as a struct: refused, naming the column.
-    let p = write_raw(
+    let p = write_features(
         "nested.parquet",
-        &message("optional group age { optional double value; }", ""),
-        |i, c| {
-            if i == 0 {
-                c.typed::<DoubleType>()
-                    .write_batch(&[0.01], Some(&[2, 0]), None)
-                    .unwrap();
-            } else {
-                doubles(c);
-            }
+        "optional group age { optional double value; }",
+        "",
+        0,
+        |c| {
+            c.typed::<DoubleType>()
+                .write_batch(&[0.01], Some(&[2, 0]), None)
+                .unwrap();
         },
     );
     let err = DataRows::open(&p, &model).err().unwrap();
     assert!(err.to_string().contains("\"age\" is nested"), "{err}");
     // A timestamp feeding `age`: refused with its type.
-    let p = write_raw(
+    let p = write_features(
         "timestamp.parquet",
-        &message("required int64 age (TIMESTAMP_MILLIS);", ""),
-        |i, c| {
-            if i == 0 {
-                c.typed::<Int64Type>()
-                    .write_batch(&[1, 2], None, None)
-                    .unwrap();
-            } else {
-                doubles(c);
-            }
+        "required int64 age (TIMESTAMP_MILLIS);",
+        "",
+        0,
+        |c| {
+            c.typed::<Int64Type>()
+                .write_batch(&[1, 2], None, None)
+                .unwrap();
         },
     );
     let err = DataRows::open(&p, &model).err().unwrap();
@@ -169,17 +175,15 @@ fn nested_and_timestamp_columns_feeding_a_feature_are_refused_by_name_and_ignore
         "{err}"
     );
     // An unused list column is ignored when explaining and listed when describing.
-    let p = write_raw(
+    let p = write_features(
         "unused_list.parquet",
-        &message("required double age;", "repeated int32 tags;"),
-        |i, c| {
-            if i == features.len() {
-                c.typed::<Int32Type>()
-                    .write_batch(&[1, 2, 3], Some(&[1, 1, 1]), Some(&[0, 1, 0]))
-                    .unwrap();
-            } else {
-                doubles(c);
-            }
+        "required double age;",
+        "repeated int32 tags;",
+        FEATURES.len(),
+        |c| {
+            c.typed::<Int32Type>()
+                .write_batch(&[1, 2, 3], Some(&[1, 1, 1]), Some(&[0, 1, 0]))
+                .unwrap();
         },
     );
     let rows = DataRows::open(&p, &model).unwrap().read_all().unwrap();
@@ -194,7 +198,7 @@ fn nested_and_timestamp_columns_feeding_a_feature_are_refused_by_name_and_ignore
 /// More rounds: `SHAPLAB_FUZZ_ROUNDS=5000` (5000 rounds found the panics the reader guards).
 #[test]
 fn damaged_parquet_bytes_give_errors_never_panics() {
-    let model = Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap();
+    let model = mixed_model();
     let original = valid_parquet_bytes();
     let mut rng = shaplab::rng::SplitMix64(7);
     let p = scratch("fuzzed.parquet");

@@ -7,7 +7,11 @@ mod support;
 
 use shaplab::model::{MissingType, Split, TreeBuilder};
 use shaplab::{Background, Ensemble, Matrix, Output, Tree};
-use support::{Rng, brute_shapley, cond_expectation, ensemble, random_rows, random_tree};
+use support::oracle::{
+    Rng, assert_interventional_is_brute_force, assert_path_dependent_is_brute_force, ensemble,
+    random_rows, random_tree,
+};
+use support::reference::sums_and_margins;
 
 #[test]
 fn path_dependent_values_equal_brute_force_shapley_values_on_random_trees() {
@@ -19,26 +23,7 @@ fn path_dependent_values_equal_brute_force_shapley_values_on_random_trees() {
             .collect();
         let model = ensemble(trees, f, 1, 0.25);
         let rows = random_rows(&mut rng, 4, f);
-        let ex = shaplab::shap_values(&model, &rows).unwrap();
-        for r in 0..rows.rows {
-            let x = rows.row(r);
-            let expected = brute_shapley(f, |s| cond_expectation(&model, x, s, 0));
-            let got = ex.block(r, 0);
-            for i in 0..f {
-                assert!(
-                    (got[i] - expected[i]).abs() < 1e-9,
-                    "trial {trial} row {r} feature {i}: {} vs {}",
-                    got[i],
-                    expected[i]
-                );
-            }
-            let base = cond_expectation(&model, x, 0, 0);
-            assert!(
-                (got[f] - base).abs() < 1e-9,
-                "base value {} vs {base}",
-                got[f]
-            );
-        }
+        assert_path_dependent_is_brute_force(&model, &rows, trial);
     }
 }
 
@@ -53,16 +38,15 @@ fn shap_values_add_up_to_the_margin_on_random_multi_output_ensembles() {
         let model = ensemble(trees, f, 3, -0.5);
         let rows = random_rows(&mut rng, 10, f);
         let ex = shaplab::shap_values(&model, &rows).unwrap();
-        let mut margin = vec![0.0; 3];
-        for r in 0..rows.rows {
-            model.predict_margin(rows.row(r), &mut margin);
-            for (k, m) in margin.iter().enumerate() {
-                let sum: f64 = ex.block(r, k).iter().sum();
-                assert!(
-                    (sum - m).abs() < 1e-9 * (1.0 + m.abs()),
-                    "trial {trial}: {sum} vs {m}"
-                );
-            }
+        let sums = sums_and_margins(&model, &rows, &ex);
+        assert_eq!(sums.len(), rows.rows * 3);
+        for s in sums {
+            assert!(
+                (s.sum - s.margin).abs() < 1e-9 * (1.0 + s.margin.abs()),
+                "trial {trial}: {} vs {}",
+                s.sum,
+                s.margin
+            );
         }
     }
 }
@@ -109,38 +93,7 @@ fn interventional_values_equal_brute_force_shapley_values_on_random_trees() {
         let model = ensemble(trees, f, 1, 0.1);
         let rows = random_rows(&mut rng, 3, f);
         let bg_rows = random_rows(&mut rng, 5, f);
-        let bg = Background::new(&model, bg_rows.clone()).unwrap();
-        let ex = shaplab::interventional_values(&model, &rows, &bg, Output::Raw).unwrap();
-        for r in 0..rows.rows {
-            let x = rows.row(r);
-            let v = |s: u32| {
-                let mut total = 0.0;
-                let mut m = [0.0];
-                for b in 0..bg_rows.rows {
-                    let z: Vec<f64> = (0..f)
-                        .map(|j| {
-                            if s & (1 << j) != 0 {
-                                x[j]
-                            } else {
-                                bg_rows.row(b)[j]
-                            }
-                        })
-                        .collect();
-                    model.predict_margin(&z, &mut m);
-                    total += m[0];
-                }
-                total / bg_rows.rows as f64
-            };
-            let expected = brute_shapley(f, v);
-            for i in 0..f {
-                let got = ex.block(r, 0)[i];
-                assert!(
-                    (got - expected[i]).abs() < 1e-9,
-                    "trial {trial} row {r} feature {i}: {got} vs {}",
-                    expected[i]
-                );
-            }
-        }
+        assert_interventional_is_brute_force(&model, &rows, &bg_rows, trial);
     }
 }
 

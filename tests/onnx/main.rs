@@ -2,188 +2,84 @@
 //! (fixtures/manifest-onnx.json, written by `scripts/gen_fixtures.py onnx`), onnxruntime's
 //! routing and score rules on hand-made models, and bad input.
 //!
-//! Tolerance: 1e-5 × the reference's scale (its largest |value|, at least 1), as in golden.rs:
-//! onnxruntime sums float32 leaf values in float32, the engine in f64.
+//! The harness and its tolerance are in tests/support/golden.rs: onnxruntime sums float32
+//! leaf values in float32, the engine in f64.
+
+#[path = "../support/mod.rs"]
+mod support;
 
 mod rules;
 mod writer;
 
-use shaplab::{Background, Covers, CsvRows, Ensemble, Error, Matrix, Output};
-use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-struct Case {
-    name: String,
-    dir: PathBuf,
-    model: String,
-    data: String,
-    background: String,
-    contribs: String,
-    interventional_raw: String,
-}
-
-fn manifest() -> serde_json::Value {
-    let text = std::fs::read_to_string(fixtures().join("manifest-onnx.json"))
-        .expect("fixtures/manifest-onnx.json");
-    serde_json::from_str(&text).expect("manifest is JSON")
-}
+use shaplab::{Covers, Ensemble, Error};
+use support::files::{assert_note, fixture};
+use support::golden::{self, Case, Manifest, check, first_model, run_all, shap_against};
+use support::reference::sums_and_margins;
 
 fn cases() -> Vec<Case> {
-    let s =
-        |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or_else(|| panic!("{k}")).to_string();
-    manifest()["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .map(|c| Case {
-            name: s(c, "name"),
-            dir: fixtures().join(s(c, "name")),
-            model: c["models"][0].as_str().unwrap().to_string(),
-            data: s(c, "data"),
-            background: s(c, "background"),
-            contribs: s(c, "contribs"),
-            interventional_raw: c["interventional"]["raw"].as_str().unwrap().to_string(),
-        })
-        .collect()
-}
-
-/// A headerless numeric CSV as numpy.savetxt writes it.
-fn read_matrix(path: &Path) -> Vec<Vec<f64>> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect())
-        .collect()
-}
-
-fn rows(path: &Path, model: &Ensemble) -> Matrix {
-    CsvRows::open(path, model).unwrap().read_all().unwrap()
-}
-
-/// The worst |ours − reference| and the tolerance, or a description of the miss.
-fn compare(label: &str, ours: &[f64], reference: &[Vec<f64>]) -> Result<String, String> {
-    let flat: Vec<f64> = reference.iter().flatten().copied().collect();
-    if flat.len() != ours.len() {
-        return Err(format!(
-            "{label}: {} values, reference has {}",
-            ours.len(),
-            flat.len()
-        ));
-    }
-    let scale = flat.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    let tol = 1e-5 * scale;
-    let (worst, at) = ours
-        .iter()
-        .zip(&flat)
-        .enumerate()
-        .map(|(i, (a, b))| ((a - b).abs(), i))
-        .fold((0.0, 0), |acc, x| if x.0 > acc.0 { x } else { acc });
-    if worst > tol || worst.is_nan() || ours.iter().any(|v| !v.is_finite()) {
-        return Err(format!(
-            "{label}: worst |diff| {worst:e} at {at} (ours {}, reference {}), tolerance {tol:e}",
-            ours[at], flat[at]
-        ));
-    }
-    Ok(format!("{label}: worst |diff| {worst:.1e}"))
-}
-
-fn run_all(check: impl Fn(&Case) -> Result<String, String>) {
-    let all = cases();
-    assert!(!all.is_empty(), "no ONNX cases in the manifest");
-    let (ok, failed): (Vec<_>, Vec<_>) = all.iter().map(check).partition(Result::is_ok);
-    for r in &ok {
-        println!("{}", r.as_ref().unwrap());
-    }
-    let failed: Vec<String> = failed.into_iter().map(Result::unwrap_err).collect();
-    assert!(
-        failed.is_empty(),
-        "{} case(s) failed:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
-}
-
-fn load(case: &Case) -> Result<Ensemble, String> {
-    Ensemble::from_path(&case.dir.join(&case.model)).map_err(|e| format!("{}: {e}", case.name))
+    Manifest::family("onnx").cases()
 }
 
 #[test]
 fn interventional_values_of_the_raw_score_match_the_oracle() {
-    run_all(|case| {
-        let model = load(case)?;
-        let bg = Background::new(&model, rows(&case.dir.join(&case.background), &model))
-            .map_err(|e| e.to_string())?;
-        let x = rows(&case.dir.join(&case.data), &model);
-        let ex = shaplab::interventional_values(&model, &x, &bg, Output::Raw)
-            .map_err(|e| format!("{}: {e}", case.name))?;
-        let reference = read_matrix(&case.dir.join(&case.interventional_raw));
-        compare(
-            &format!("{} interventional raw", case.name),
-            &ex.values,
-            &reference,
-        )
+    run_all(&cases(), |case| {
+        // Every ONNX case has an interventional reference: without covers it is the one
+        // explanation the model supports as it stands.
+        if !case
+            .interventional()
+            .iter()
+            .any(|(output, _)| output == "raw")
+        {
+            return Err(format!("{}: no interventional raw reference", case.name()));
+        }
+        golden::interventional(case)
     });
 }
 
 #[test]
 fn raw_margins_match_onnxruntime_on_a_post_transform_none_copy() {
-    run_all(|case| {
-        let model = load(case)?;
-        let x = rows(&case.dir.join(&case.data), &model);
+    run_all(&cases(), |case| {
+        let model = case.first_model()?;
+        let x = case.rows("data", &model)?;
         let mut m = vec![0.0; model.num_outputs];
         let mut ours = Vec::new();
         for r in 0..x.rows {
             model.predict_margin(x.row(r), &mut m);
             ours.extend_from_slice(&m);
         }
-        let reference = read_matrix(&case.dir.join("margin.csv"));
-        compare(&format!("{} margin", case.name), &ours, &reference)
+        check(
+            &format!("{} margin", case.name()),
+            &ours,
+            &case.file("margin"),
+        )
     });
 }
 
 #[test]
 fn predictions_through_the_link_match_the_original_models_output() {
-    run_all(|case| {
-        let model = load(case)?;
-        let x = rows(&case.dir.join(&case.data), &model);
-        let mut reference = read_matrix(&case.dir.join("prediction.csv"));
-        // A binary classifier with one score column: onnxruntime returns [1 − p, p].
-        if model.num_outputs == 1 && reference.first().is_some_and(|r| r.len() == 2) {
-            reference = reference.into_iter().map(|r| vec![r[1]]).collect();
-        }
-        let ours: Vec<f64> = (0..x.rows).flat_map(|r| model.predict(x.row(r))).collect();
-        compare(&format!("{} prediction", case.name), &ours, &reference)
-    });
+    run_all(&cases(), |case| first_model(case, golden::prediction));
 }
 
 #[test]
 fn path_dependent_values_with_covers_recomputed_from_the_background_match_the_oracle() {
-    run_all(|case| {
-        let mut model = load(case)?;
-        let bg = rows(&case.dir.join(&case.background), &model);
+    run_all(&cases(), |case| {
+        let mut model = case.first_model()?;
+        let bg = case.rows("background", &model)?;
         model
             .recompute_covers(&bg, "background.csv")
             .map_err(|e| e.to_string())?;
-        let x = rows(&case.dir.join(&case.data), &model);
-        let ex = shaplab::shap_values(&model, &x).map_err(|e| format!("{}: {e}", case.name))?;
-        let reference = read_matrix(&case.dir.join(&case.contribs));
-        compare(
-            &format!("{} path-dependent (recomputed covers)", case.name),
-            &ex.values,
-            &reference,
-        )
+        let x = case.rows("data", &model)?;
+        let label = format!("{} path-dependent (recomputed covers)", case.name());
+        shap_against(&label, &model, &x, &case.file("contribs"))
     });
 }
 
 #[test]
 fn path_dependent_explanation_without_covers_is_refused_with_the_two_ways_out() {
     let case = &cases()[0];
-    let model = load(case).unwrap();
+    let model = case.first_model().unwrap();
     assert_eq!(model.covers, Covers::None);
-    let x = rows(&case.dir.join(&case.data), &model);
+    let x = case.rows("data", &model).unwrap();
     for err in [
         shaplab::shap_values(&model, &x).unwrap_err(),
         shaplab::interaction_values(&model, &x).unwrap_err(),
@@ -204,12 +100,9 @@ fn path_dependent_explanation_without_covers_is_refused_with_the_two_ways_out() 
 
 #[test]
 fn recomputed_covers_are_labelled_with_their_source_and_enable_path_dependent_values() {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name.contains("cat"))
-        .unwrap();
-    let mut model = load(&case).unwrap();
-    let x = rows(&case.dir.join(&case.data), &model);
+    let case = categorical_case();
+    let mut model = case.first_model().unwrap();
+    let x = case.rows("data", &model).unwrap();
     // Two rows reach few nodes: most nodes get the tiny cover, and the note counts them.
     model
         .recompute_covers(&x.slice(0, 2), "two data rows")
@@ -221,32 +114,23 @@ fn recomputed_covers_are_labelled_with_their_source_and_enable_path_dependent_va
             source: "two data rows".into()
         }
     );
-    assert!(
-        model
-            .notes
-            .iter()
-            .any(|n| n.contains("reached by no row of two data rows")),
-        "{:?}",
-        model.notes
-    );
+    assert_note(&model.notes, "reached by no row of two data rows");
     let ex = shaplab::shap_values(&model, &x).unwrap();
     // Additivity still holds: Σφ + base = the margin.
-    let mut m = [0.0];
-    for r in 0..x.rows {
-        model.predict_margin(x.row(r), &mut m);
-        let s: f64 = ex.block(r, 0).iter().sum();
+    for s in sums_and_margins(&model, &x, &ex) {
         assert!(
-            (s - m[0]).abs() < 1e-6 * (1.0 + m[0].abs()),
-            "row {r}: {s} vs {}",
-            m[0]
+            (s.sum - s.margin).abs() < 1e-6 * (1.0 + s.margin.abs()),
+            "row {}: {} vs {}",
+            s.row,
+            s.sum,
+            s.margin
         );
     }
 }
 
 #[test]
 fn a_pipeline_with_a_scaler_is_refused_naming_the_operator() {
-    for refusal in manifest()["refusals"].as_array().unwrap() {
-        let file = fixtures().join(refusal["file"].as_str().unwrap());
+    for file in Manifest::family("onnx").refusals() {
         let err = Ensemble::from_path(&file).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, Error::Unsupported(_)), "{msg}");
@@ -257,24 +141,44 @@ fn a_pipeline_with_a_scaler_is_refused_naming_the_operator() {
 
 #[test]
 fn onnx_models_say_how_they_were_read() {
-    let case = cases()
+    let model = categorical_case().first_model().unwrap();
+    for part in [
+        "chains of BRANCH_EQ tests sharing their true branch",
+        "compared in float32",
+        "no node covers",
+    ] {
+        assert_note(&model.notes, part);
+    }
+}
+
+/// The case whose model has categorical splits (chains of BRANCH_EQ in ONNX).
+fn categorical_case() -> Case {
+    cases()
         .into_iter()
-        .find(|c| c.name.contains("cat"))
-        .unwrap();
-    let model = load(&case).unwrap();
-    let notes = model.notes.join("\n");
-    assert!(
-        notes.contains("chains of BRANCH_EQ tests sharing their true branch"),
-        "{notes}"
-    );
-    assert!(notes.contains("compared in float32"), "{notes}");
-    assert!(notes.contains("no node covers"), "{notes}");
+        .find(|c| c.name().contains("cat"))
+        .expect("an ONNX case with categories")
 }
 
 // ---- bad input ----
 
 fn fixture_bytes() -> Vec<u8> {
-    std::fs::read(fixtures().join("onnx_rf_reg/model.onnx")).unwrap()
+    std::fs::read(fixture("onnx_rf_reg", "model.onnx")).unwrap()
+}
+
+/// A valid stump (x ≤ 1.0 → leaf 1, else leaf 2) for a test to break one attribute of.
+fn leq_stump() -> writer::Reg<'static> {
+    writer::stump(&["BRANCH_LEQ", "LEAF", "LEAF"], &[0, 0, 0])
+}
+
+/// Asserts the model of `reg` on `cols` input columns is refused with a message holding every
+/// one of `parts`; returns the error for its kind to be checked.
+fn assert_refused(reg: &writer::Reg, cols: i64, parts: &[&str]) -> Error {
+    let err = Ensemble::from_bytes(&reg.model(cols)).unwrap_err();
+    let msg = err.to_string();
+    for part in parts {
+        assert!(msg.contains(part), "{part:?} missing from: {msg}");
+    }
+    err
 }
 
 #[test]
@@ -316,15 +220,14 @@ fn random_byte_flips_in_an_onnx_model_never_panic() {
 
 #[test]
 fn a_tree_whose_true_node_id_does_not_exist_is_refused() {
-    let mut reg = writer::stump(&["BRANCH_LEQ", "LEAF", "LEAF"], &[0, 0, 0]);
+    let mut reg = leq_stump();
     reg.true_ids = &[7, 0, 0];
-    let err = Ensemble::from_bytes(&reg.model(1)).unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, Error::InvalidModel { .. }), "{msg}");
-    assert!(
-        msg.contains("true branch is node 7, which tree 0 does not have"),
-        "{msg}"
+    let err = assert_refused(
+        &reg,
+        1,
+        &["true branch is node 7, which tree 0 does not have"],
     );
+    assert!(matches!(err, Error::InvalidModel { .. }), "{err}");
 }
 
 #[test]
@@ -343,43 +246,36 @@ fn a_tree_with_a_cycle_is_refused() {
         n_targets: 1,
         extra: Vec::new(),
     };
-    let msg = Ensemble::from_bytes(&reg.model(1)).unwrap_err().to_string();
-    assert!(msg.contains("cycle"), "{msg}");
-    assert!(msg.contains("tree 0"), "{msg}");
+    assert_refused(&reg, 1, &["cycle", "tree 0"]);
 }
 
 #[test]
 fn a_leaf_without_a_weight_and_a_weight_for_a_missing_node_are_refused() {
-    let mut reg = writer::stump(&["BRANCH_LEQ", "LEAF", "LEAF"], &[0, 0, 0]);
+    let mut reg = leq_stump();
     reg.weights = &[(0, 1, 0, 1.0)];
-    let msg = Ensemble::from_bytes(&reg.model(1)).unwrap_err().to_string();
-    assert!(msg.contains("leaf 2 has no weight"), "{msg}");
+    assert_refused(&reg, 1, &["leaf 2 has no weight"]);
     reg.weights = &[(0, 1, 0, 1.0), (0, 2, 0, 0.5), (3, 2, 0, 0.5)];
-    let msg = Ensemble::from_bytes(&reg.model(1)).unwrap_err().to_string();
-    assert!(
-        msg.contains("node 2 of tree 3, which does not exist"),
-        "{msg}"
-    );
+    assert_refused(&reg, 1, &["node 2 of tree 3, which does not exist"]);
 }
 
 #[test]
 fn a_split_on_a_feature_past_the_input_width_is_refused() {
-    let mut reg = writer::stump(&["BRANCH_LEQ", "LEAF", "LEAF"], &[0, 0, 0]);
+    let mut reg = leq_stump();
     reg.features = &[4, 0, 0];
-    let msg = Ensemble::from_bytes(&reg.model(3)).unwrap_err().to_string();
-    assert!(
-        msg.contains("splits on feature 4, but the input has 3 columns"),
-        "{msg}"
+    assert_refused(
+        &reg,
+        3,
+        &["splits on feature 4, but the input has 3 columns"],
     );
 }
 
 #[test]
 fn mismatched_attribute_lengths_are_refused_not_indexed() {
-    let mut reg = writer::stump(&["BRANCH_LEQ", "LEAF", "LEAF"], &[0, 0, 0]);
+    let mut reg = leq_stump();
     reg.false_ids = &[2, 0];
-    let msg = Ensemble::from_bytes(&reg.model(1)).unwrap_err().to_string();
-    assert!(
-        msg.contains("nodes_falsenodeids") && msg.contains("2 entries where nodes_treeids has 3"),
-        "{msg}"
+    assert_refused(
+        &reg,
+        1,
+        &["nodes_falsenodeids", "2 entries where nodes_treeids has 3"],
     );
 }

@@ -1,7 +1,8 @@
 //! onnxruntime's rules on hand-made models. Every expected value here was printed by
 //! onnxruntime 1.32 for the same attributes (probe scripts in the fixture generator's notes).
 
-use super::writer::{Attr, Msg, Reg, attr, model, node, stump};
+use super::support::files::assert_note;
+use super::writer::{Attr, Msg, Reg, attr, ml_node, model, node, stump};
 use shaplab::{Ensemble, Error, Link};
 
 fn margins(m: &Ensemble, xs: &[&[f64]]) -> Vec<Vec<f64>> {
@@ -12,6 +13,16 @@ fn margins(m: &Ensemble, xs: &[&[f64]]) -> Vec<Vec<f64>> {
             out
         })
         .collect()
+}
+
+/// Asserts the first margin at x = −1 and at x = 1 (the two sides of the hand-made models'
+/// split at 0) is `want` to 1e-7: the weights are float32, so the sums carry its rounding.
+fn assert_margins_at_minus_one_and_one(m: &Ensemble, want: [f64; 2]) {
+    let got = margins(m, &[&[-1.0], &[1.0]]);
+    assert!(
+        (got[0][0] - want[0]).abs() < 1e-7 && (got[1][0] - want[1]).abs() < 1e-7,
+        "{got:?}, onnxruntime printed {want:?}"
+    );
 }
 
 #[test]
@@ -40,13 +51,7 @@ fn every_branch_mode_routes_like_onnxruntime_including_nan() {
         let tracks = [tracks, 0, 0];
         let reg = stump(&modes, &tracks);
         for elem in [1, 11] {
-            let n = node(
-                "TreeEnsembleRegressor",
-                "ai.onnx.ml",
-                &["X"],
-                &["Y"],
-                &reg.attrs("target"),
-            );
+            let n = ml_node("TreeEnsembleRegressor", &reg.attrs("target"));
             let m = Ensemble::from_bytes(&model(&[n], elem, 1, &["Y"], 3))
                 .unwrap_or_else(|e| panic!("{mode}: {e}"));
             let got: Vec<f64> = margins(&m, &[&[0.5], &[1.0], &[1.5], &[f64::NAN], &[near]])
@@ -109,11 +114,7 @@ fn a_binary_classifier_with_class_0_weights_has_one_score_column_with_its_base_v
     .unwrap();
     assert_eq!(m.num_outputs, 1);
     assert_eq!(m.link, Link::Logistic { scale: 1.0 });
-    let got = margins(&m, &[&[-1.0], &[1.0]]);
-    assert!(
-        (got[0][0] + 0.4).abs() < 1e-7 && (got[1][0] - 0.8).abs() < 1e-7,
-        "{got:?}"
-    );
+    assert_margins_at_minus_one_and_one(&m, [-0.4, 0.8]);
     let p = m.predict(&[-1.0]);
     assert!((p[0] - 0.401_31).abs() < 1e-5, "{p:?}");
 }
@@ -124,16 +125,8 @@ fn a_binary_classifier_with_class_1_weights_ignores_its_single_base_value_as_onn
     let m =
         Ensemble::from_bytes(&classifier(&[1, 1], &[-0.5, 0.7], &[0.1], "NONE", &[0, 1])).unwrap();
     assert_eq!(m.num_outputs, 1);
-    let got = margins(&m, &[&[-1.0], &[1.0]]);
-    assert!(
-        (got[0][0] + 0.5).abs() < 1e-7 && (got[1][0] - 0.7).abs() < 1e-7,
-        "{got:?}"
-    );
-    assert!(
-        m.notes.iter().any(|n| n.contains("base value is ignored")),
-        "{:?}",
-        m.notes
-    );
+    assert_margins_at_minus_one_and_one(&m, [-0.5, 0.7]);
+    assert_note(&m.notes, "base value is ignored");
 }
 
 #[test]
@@ -214,11 +207,7 @@ fn average_aggregation_divides_the_leaves_but_not_the_base_value() {
         &[0.1],
     ))
     .unwrap();
-    let got = margins(&m, &[&[-1.0], &[1.0]]);
-    assert!(
-        (got[0][0] + 0.05).abs() < 1e-7 && (got[1][0] - 0.6).abs() < 1e-7,
-        "{got:?}"
-    );
+    assert_margins_at_minus_one_and_one(&m, [-0.05, 0.6]);
 }
 
 #[test]
@@ -287,11 +276,7 @@ fn summed(tail: Option<&str>) -> Vec<u8> {
 fn ensembles_joined_by_sum_are_explained_as_one() {
     let m = Ensemble::from_bytes(&summed(None)).unwrap();
     assert_eq!(m.trees.len(), 2);
-    let got = margins(&m, &[&[-1.0], &[1.0]]);
-    assert!(
-        (got[0][0] + 0.3).abs() < 1e-7 && (got[1][0] - 1.0).abs() < 1e-7,
-        "{got:?}"
-    );
+    assert_margins_at_minus_one_and_one(&m, [-0.3, 1.0]);
 }
 
 #[test]
@@ -327,7 +312,7 @@ fn tree_ensemble_opset_5_with_set_membership_matches_the_onnx_reference_example(
         attr("leaf_targetids", Attr::Ints(&[0, 1, 2, 3])),
         attr("leaf_weights", Attr::Tensor(1, &[1.0, 10.0, 1000.0, 100.0])),
     ];
-    let n = node("TreeEnsemble", "ai.onnx.ml", &["X"], &["Y"], &attrs);
+    let n = ml_node("TreeEnsemble", &attrs);
     let m = Ensemble::from_bytes(&model(&[n], 1, 1, &["Y"], 5)).unwrap();
     let xs: [&[f64]; 6] = [&[1.2], &[3.4], &[-0.12], &[nan], &[12.0], &[7.0]];
     let want = [
@@ -361,7 +346,7 @@ fn tree_ensemble_opset_5_on_a_double_input_matches_the_onnx_reference_example() 
             Attr::Tensor(11, &[5.23, 12.12, -12.23, 7.21]),
         ),
     ];
-    let n = node("TreeEnsemble", "ai.onnx.ml", &["X"], &["Y"], &attrs);
+    let n = ml_node("TreeEnsemble", &attrs);
     let m = Ensemble::from_bytes(&model(&[n], 11, 2, &["Y"], 5)).unwrap();
     let got = margins(&m, &[&[1.2, 3.4], &[-0.12, 1.66], &[4.14, 1.77]]);
     assert_eq!(
@@ -389,13 +374,7 @@ fn as_tensor_attributes_are_compared_and_summed_in_the_input_type() {
         attr("base_values_as_tensor", Attr::Tensor(11, &[0.05])),
         attr("n_targets", Attr::Int(1)),
     ];
-    let n = node(
-        "TreeEnsembleRegressor",
-        "ai.onnx.ml",
-        &["X"],
-        &["Y"],
-        &attrs,
-    );
+    let n = ml_node("TreeEnsembleRegressor", &attrs);
     let above = 1.0 + 3e-12;
     // Double input: the threshold and weights stay double.
     let m = Ensemble::from_bytes(&model(std::slice::from_ref(&n), 11, 1, &["Y"], 3)).unwrap();
@@ -425,7 +404,7 @@ fn a_tree_ensemble_opset_5_node_reached_twice_is_refused_as_onnxruntime_refuses_
         attr("leaf_targetids", Attr::Ints(&[0, 0])),
         attr("leaf_weights", Attr::Tensor(1, &[1.0, 2.0])),
     ];
-    let n = node("TreeEnsemble", "ai.onnx.ml", &["X"], &["Y"], &attrs);
+    let n = ml_node("TreeEnsemble", &attrs);
     let msg = Ensemble::from_bytes(&model(&[n], 1, 1, &["Y"], 5))
         .unwrap_err()
         .to_string();

@@ -99,6 +99,12 @@ pub fn node(op: &str, domain: &str, inputs: &[&str], outputs: &[&str], attrs: &[
     attrs.iter().fold(m, |m, a| m.msg(5, a))
 }
 
+/// An ai.onnx.ml operator `op` (TreeEnsembleRegressor, TreeEnsemble) from the input "X" to
+/// the one output "Y": the shape of every single-node model the tests build.
+pub fn ml_node(op: &str, attrs: &[Msg]) -> Msg {
+    node(op, "ai.onnx.ml", &["X"], &["Y"], attrs)
+}
+
 /// A tensor ValueInfoProto of `elem` (1 float, 11 double, 7 int64) and shape [N, cols].
 pub fn value_info(name: &str, elem: i64, cols: Option<i64>) -> Msg {
     let dim_n = Msg::default().str(2, "N");
@@ -180,13 +186,7 @@ impl Reg<'_> {
 
     /// A whole model: this regressor on a float input of `cols` columns.
     pub fn model(&self, cols: i64) -> Vec<u8> {
-        let n = node(
-            "TreeEnsembleRegressor",
-            "ai.onnx.ml",
-            &["X"],
-            &["Y"],
-            &self.attrs("target"),
-        );
+        let n = ml_node("TreeEnsembleRegressor", &self.attrs("target"));
         model(&[n], 1, cols, &["Y"], 3)
     }
 }

@@ -1,22 +1,11 @@
-//! The tables and files the Parquet tests share: fixture paths, a scratch directory, the
-//! mixed-type table derived from a fixture, and matrix comparison.
+//! The tables and files the Parquet tests share: the mixed-type table derived from a fixture
+//! and the model it feeds, both files of a table, and matrix comparison. Fixture paths and
+//! scratch files come from tests/support.
 
-use super::{Column, Layout, Table, Values, column_of, read_csv_cells};
-use shaplab::Matrix;
+use super::{Column, Layout, Table, Values, column_of};
+use crate::support::files::{fixture, read_csv_cells, scratch};
+use shaplab::{Ensemble, Matrix};
 use std::path::{Path, PathBuf};
-
-pub fn fixture(case: &str, file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(case)
-        .join(file)
-}
-
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shaplab-parquet-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 /// Bit-identical matrices (NaN equals NaN).
 pub fn assert_same(got: &Matrix, want: &Matrix) {
@@ -42,73 +31,52 @@ pub fn doubles_from_csv(csv: &Path) -> Table {
     Table { columns }
 }
 
+/// The model whose ten features [`mixed_table`] holds (xgb_reg_d3).
+pub fn mixed_model() -> Ensemble {
+    Ensemble::from_path(&fixture("xgb_reg_d3", "model.json")).unwrap()
+}
+
 /// xgb_reg_d3's data in every type the reader maps to numbers, plus two text columns the model
 /// does not use. Derived values differ from the fixture's; the CSV export holds the same ones.
 pub fn mixed_table() -> Table {
     let (_, rows) = read_csv_cells(&fixture("xgb_reg_d3", "data.csv"));
-    let x = |j: usize| -> Vec<Option<f64>> { column_of(&rows, j) };
-    let map = |j: usize, f: &dyn Fn(f64) -> f64| -> Vec<Option<f64>> {
-        x(j).into_iter().map(|v| v.map(f)).collect()
-    };
+    // Column `j` of the fixture with each present value converted by `f`; nulls stay nulls.
+    fn x<T>(rows: &[Vec<Option<String>>], j: usize, f: impl Fn(f64) -> T) -> Vec<Option<T>> {
+        let column: Vec<Option<f64>> = column_of(rows, j);
+        column.into_iter().map(|v| v.map(&f)).collect()
+    }
     let cities = ["paris", "oslo", "lima", "cairo"];
     let n = rows.len();
-    let mut s2: Vec<Option<String>> = x(5).iter().map(|v| v.map(|v| v.to_string())).collect();
+    let mut s2 = x(&rows, 5, |v| v.to_string());
     s2[3] = Some("NA".into());
     s2[4] = Some(" 0.25 ".into());
-    let mut s4: Vec<Option<u32>> = map(7, &|v| (v * 1e4).round() + 1000.0)
-        .into_iter()
-        .map(|v| v.map(|v| v as u32))
-        .collect();
+    let mut s4 = x(&rows, 7, |v| ((v * 1e4).round() + 1000.0) as u32);
     s4[0] = Some(u32::MAX); // stored as INT32 -1: read unsigned
     Table {
         columns: vec![
-            Column::new("age", Values::F64(x(0))),
+            Column::new("age", Values::F64(x(&rows, 0, |v| v))),
             Column::new(
                 "sex",
-                Values::I32(
-                    map(1, &|v| (v * 100.0).round())
-                        .iter()
-                        .map(|v| v.map(|v| v as i32))
-                        .collect(),
-                ),
+                Values::I32(x(&rows, 1, |v| (v * 100.0).round() as i32)),
             ),
-            Column::new(
-                "bmi",
-                Values::F32(x(2).iter().map(|v| v.map(|v| v as f32)).collect()),
-            ),
-            Column::new(
-                "bp",
-                Values::I64(
-                    map(3, &|v| (v * 1e6).round())
-                        .iter()
-                        .map(|v| v.map(|v| v as i64))
-                        .collect(),
-                ),
-            ),
+            Column::new("bmi", Values::F32(x(&rows, 2, |v| v as f32))),
+            Column::new("bp", Values::I64(x(&rows, 3, |v| (v * 1e6).round() as i64))),
             Column::new(
                 "s1",
-                Values::Decimal(
-                    map(4, &|v| (v * 1e5).round())
-                        .iter()
-                        .map(|v| v.map(|v| v as i64))
-                        .collect(),
-                    5,
-                ),
+                Values::Decimal(x(&rows, 4, |v| (v * 1e5).round() as i64), 5),
             ),
             Column::new("s2", Values::Text(s2)),
-            Column::new(
-                "s3",
-                Values::Text(x(6).iter().map(|v| v.map(|v| format!("{v:.2}"))).collect()),
-            )
-            .dictionary(),
+            Column::new("s3", Values::Text(x(&rows, 6, |v| format!("{v:.2}")))).dictionary(),
             Column::new("s4", Values::U32(s4)),
-            Column::new(
-                "s5",
-                Values::Bool(x(8).iter().map(|v| v.map(|v| v > 0.0)).collect()),
-            ),
+            Column::new("s5", Values::Bool(x(&rows, 8, |v| v > 0.0))),
             Column::new(
                 "s6",
-                Values::F64(x(9).iter().map(|v| Some(v.unwrap_or(0.0))).collect()),
+                Values::F64(
+                    column_of::<f64>(&rows, 9)
+                        .into_iter()
+                        .map(|v| Some(v.unwrap_or(0.0)))
+                        .collect(),
+                ),
             )
             .required(),
             Column::new(

@@ -245,26 +245,6 @@ fn write_cells(
     }
 }
 
-/// The cells of a CSV file (header, then rows of optional cells; empty = null).
-pub fn read_csv_cells(path: &Path) -> (Vec<String>, Vec<Vec<Option<String>>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .map(|l| {
-            l.split(',')
-                .map(|c| (!c.is_empty()).then(|| c.to_string()))
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
-
 /// Column `j` of CSV cells parsed as `T`.
 pub fn column_of<T: std::str::FromStr>(rows: &[Vec<Option<String>>], j: usize) -> Vec<Option<T>>
 where

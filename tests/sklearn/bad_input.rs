@@ -3,13 +3,14 @@
 //! hidden), lying `.npy` headers, cyclic trees, entries outside the zip. Every refusal is a
 //! typed error whose message says what is wrong; none may panic.
 
-use super::{cases, fixtures, load};
+use super::support::files::{assert_note, fixture};
+use super::{cases, load};
 use shaplab::model::{SkopsLimits, from_skops_with_limits};
 use shaplab::{Ensemble, Error};
 use std::io::{Cursor, Read, Write};
 
 fn skops_bytes(case: &str) -> Vec<u8> {
-    std::fs::read(fixtures().join(case).join("model.skops")).unwrap()
+    std::fs::read(fixture(case, "model.skops")).unwrap()
 }
 
 /// Every entry of a zip, in order.
@@ -64,9 +65,27 @@ fn message(r: shaplab::Result<Ensemble>) -> (Error, String) {
     (e, m)
 }
 
+/// Asserts the file is refused as malformed (a syntax error), the message holding `parts`.
+fn assert_syntax_error(r: shaplab::Result<Ensemble>, parts: &[&str]) {
+    let (e, m) = message(r);
+    assert!(matches!(e, Error::Syntax { .. }), "{m}");
+    for part in parts {
+        assert!(m.contains(part), "{part:?} missing from: {m}");
+    }
+}
+
+/// Asserts a fixture's (valid) skops file is refused under tighter `caps`, the message
+/// holding `parts`.
+fn assert_refused_under(case: &str, caps: SkopsLimits, parts: &[&str]) {
+    let (_, m) = message(from_skops_with_limits(&skops_bytes(case), caps));
+    for part in parts {
+        assert!(m.contains(part), "{part:?} missing from: {m}");
+    }
+}
+
 #[test]
 fn a_pickle_is_refused_without_being_unpickled() {
-    let b = std::fs::read(fixtures().join("sklearn_refusal/model.pkl")).unwrap();
+    let b = std::fs::read(fixture("sklearn_refusal", "model.pkl")).unwrap();
     let (e, m) = message(Ensemble::from_bytes(&b));
     assert!(matches!(e, Error::Unsupported(_)), "{m}");
     assert!(m.contains("pickle") && m.contains("skops.io.dump"), "{m}");
@@ -74,7 +93,7 @@ fn a_pickle_is_refused_without_being_unpickled() {
 
 #[test]
 fn a_pipeline_is_refused_by_name_with_the_estimators_accepted() {
-    let b = std::fs::read(fixtures().join("sklearn_refusal/unknown_class.skops")).unwrap();
+    let b = std::fs::read(fixture("sklearn_refusal", "unknown_class.skops")).unwrap();
     let (e, m) = message(Ensemble::from_bytes(&b));
     assert!(matches!(e, Error::Unsupported(_)), "{m}");
     assert!(m.contains("sklearn.pipeline.Pipeline"), "{m}");
@@ -190,9 +209,10 @@ fn small_caps() -> SkopsLimits {
 fn a_zip_bomb_entry_claiming_more_than_the_cap_is_refused_before_inflating() {
     let b = bomb();
     assert!(b.len() < 64 << 10);
-    let (e, m) = message(from_skops_with_limits(&b, small_caps()));
-    assert!(matches!(e, Error::Syntax { .. }), "{m}");
-    assert!(m.contains("claims 4194304 uncompressed bytes"), "{m}");
+    assert_syntax_error(
+        from_skops_with_limits(&b, small_caps()),
+        &["claims 4194304 uncompressed bytes"],
+    );
 }
 
 #[test]
@@ -207,20 +227,20 @@ fn a_zip_bomb_lying_about_its_size_stops_inflating_at_the_cap() {
         .expect("central directory");
     b[local + 22..local + 26].copy_from_slice(&100u32.to_le_bytes());
     b[central + 24..central + 28].copy_from_slice(&100u32.to_le_bytes());
-    let (e, m) = message(from_skops_with_limits(&b, small_caps()));
-    assert!(matches!(e, Error::Syntax { .. }), "{m}");
-    assert!(m.contains("schema.json"), "{m}");
+    assert_syntax_error(from_skops_with_limits(&b, small_caps()), &["schema.json"]);
 }
 
 #[test]
 fn a_zip_with_more_entries_than_the_cap_is_refused() {
-    let b = skops_bytes("sk_dt_reg");
     let caps = SkopsLimits {
         max_entries: 2,
         ..SkopsLimits::default()
     };
-    let (_, m) = message(from_skops_with_limits(&b, caps));
-    assert!(m.contains("more than the 2 a skops file may hold"), "{m}");
+    assert_refused_under(
+        "sk_dt_reg",
+        caps,
+        &["more than the 2 a skops file may hold"],
+    );
 }
 
 #[test]
@@ -238,11 +258,9 @@ fn an_npy_header_claiming_more_nodes_than_it_holds_is_refused() {
         let lie = format!("{:0width$}", n + 1, width = end - start);
         npy.splice(start..end, lie.bytes());
     });
-    let (e, m) = message(Ensemble::from_bytes(&b));
-    assert!(matches!(e, Error::Syntax { .. }), "{m}");
-    assert!(
-        m.contains("64-byte items") && m.contains("bytes follow it"),
-        "{m}"
+    assert_syntax_error(
+        Ensemble::from_bytes(&b),
+        &["64-byte items", "bytes follow it"],
     );
 }
 
@@ -281,34 +299,25 @@ fn a_zip_without_schema_json_is_a_syntax_error() {
         &[("data.npy".to_string(), vec![0; 10])],
         zip::CompressionMethod::Stored,
     );
-    let (e, m) = message(Ensemble::from_bytes(&b));
-    assert!(matches!(e, Error::Syntax { .. }), "{m}");
-    assert!(m.contains("no schema.json"), "{m}");
+    assert_syntax_error(Ensemble::from_bytes(&b), &["no schema.json"]);
 }
 
 #[test]
 fn reading_past_the_total_inflate_cap_is_refused() {
-    let b = skops_bytes("sk_rf_reg");
     let caps = SkopsLimits {
         max_total_bytes: 20_000,
         ..SkopsLimits::default()
     };
-    let (_, m) = message(from_skops_with_limits(&b, caps));
-    assert!(m.contains("20000-byte total cap"), "{m}");
+    assert_refused_under("sk_rf_reg", caps, &["20000-byte total cap"]);
 }
 
 #[test]
 fn a_schema_json_larger_than_its_cap_is_refused() {
-    let b = skops_bytes("sk_dt_reg");
     let caps = SkopsLimits {
         max_schema_bytes: 1000,
         ..SkopsLimits::default()
     };
-    let (_, m) = message(from_skops_with_limits(&b, caps));
-    assert!(
-        m.contains("schema.json") && m.contains("1000-byte cap"),
-        "{m}"
-    );
+    assert_refused_under("sk_dt_reg", caps, &["schema.json", "1000-byte cap"]);
 }
 
 /// The nodes of a tree as scikit-learn < 1.3 saved them: 56-byte records, no
@@ -348,18 +357,14 @@ fn without_missing_routing(npy: &mut Vec<u8>) {
 #[test]
 fn a_tree_saved_before_sklearn_1_3_loads_and_sends_missing_values_right() {
     let case = &cases()[0];
-    assert_eq!(case.name, "sk_dt_reg");
+    assert_eq!(case.name(), "sk_dt_reg");
     let old = Ensemble::from_bytes(&with_entry(
         "sk_dt_reg",
         &nodes_entry("sk_dt_reg"),
         without_missing_routing,
     ))
     .unwrap();
-    assert!(
-        old.notes.iter().any(|n| n.contains("< 1.3")),
-        "{:?}",
-        old.notes
-    );
+    assert_note(&old.notes, "< 1.3");
     let (new, rows) = load(case).unwrap();
     for r in 0..rows.rows {
         assert_eq!(
