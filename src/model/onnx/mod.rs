@@ -131,7 +131,11 @@ pub fn from_protobuf(bytes: &[u8]) -> Result<Ensemble> {
         message: e.to_string(),
     })?;
     let plan = graph::plan(&model)?;
-    let graph = model.graph.as_ref().expect("plan checked the graph");
+    let graph = model.graph.as_ref().ok_or_else(|| Error::Syntax {
+        format: "ONNX",
+        location: "graph".into(),
+        message: "the model has no graph".into(),
+    })?;
     let mut parts: Vec<Part> = Vec::with_capacity(plan.ensembles.len());
     for &i in &plan.ensembles {
         let node = &graph.node[i];
