@@ -292,7 +292,7 @@ pub fn StartPage() -> impl IntoView {
                 <ul>
                     <li>"XGBoost: " <code>"booster.save_model(\"model.json\")"</code> " (or " <code>".ubj"</code> ")"</li>
                     <li>"LightGBM: " <code>"booster.save_model(\"model.txt\")"</code></li>
-                    <li>"CatBoost: " <code>"model.save_model(\"model.json\", format=\"json\")"</code></li>
+                    <li>"CatBoost: " <code>"model.save_model(\"model.json\", format=\"json\", pool=train_pool)"</code> " (pool= keeps the category names)"</li>
                     <li>"scikit-learn: " <code>"skops.io.dump(model, \"model.skops\")"</code> " (pickles are refused: loading one runs code)"</li>
                     <li>"ONNX: " <code>"skl2onnx.to_onnx(model, X[:1])"</code> " or onnxmltools; explained interventionally (ONNX stores no covers)"</li>
                 </ul>
