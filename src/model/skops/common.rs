@@ -65,3 +65,43 @@ pub fn note_old_trees(ensemble: &mut Ensemble, trees: &[SkTree]) {
         );
     }
 }
+
+/// The ensemble of a gradient-boosting estimator (classic or histogram), with the note that
+/// says which raw score a classifier's values explain: the log-odds of the positive class
+/// (`decision_function`) for binary, each class's margin (softmaxed by `predict_proba`) else.
+#[allow(clippy::too_many_arguments)]
+pub fn boosted_ensemble(
+    root: &Node,
+    class: &str,
+    num_features: usize,
+    base_margin: Vec<f64>,
+    link: crate::model::Link,
+    trees: Vec<crate::model::Tree>,
+    tree_output: Vec<usize>,
+    classes: Option<&[String]>,
+) -> Result<Ensemble> {
+    let k = base_margin.len();
+    let mut ensemble = Ensemble::new(
+        crate::model::ModelFormat::Skops,
+        class.to_string(),
+        num_features,
+        k,
+        feature_names(root, num_features)?,
+        base_margin,
+        link,
+        trees,
+        tree_output,
+    )?;
+    if let Some(classes) = classes {
+        ensemble.notes.push(match (k, classes.get(1)) {
+            (1, Some(positive)) => {
+                format!("explains the raw log-odds of class {positive} (decision_function)")
+            }
+            _ => format!(
+                "explains the raw margin of each class ({}); predict_proba is their softmax",
+                classes.join(", ")
+            ),
+        });
+    }
+    Ok(ensemble)
+}

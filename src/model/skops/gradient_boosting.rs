@@ -18,7 +18,7 @@ use super::common;
 use super::schema::Node;
 use super::sklearn_tree::SkTree;
 use crate::error::{Error, Result};
-use crate::model::{Ensemble, Link, ModelFormat};
+use crate::model::{Ensemble, Link};
 
 pub fn load(root: &Node, class: &str) -> Result<Ensemble> {
     let classifier = class.ends_with("Classifier");
@@ -94,30 +94,16 @@ pub fn load(root: &Node, class: &str) -> Result<Ensemble> {
         );
         tree_output.push(i % k);
     }
-    let mut ensemble = Ensemble::new(
-        ModelFormat::Skops,
-        class.to_string(),
+    let mut ensemble = common::boosted_ensemble(
+        root,
+        class,
         num_features,
-        k,
-        common::feature_names(root, num_features)?,
         base_margin,
         link,
         trees,
         tree_output,
+        classes.as_deref(),
     )?;
-    if let Some(classes) = &classes {
-        ensemble.notes.push(if k == 1 {
-            format!(
-                "explains the raw log-odds of class {} (decision_function)",
-                classes[1]
-            )
-        } else {
-            format!(
-                "explains the raw margin of each class ({}); predict_proba is their softmax",
-                classes.join(", ")
-            )
-        });
-    }
     ensemble.notes.push(
         "GradientBoosting's predict refuses missing values; here a missing value follows each \
          tree's missing_go_to_left"

@@ -20,7 +20,7 @@ use super::hgb_layout::{Layout, layout};
 use super::schema::Node;
 use crate::error::{Error, Result};
 use crate::model::tree::{MissingType, Split, TreeBuilder};
-use crate::model::{Ensemble, Link, ModelFormat, Tree};
+use crate::model::{Ensemble, Link, Tree};
 
 pub fn load(root: &Node, class: &str) -> Result<Ensemble> {
     let classifier = class.ends_with("Classifier");
@@ -93,30 +93,16 @@ pub fn load(root: &Node, class: &str) -> Result<Ensemble> {
             tree_output.push(j);
         }
     }
-    let mut ensemble = Ensemble::new(
-        ModelFormat::Skops,
-        class.to_string(),
+    let mut ensemble = common::boosted_ensemble(
+        root,
+        class,
         num_features,
-        k,
-        common::feature_names(root, num_features)?,
         base_margin,
         link,
         trees,
         tree_output,
+        classes.as_deref(),
     )?;
-    if let Some(classes) = &classes {
-        ensemble.notes.push(if k == 1 {
-            format!(
-                "explains the raw log-odds of class {} (decision_function)",
-                classes[1]
-            )
-        } else {
-            format!(
-                "explains the raw margin of each class ({}); predict_proba is their softmax",
-                classes.join(", ")
-            )
-        });
-    }
     if layout.categories.iter().any(Option::is_some) {
         ensemble.notes.push(
             "categorical columns are read by category name and coded as the model's \
