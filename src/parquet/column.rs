@@ -234,15 +234,8 @@ impl ColumnCells {
             Typed::Int32(r, vals) => {
                 fill(r, n, max_def, defs, vals, column)?;
                 each(defs, max_def, n, vals, column, |i, v| {
-                    let cell = v.map_or(Cell::Null, |&v| match decode {
-                        Decode::Int {
-                            unsigned: true,
-                            scale,
-                        } => number(scaled(v as u32 as f64, i128::from(v as u32), *scale)),
-                        Decode::Int { scale, .. } => {
-                            number(scaled(f64::from(v), i128::from(v), *scale))
-                        }
-                        _ => Cell::Other,
+                    let cell = v.map_or(Cell::Null, |&v| {
+                        int_cell(decode, i128::from(v), i128::from(v as u32))
                     });
                     visit(i, cell)
                 })
@@ -250,15 +243,8 @@ impl ColumnCells {
             Typed::Int64(r, vals) => {
                 fill(r, n, max_def, defs, vals, column)?;
                 each(defs, max_def, n, vals, column, |i, v| {
-                    let cell = v.map_or(Cell::Null, |&v| match decode {
-                        Decode::Int {
-                            unsigned: true,
-                            scale,
-                        } => number(scaled(v as u64 as f64, i128::from(v as u64), *scale)),
-                        Decode::Int { scale, .. } => {
-                            number(scaled(v as f64, i128::from(v), *scale))
-                        }
-                        _ => Cell::Other,
+                    let cell = v.map_or(Cell::Null, |&v| {
+                        int_cell(decode, i128::from(v), i128::from(v as u64))
                     });
                     visit(i, cell)
                 })
@@ -386,6 +372,19 @@ fn each<T>(
 /// `unscaled / 10^scale`. While both are exact in f64 (|v| < 2^53, scale ≤ 22) one division
 /// is correctly rounded, i.e. the same double as parsing the decimal's text from a CSV; past
 /// that the text is built and parsed, which is correctly rounded too.
+/// An integer cell of either width: its signed or unsigned reading (by the column's logical
+/// type), scaled when it is a decimal.
+fn int_cell<'a>(decode: &Decode, signed: i128, unsigned: i128) -> Cell<'a> {
+    match decode {
+        Decode::Int {
+            unsigned: true,
+            scale,
+        } => Cell::Number(scaled(unsigned as f64, unsigned, *scale)),
+        Decode::Int { scale, .. } => Cell::Number(scaled(signed as f64, signed, *scale)),
+        _ => Cell::Other,
+    }
+}
+
 fn scaled(approx: f64, unscaled: i128, scale: i32) -> f64 {
     if scale == 0 {
         return approx;
