@@ -8,38 +8,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::backend::Backend;
-use support::jobs::{app, cli_csv, get, get_json, wait_for_success};
-use support::{TestApp, fixture, upload_to};
+use support::jobs::{app, cli_csv, get, get_json, submit_body, wait_for_success};
+use support::{TestApp, fixture, upload_record_to, upload_to};
 
-/// Uploads a file and returns the whole answer (the record with its description).
+/// Uploads a fixture file and returns the whole record (with its description).
 async fn upload_record(app: &TestApp, kind: &str, path: &str) -> Value {
     let bytes = std::fs::read(fixture(path)).expect("fixture");
-    let name = path.rsplit('/').next().unwrap_or(path).to_owned();
-    let form = reqwest::multipart::Form::new()
-        .text("kind", kind.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(name),
-        );
-    let response = reqwest::Client::new()
-        .post(app.url("/api/uploads"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), StatusCode::CREATED, "{path}");
-    response.json().await.expect("JSON")
-}
-
-async fn submit(app: &TestApp, body: &Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(app.url("/api/jobs"))
-        .json(body)
-        .send()
-        .await
-        .expect("the server answers");
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
+    let name = path.rsplit('/').next().unwrap_or(path);
+    upload_record_to(&app.url(""), kind, name, bytes).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +38,7 @@ async fn a_categorical_lightgbm_model_with_a_csv_of_words_explains_like_the_cli(
     let text = data["summary"]["text_columns"].as_array().unwrap();
     assert!(text.iter().any(|t| t["name"] == "city"), "{text:?}");
 
-    let (status, job) = submit(&app, &json!({"model": model["id"], "data": data["id"]})).await;
+    let (status, job) = submit_body(&app, &json!({"model": model["id"], "data": data["id"]})).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     let id = job["id"].as_str().unwrap().to_owned();
     wait_for_success(&app, &id, Duration::from_secs(60)).await;
@@ -133,7 +109,7 @@ async fn words_in_a_column_a_numeric_model_reads_are_refused_at_submit_naming_th
     lines[2] = format!("old,{rest}");
     csv = lines.join("\n") + "\n";
     let data = upload_to(&app.url(""), "data", "data.csv", csv.into_bytes()).await;
-    let (status, body) = submit(&app, &json!({"model": model, "data": data})).await;
+    let (status, body) = submit_body(&app, &json!({"model": model, "data": data})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "invalid_data");
     let message = body["message"].as_str().unwrap();
@@ -150,7 +126,7 @@ async fn categories_the_model_never_saw_are_counted_on_the_job() {
     let app = app(&redis, 25, 2).await;
     let model = upload_record(&app, "model", "lgb_cat_binary/model.txt").await;
     let data = upload_record(&app, "data", "lgb_cat_binary/data_unseen.csv").await;
-    let (status, job) = submit(&app, &json!({"model": model["id"], "data": data["id"]})).await;
+    let (status, job) = submit_body(&app, &json!({"model": model["id"], "data": data["id"]})).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     let notes = job["inputs"]["notes"].as_array().expect("notes");
     assert_eq!(notes.len(), 1, "{notes:?}");
@@ -175,7 +151,7 @@ async fn job_equals_cli(app: &TestApp, model: &str, data: &str, extra: Value, cl
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }
-    let (status, job) = submit(app, &body).await;
+    let (status, job) = submit_body(app, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{model}: {job}");
     let id = job["id"].as_str().unwrap().to_owned();
     wait_for_success(app, &id, Duration::from_secs(60)).await;
@@ -262,7 +238,8 @@ async fn an_onnx_model_is_explained_interventionally_or_with_covers_recomputed_f
     assert_eq!(model["summary"]["covers"], "none");
     let data = upload_record(&app, "data", "onnx_gb_clf2/data.csv").await;
     // Path-dependent without covers is refused before anything is queued, saying what to do.
-    let (status, body) = submit(&app, &json!({"model": model["id"], "data": data["id"]})).await;
+    let (status, body) =
+        submit_body(&app, &json!({"model": model["id"], "data": data["id"]})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "unsupported");
     let message = body["message"].as_str().unwrap();
@@ -285,7 +262,7 @@ async fn an_onnx_model_is_explained_interventionally_or_with_covers_recomputed_f
         &["--covers-from-data"],
     )
     .await;
-    let (status, body) = submit(
+    let (status, body) = submit_body(
         &app,
         &json!({"model": model["id"], "data": data["id"], "covers": "model"}),
     )
@@ -310,7 +287,7 @@ async fn a_parquet_data_file_explains_like_its_csv() {
     .await;
     // And the row explorer's one-row read from the Parquet file.
     let m = upload_record(&app, "model", "lgb_cat_binary/model.txt").await;
-    let (_, job) = submit(&app, &json!({"model": m["id"], "data": data["id"]})).await;
+    let (_, job) = submit_body(&app, &json!({"model": m["id"], "data": data["id"]})).await;
     let id = job["id"].as_str().unwrap();
     wait_for_success(&app, id, Duration::from_secs(60)).await;
     let (status, row) = get_json(&app, &format!("/api/jobs/{id}/rows/59")).await;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::backend::Backend;
-use support::jobs::{app, get, get_json, wait_for_success};
+use support::jobs::{app, get, get_json, submit_body, wait_for_success};
 use support::{TestApp, fixture, upload};
 
 /// Uploads a fixture's model and data; their ids.
@@ -21,17 +21,6 @@ async fn upload_fixture(app: &TestApp, name: &str) -> (String, String) {
         upload(app, "model", "model.json", model).await,
         upload(app, "data", "data.csv", data).await,
     )
-}
-
-async fn submit(app: &TestApp, body: &Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(app.url("/api/jobs"))
-        .json(body)
-        .send()
-        .await
-        .expect("the server answers");
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
 }
 
 /// `shaplab explain --interactions` on a fixture: (SHAP CSV, interactions CSV, seconds).
@@ -97,7 +86,7 @@ async fn an_interaction_job_matches_the_cli(name: &str, outputs: usize) {
     let app = app(&redis, 16, 2).await;
     let (model, data) = upload_fixture(&app, name).await;
     let started = Instant::now();
-    let (status, job) = submit(
+    let (status, job) = submit_body(
         &app,
         &json!({"model": model, "data": data, "interactions": true}),
     )
@@ -207,7 +196,7 @@ async fn interactions_with_a_background_or_probability_output_are_refused_with_w
         ),
     ];
     for (body, hint) in cases {
-        let (status, error) = submit(&app, &body).await;
+        let (status, error) = submit_body(&app, &body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
         assert_eq!(error["code"], "unsupported", "{error}");
         assert!(
@@ -225,7 +214,7 @@ async fn interactions_csv_is_409_while_the_job_waits_and_404_for_a_job_without_t
     // No workers: the job stays queued.
     let app = app(&redis, 16, 0).await;
     let (model, data) = upload_fixture(&app, "xgb_binary_d6").await;
-    let (_, job) = submit(
+    let (_, job) = submit_body(
         &app,
         &json!({"model": model, "data": data, "interactions": true}),
     )
@@ -236,7 +225,7 @@ async fn interactions_csv_is_409_while_the_job_waits_and_404_for_a_job_without_t
     assert_eq!(error["code"], "job_not_finished");
 
     // A job without interactions: 404 whatever its state, saying how to get them.
-    let (_, job) = submit(&app, &json!({"model": model, "data": data})).await;
+    let (_, job) = submit_body(&app, &json!({"model": model, "data": data})).await;
     let plain = job["id"].as_str().expect("an id");
     let (status, error) = get_json(&app, &format!("/api/jobs/{plain}/interactions.csv")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
@@ -264,7 +253,7 @@ async fn interactions_csv_is_410_once_the_job_ended_more_than_result_ttl_ago() {
     };
     let app = TestApp::spawn_with_config(&url, redis.settings(), jobs, 2).await;
     let (model, data) = upload_fixture(&app, "xgb_binary_d6").await;
-    let (_, job) = submit(
+    let (_, job) = submit_body(
         &app,
         &json!({"model": model, "data": data, "interactions": true}),
     )

@@ -31,6 +31,18 @@ pub async fn submit_job(app: &TestApp, name: &str, data: Vec<u8>) -> String {
     job["id"].as_str().expect("an id").to_owned()
 }
 
+/// `POST /api/jobs` with `body`: the status and the JSON answer (a job or an error envelope).
+pub async fn submit_body(app: &TestApp, body: &Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(app.url("/api/jobs"))
+        .json(body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    (status, response.json().await.expect("JSON"))
+}
+
 pub async fn get(app: &TestApp, path: &str) -> (StatusCode, Vec<u8>) {
     let response = reqwest::get(app.url(path))
         .await

@@ -410,6 +410,17 @@ pub async fn upload(app: &TestApp, kind: &str, name: &str, bytes: Vec<u8>) -> St
 /// [`upload`] to the server at `base` (`http://127.0.0.1:port`), e.g. a `shaplab serve`
 /// process the test started.
 pub async fn upload_to(base: &str, kind: &str, name: &str, bytes: Vec<u8>) -> String {
+    let body = upload_record_to(base, kind, name, bytes).await;
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+/// [`upload_to`], returning the whole record (id, name, summary, …).
+pub async fn upload_record_to(
+    base: &str,
+    kind: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> serde_json::Value {
     let form = reqwest::multipart::Form::new()
         .text("kind", kind.to_owned())
         .part(
@@ -422,7 +433,6 @@ pub async fn upload_to(base: &str, kind: &str, name: &str, bytes: Vec<u8>) -> St
         .send()
         .await
         .expect("the server answers");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
-    let body: serde_json::Value = response.json().await.expect("JSON");
-    body["id"].as_str().expect("an id").to_owned()
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{name}");
+    response.json().await.expect("JSON")
 }
