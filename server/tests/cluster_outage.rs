@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use support::cluster::TestCluster;
 use support::jobs::wait_for_success;
 use support::outage::{
-    FAST, SLACK, app_with_a_finished_job, assert_invariant, assert_unavailable, breaker_refuses,
-    health, hit, id_of, report, submit,
+    FAST, SLACK, app_with_a_finished_job, assert_invariant, assert_unavailable, breaker_mark,
+    health, hit, id_of, refused_throughout, report, submit,
 };
 use support::settings;
 
@@ -62,9 +62,10 @@ async fn a_killed_primary_gives_brief_503s_then_its_replica_serves_the_same_app(
             let pool = app.pool.status();
             panic!("no recovery within 30 s; pool {pool:?}; replica's view:\n{view}");
         }
-        let (call, refusing) = (i % 3, breaker_refuses(&app));
+        let (call, before) = (i % 3, breaker_mark(&app));
         i += 1;
         let h = hit(&client, &app, ep.call(call)).await;
+        let refusing = refused_throughout(before, breaker_mark(&app));
         if i % 50 == 1 {
             eprintln!(
                 "{:?}: {} {} {:?} {}",

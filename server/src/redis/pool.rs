@@ -328,6 +328,12 @@ impl RedisPool {
         (state, next.map(|at| at.saturating_duration_since(now)))
     }
 
+    /// The same breaker's state and the instant of its next probe: two equal marks taken
+    /// around a call, both refusing, mean no probe finished meanwhile (so the call was refused).
+    pub fn breaker_mark(&self, tag: Option<&str>) -> (BreakerState, Option<Instant>) {
+        self.breakers.state_of(tag)
+    }
+
     /// What the pool has seen lately.
     pub fn status(&self) -> PoolStatus {
         let now = Instant::now();
