@@ -115,13 +115,36 @@ fn a_file_with_the_wrong_magic_is_an_unknown_format() {
 
 #[test]
 fn a_pickle_is_refused_with_the_line_that_converts_it_to_skops() {
-    for b in [&b"\x80\x04\x95\x00"[..], b"\x78\x9c\x00\x00"] {
+    // Protocol 4, joblib's zlib, and protocols 0 and 1 (text opcodes ending in STOP).
+    let protocol0 = b"ccopy_reg\n_reconstructor\np0\n(csklearn.tree\nTree\np1\ntR.\n";
+    let protocol1 = b"(dp0\nS'a'\np1\nI1\ns.";
+    for b in [
+        &b"\x80\x04\x95\x00"[..],
+        b"\x78\x9c\x00\x00",
+        protocol0,
+        protocol1,
+    ] {
         let err = Ensemble::from_bytes(b).unwrap_err().to_string();
         assert!(err.contains("never does"), "{err}");
         assert!(
             err.contains("skops.io.dump(joblib.load('model.pkl'), 'model.skops')"),
             "{err}"
         );
+    }
+}
+
+#[test]
+fn a_compressed_joblib_file_is_refused_with_the_skops_line_and_the_decompress_hint() {
+    let gzip = b"\x1f\x8b\x08\x00\x00\x00\x00\x00";
+    let xz = b"\xfd7zXZ\x00\x00\x04";
+    for b in [&gzip[..], b"BZh91AY&SY", xz, b"\x04\x22\x4d\x18\x64"] {
+        let err = Ensemble::from_bytes(b).unwrap_err().to_string();
+        assert!(err.contains("compressed (gzip, bz2, xz or lz4)"), "{err}");
+        assert!(
+            err.contains("skops.io.dump(joblib.load('model.pkl'), 'model.skops')"),
+            "{err}"
+        );
+        assert!(err.contains("decompress it"), "{err}");
     }
 }
 

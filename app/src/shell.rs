@@ -1,6 +1,6 @@
 //! The HTML shell, the router and the pages.
 
-use crate::pages::{job::JobPage, start::StartPage};
+use crate::pages::{compare::ComparePage, job::JobPage, start::StartPage};
 use crate::status::{OutageBanner, StatusIndicator, StatusSignals};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=StartPage />
                     <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage />
+                    <Route path=StaticSegment("compare") view=ComparePage />
                 </Routes>
             </main>
         </Router>

@@ -367,6 +367,32 @@ pub struct JobRow {
     pub predictions: RowPredictions,
 }
 
+/// `POST /api/jobs/{id}/whatif`: a row with some values changed, explained again; the fields
+/// of [`JobRow`] plus what changed and notes in words.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct WhatIfRow {
+    pub row: u64,
+    pub features: Vec<RowFeature>,
+    pub base_values: Vec<f64>,
+    pub predictions: RowPredictions,
+    /// The features whose values were changed, in the request's order.
+    pub changed: Vec<String>,
+    /// Values outside the data's observed range, categories the model never saw.
+    pub notes: Vec<String>,
+}
+
+impl WhatIfRow {
+    /// The row part, for the plots the row explorer draws.
+    pub fn as_row(&self) -> JobRow {
+        JobRow {
+            row: self.row,
+            features: self.features.clone(),
+            base_values: self.base_values.clone(),
+            predictions: self.predictions.clone(),
+        }
+    }
+}
+
 /// One feature of one row.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct RowFeature {
@@ -406,6 +432,10 @@ pub struct JobSummary {
     pub features: Vec<String>,
     /// `[output][feature]`: mean |SHAP| over the covered rows.
     pub mean_abs_shap: Vec<Vec<f64>>,
+    /// `[output][feature]`: mean SHAP (signed) over the covered rows, for comparing jobs
+    /// (absent from summaries cached before it existed).
+    #[serde(default)]
+    pub mean_shap: Vec<Vec<f64>>,
     /// Per output: the base value (the same on every row).
     pub base_values: Vec<f64>,
     pub beeswarm: BeeswarmSample,
@@ -523,4 +553,43 @@ pub struct ApiErrorBody {
     pub retryable: bool,
     #[serde(default)]
     pub request_id: Option<String>,
+}
+
+/// `GET /api/compare?a={id}&b={id}`: two jobs with the same features side by side (model v1
+/// against v2 on the same data, or one model on January against June data), from their
+/// summaries.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JobComparison {
+    pub a: ComparedJob,
+    pub b: ComparedJob,
+    pub outputs: usize,
+    /// Per output: every feature, the most important in either job first.
+    pub features: Vec<Vec<FeatureShift>>,
+}
+
+/// One side of a comparison.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ComparedJob {
+    pub id: String,
+    pub rows_covered: u64,
+    pub rows_total: u64,
+    /// True while some of its chunks are not done.
+    pub partial: bool,
+    pub output: JobOutput,
+    pub base_values: Vec<f64>,
+    /// Per output: the distribution of its predictions.
+    pub predictions: Vec<Histogram>,
+}
+
+/// One feature in both jobs, for one output.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FeatureShift {
+    pub name: String,
+    pub mean_abs_a: f64,
+    pub mean_abs_b: f64,
+    /// Mean signed SHAP; `None` for a summary computed before it was recorded.
+    pub mean_a: Option<f64>,
+    pub mean_b: Option<f64>,
+    /// `mean_b − mean_a`: how far the feature's average push moved (drift).
+    pub shift: Option<f64>,
 }

@@ -1,11 +1,12 @@
 //! Builds the HTTP application and runs it until shutdown.
 
 use crate::jobs::JobsConfig;
+use crate::jobs::whatif::WhatIfCache;
 use crate::queue::Queue;
 use crate::queue::Worker;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
-use crate::routes::{admin, downloads, events, health, jobs, metrics, uploads};
+use crate::routes::{admin, compare, downloads, events, health, jobs, metrics, uploads, whatif};
 use crate::uploads::UploadService;
 use app::{App, shell};
 use axum::Router;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The private Redis child, when `serve` started one (readiness watches it; `serve` takes
     /// it out to stop it at shutdown). A tokio mutex: `stop` awaits while holding it.
     pub private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,
+    /// The what-if endpoint's prepared inputs (model, background, ranges) for recent jobs.
+    pub whatif: Arc<WhatIfCache>,
 }
 
 /// Leptos settings: the site (wasm, JS, CSS, assets) is read from `LEPTOS_SITE_ROOT`
@@ -72,7 +75,9 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/jobs/{id}/summary", get(jobs::summary))
         .route("/api/jobs/{id}/rows/{i}", get(jobs::row))
         .route("/api/jobs/{id}/ranked", get(jobs::ranked))
+        .route("/api/jobs/{id}/whatif", post(whatif::whatif))
         .route("/api/jobs/{id}/events", get(events::events))
+        .route("/api/compare", get(compare::compare_jobs))
         .route("/api/admin/dead/requeue", post(admin::requeue_dead))
         .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))

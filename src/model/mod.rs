@@ -62,10 +62,30 @@ pub const PICKLE_REFUSED: &str = "this is a Python pickle (.pkl/.joblib): loadin
 arbitrary code, so shaplab never does. Convert it once with skops, where you trust the file: \
 python -c \"import joblib, skops.io; skops.io.dump(joblib.load('model.pkl'), 'model.skops')\"";
 
-/// Pickle protocol 2+ starts with 0x80 and the protocol number; joblib's compressed pickles
-/// start with a zlib header.
+/// Why a compressed file is refused: joblib compresses its pickles (`compress=`) with these.
+pub const COMPRESSED_REFUSED: &str = "this file is compressed (gzip, bz2, xz or lz4), as joblib \
+writes pickles with compress=: if it is a pickle, shaplab never loads one (it runs arbitrary \
+code); convert it once with skops, where you trust the file: python -c \"import joblib, \
+skops.io; skops.io.dump(joblib.load('model.pkl'), 'model.skops')\". If it is a compressed \
+model file, decompress it and upload the file inside";
+
+/// Pickle protocol 2+ starts with 0x80 and the protocol number; joblib's zlib-compressed
+/// pickles with a zlib header. Protocols 0 and 1 are opcodes in text: a tuple, list, dict or
+/// global first and the STOP opcode `.` last.
 fn is_pickle(bytes: &[u8]) -> bool {
-    matches!(bytes, [0x80, 2..=5, ..]) || matches!(bytes, [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..])
+    let last = bytes.iter().rposition(|b| !b.is_ascii_whitespace());
+    matches!(bytes, [0x80, 2..=5, ..])
+        || matches!(bytes, [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..])
+        || (matches!(bytes, [b'(' | b']' | b'}' | b'c', ..])
+            && last.is_some_and(|i| bytes[i] == b'.'))
+}
+
+/// gzip, bz2, xz and lz4 frames: what joblib's other `compress=` methods write.
+fn is_compressed(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+        || bytes.starts_with(b"BZh")
+        || bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
+        || bytes.starts_with(&[0x04, 0x22, 0x4d, 0x18])
 }
 
 /// A JSON model: XGBoost has a `learner`, CatBoost `oblivious_trees` or `trees` with
@@ -277,6 +297,8 @@ impl Ensemble {
             skops::from_zip(bytes)
         } else if is_pickle(bytes) {
             Err(Error::Unsupported(PICKLE_REFUSED.into()))
+        } else if is_compressed(bytes) {
+            Err(Error::Unsupported(COMPRESSED_REFUSED.into()))
         } else if onnx::looks_like_onnx(bytes) {
             onnx::from_protobuf(bytes)
         } else {

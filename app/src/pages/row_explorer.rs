@@ -3,6 +3,7 @@
 //! at a time, on demand.
 
 use super::job::JobSignals;
+use super::whatif::WhatIf;
 use crate::format;
 use crate::net;
 use crate::plots::{Figure, colour, waterfall};
@@ -14,7 +15,7 @@ use leptos::prelude::*;
 const WATERFALL_TOP: usize = 9;
 
 #[derive(Clone, Debug, PartialEq)]
-enum Loaded<T> {
+pub(super) enum Loaded<T> {
     Idle,
     Loading,
     Ready(T),
@@ -153,14 +154,23 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
                 Loaded::Idle => view! { <p class="muted">"Pick a row to see why it gets its prediction."</p> }.into_any(),
                 Loaded::Loading => view! { <p class="muted">"Loading the row…"</p> }.into_any(),
                 Loaded::Failed(m) => view! { <p class="error" role="alert" data-testid="row-error">{m}</p> }.into_any(),
-                Loaded::Ready(r) => view! { <RowPlots row=r class /> }.into_any(),
+                Loaded::Ready(r) => view! {
+                    <RowPlots row=r.clone() class />
+                    <WhatIf row=r class />
+                }.into_any(),
             }}
         </div>
     }
 }
 
+/// The waterfall and force plots of one row. `what_if` draws them for an edited variant
+/// (their own figure names, so both stay on the page and download under their own names).
 #[component]
-fn RowPlots(row: JobRow, class: Signal<usize>) -> impl IntoView {
+pub(super) fn RowPlots(
+    row: JobRow,
+    class: Signal<usize>,
+    #[prop(optional)] what_if: bool,
+) -> impl IntoView {
     let s = expect_context::<JobSignals>();
     let row = StoredValue::new(row);
     let k = move || {
@@ -228,9 +238,15 @@ fn RowPlots(row: JobRow, class: Signal<usize>) -> impl IntoView {
             }
         })
     };
+    let (waterfall_name, force_name, prediction_id) = if what_if {
+        ("whatif-waterfall", "whatif-force", "whatif-prediction")
+    } else {
+        ("waterfall", "force", "row-prediction")
+    };
     let caption = Signal::derive(move || {
         format!(
-            "Row {}: starting from the average output E[f(X)], each bar is one feature's SHAP value pushing this row's output up (red) or down (blue).",
+            "{}Row {}: starting from the average output E[f(X)], each bar is one feature's SHAP value pushing this row's output up (red) or down (blue).",
+            if what_if { "What if: " } else { "" },
             row.with_value(|r| r.row)
         )
     });
@@ -244,14 +260,14 @@ fn RowPlots(row: JobRow, class: Signal<usize>) -> impl IntoView {
     }).collect_view()
     };
     view! {
-        <p class="prediction" data-testid="row-prediction">{prediction}</p>
-        <Figure name="waterfall" title="Waterfall" caption markup=waterfall_svg file_stem=stem.clone()>
+        <p class="prediction" data-testid=prediction_id>{prediction}</p>
+        <Figure name=waterfall_name title="Waterfall" caption markup=waterfall_svg file_stem=stem.clone()>
             <table>
                 <thead><tr><th>"Feature"</th><th>"Value"</th><th>"SHAP"</th></tr></thead>
                 <tbody>{table}</tbody>
             </table>
         </Figure>
-        <Figure name="force" title="Force plot" caption=force_caption markup=force_svg file_stem=stem>
+        <Figure name=force_name title="Force plot" caption=force_caption markup=force_svg file_stem=stem>
             <p>"The table under the waterfall lists the same contributions."</p>
         </Figure>
     }

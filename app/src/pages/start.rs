@@ -294,7 +294,7 @@ pub fn StartPage() -> impl IntoView {
                     <li>"LightGBM: " <code>"booster.save_model(\"model.txt\")"</code></li>
                     <li>"CatBoost: " <code>"model.save_model(\"model.json\", format=\"json\", pool=train_pool)"</code> " (pool= keeps the category names)"</li>
                     <li>"scikit-learn: " <code>"skops.io.dump(model, \"model.skops\")"</code> " (pickles are refused: loading one runs code)"</li>
-                    <li>"ONNX: " <code>"skl2onnx.to_onnx(model, X[:1])"</code> " or onnxmltools; explained interventionally (ONNX stores no covers)"</li>
+                    <li>"ONNX: " <code>"onnx.save(skl2onnx.to_onnx(model, X[:1]), \"model.onnx\")"</code> " or onnxmltools; explained interventionally (ONNX stores no covers)"</li>
                 </ul>
             </details>
             <button type="button" class="sample" data-testid="try-sample" on:click=try_sample>

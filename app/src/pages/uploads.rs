@@ -272,6 +272,9 @@ pub fn unseen_categories(model: &Upload, data: &Upload) -> Vec<String> {
     m.categorical
         .iter()
         .filter(|c| !c.categories.is_empty())
+        // A CatBoost model saved without `pool=` stores hashes, not names: which words it saw
+        // is only known by hashing them, which the server does at submit (the job's notes).
+        .filter(|c| !(c.by_hash && c.categories.iter().any(|n| n.starts_with("<CatBoost hash"))))
         .filter_map(|c| {
             let column = d.text_columns.iter().find(|t| t.name == c.name)?;
             let unseen: Vec<&str> = column
@@ -447,6 +450,18 @@ mod tests {
             unseen_categories(&m, &d),
             ["city: 1 category the model never saw (Tokyo) — treated as missing"]
         );
+    }
+
+    #[test]
+    fn a_catboost_model_without_names_warns_of_no_unseen_words() {
+        // Saved without `pool=`: its categories are hashes, so no word can be judged here.
+        let mut m = model(Some(&["income", "city"]), 2);
+        if let UploadSummary::Model(s) = &mut m.summary {
+            s.categorical[0].by_hash = true;
+            s.categorical[0].categories =
+                vec!["<CatBoost hash 1>".into(), "<CatBoost hash 2>".into()];
+        }
+        assert!(unseen_categories(&m, &data(&["income", "city"])).is_empty());
     }
 
     #[test]

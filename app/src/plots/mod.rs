@@ -4,6 +4,7 @@
 
 pub mod beeswarm;
 pub mod colour;
+pub mod compare;
 pub mod dependence;
 pub mod importance;
 pub mod interactions;

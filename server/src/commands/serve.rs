@@ -116,6 +116,7 @@ async fn serve_with(
         jobs: Arc::new(jobs),
         workers: workers.workers.clone().into(),
         private_redis,
+        whatif: Default::default(),
     };
     let router = startup::router(state, startup::leptos_options(addr));
     tracing::info!(

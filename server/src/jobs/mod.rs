@@ -12,6 +12,7 @@
 //! # Layout
 //! - [`spec`]: the payload stored with each job, and the blob keys derived from it.
 //! - [`submit`]: checking a request (uploads exist, kinds, column compatibility) and queuing it.
+//! - [`compare`]: two jobs' summaries side by side (importance, mean SHAP shift, predictions).
 //! - [`cache`]: a worker process's bounded cache of parsed models and data, so a job's inputs
 //!   are downloaded and parsed once per process, not once per chunk.
 //! - [`expiry`]: results older than `RESULT_TTL`: the 410 rule and the sweep that deletes them.
@@ -25,8 +26,11 @@
 //! - [`warm`]: the worker that finishes a job computes its summary right away (cache warm).
 //! - [`partner`]: the strongest interaction partner of a feature, by a cheap proxy.
 //! - [`pairs`]: an interaction job's mean |interaction| matrix and partners, from its blobs.
+//! - [`whatif`]: one row with edited values explained again in the API process, with the
+//!   job's prepared inputs cached.
 
 pub mod cache;
+pub mod compare;
 pub mod executor;
 pub mod expiry;
 pub mod pairs;
@@ -39,6 +43,7 @@ pub mod spec;
 pub mod submit;
 pub mod summary;
 pub mod warm;
+pub mod whatif;
 pub mod workers;
 
 use crate::config::ConfigError;

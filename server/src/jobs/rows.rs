@@ -84,7 +84,7 @@ fn category_name(model: &Ensemble, feature: usize, code: f64) -> Option<String> 
 }
 
 /// The row's answer from its feature values (model order) and its SHAP line.
-fn assemble(model: &Ensemble, i: u64, values: &[f64], line: &[f64]) -> JobRow {
+pub(super) fn assemble(model: &Ensemble, i: u64, values: &[f64], line: &[f64]) -> JobRow {
     let (f, k) = (model.num_features, model.num_outputs);
     let features = (0..f)
         .map(|j| RowFeature {

@@ -160,6 +160,7 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
 
     // Pass 1: the chunks. Sums of |SHAP|, predictions, and the sampled rows' SHAP lines.
     let mut sum_abs = vec![0.0f64; k * f];
+    let mut sum_signed = vec![0.0f64; k * f];
     let mut base_values = vec![0.0f64; k];
     let mut predictions: Vec<Vec<f64>> = vec![Vec::new(); k];
     let mut sample_shap = vec![0.0f64; sampled.len() * width];
@@ -174,6 +175,7 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
                 let mut sum = part[f];
                 for (j, &v) in part[..f].iter().enumerate() {
                     sum_abs[o * f + j] += v.abs();
+                    sum_signed[o * f + j] += v;
                     sum += v;
                 }
                 base_values[o] = part[f];
@@ -185,20 +187,23 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
         }
         rows_covered += chunk.end - chunk.start;
     }
-    let mean_abs_shap: Vec<Vec<f64>> = (0..k)
-        .map(|o| {
-            sum_abs[o * f..(o + 1) * f]
-                .iter()
-                .map(|s| {
-                    if rows_covered == 0 {
-                        0.0
-                    } else {
-                        s / rows_covered as f64
-                    }
-                })
-                .collect()
-        })
-        .collect();
+    let means = |sums: &[f64]| -> Vec<Vec<f64>> {
+        (0..k)
+            .map(|o| {
+                sums[o * f..(o + 1) * f]
+                    .iter()
+                    .map(|s| {
+                        if rows_covered == 0 {
+                            0.0
+                        } else {
+                            s / rows_covered as f64
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let (mean_abs_shap, mean_shap) = (means(&sum_abs), means(&sum_signed));
 
     // Pass 2: the sampled rows' feature values (NaN = missing).
     let mut sample_values = vec![f64::NAN; sampled.len() * f];
@@ -326,6 +331,7 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
         outputs: k,
         features: (0..f).map(|j| model.feature_name(j)).collect(),
         mean_abs_shap,
+        mean_shap,
         base_values,
         beeswarm,
         dependence,

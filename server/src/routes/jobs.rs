@@ -206,7 +206,7 @@ pub async fn ranked(
 
 /// What the result readers need: the job's status, its spec, and each chunk's result
 /// reference (`None` while that chunk is not done).
-async fn finished_chunks(
+pub(super) async fn finished_chunks(
     state: &AppState,
     id: &str,
 ) -> Result<(JobStatus, JobSpec, Vec<Option<String>>), ApiError> {
@@ -232,7 +232,7 @@ pub(super) fn not_expired(state: &AppState, status: &JobStatus) -> Result<(), Ap
     Ok(())
 }
 
-fn read_error(e: ReadError) -> ApiError {
+pub(super) fn read_error(e: ReadError) -> ApiError {
     match e {
         ReadError::NotFinished(m) => ApiError::invalid(StatusCode::CONFLICT, "job_not_finished", m),
         ReadError::RowNotFound(m) => ApiError::invalid(StatusCode::NOT_FOUND, "row_not_found", m),

@@ -1,6 +1,7 @@
 //! HTTP handlers. Pages are served by Leptos (see [`crate::startup`]); these are the JSON API.
 //!
 //! - [`admin`]: `POST /api/admin/dead/requeue` (the dead-letter requeue).
+//! - [`compare`]: `GET /api/compare?a=..&b=..`, two jobs side by side.
 //! - [`events`]: `GET /api/jobs/{id}/events`, the job as server-sent events.
 //! - [`downloads`]: `GET /api/jobs/{id}/shap.csv` and `/interactions.csv`, streamed.
 //! - [`error`]: the JSON error envelope every API failure is rendered as.
@@ -8,9 +9,11 @@
 //! - [`metrics`]: `GET /metrics`, this process's metrics and the queue's, for Prometheus.
 //! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results read by the
 //!   page (`summary`, `rows/{i}`, `ranked`).
+//! - [`whatif`]: `POST /api/jobs/{id}/whatif`, one row with edited values explained again.
 //! - [`uploads`]: `POST /api/uploads`, `GET /api/uploads/{id}`.
 
 pub mod admin;
+pub mod compare;
 pub mod downloads;
 pub mod error;
 pub mod events;
@@ -18,3 +21,4 @@ pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod uploads;
+pub mod whatif;

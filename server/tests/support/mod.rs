@@ -186,6 +186,7 @@ impl TestApp {
                     .map_or_else(Vec::new, |w| w.workers.clone())
                     .into(),
                 private_redis: None,
+                whatif: Default::default(),
             },
             startup::leptos_options(addr),
         );

@@ -74,7 +74,9 @@ fn scalar_of(code: &str) -> std::result::Result<Scalar, String> {
             big_endian: false,
         });
     }
-    let (letter, digits) = rest.split_at(rest.len().min(1));
+    // The first character, not byte: the header is text and may hold any character.
+    let split = rest.chars().next().map_or(0, char::len_utf8);
+    let (letter, digits) = rest.split_at(split);
     let size: usize = digits
         .parse()
         .map_err(|_| format!("unsupported dtype {code:?}"))?;
@@ -201,7 +203,11 @@ impl Npy {
             return Err(err("zero-sized items".into()));
         }
         if let Dtype::Record { fields, .. } = &dtype
-            && let Some(f) = fields.iter().find(|f| f.offset + f.scalar.size > itemsize)
+            && let Some(f) = fields.iter().find(|f| {
+                f.offset
+                    .checked_add(f.scalar.size)
+                    .is_none_or(|end| end > itemsize)
+            })
         {
             return Err(err(format!(
                 "field {:?} lies outside the {itemsize}-byte item",
@@ -260,15 +266,27 @@ impl Npy {
         syntax(format!("entry {:?}", self.entry), m)
     }
 
-    fn read(&self, s: Scalar, offset: usize, item: usize) -> Result<f64> {
-        let at = item * self.dtype.itemsize() + offset;
-        let raw = &self.data[at..at + s.size];
+    /// The item's bytes for scalar `s` at `offset`, widened to 8 little-endian bytes. Padding
+    /// and byte-string fields are not numbers (and may be wider than 8 bytes).
+    fn raw(&self, s: Scalar, offset: usize, item: usize) -> Result<u64> {
+        if s.kind == Kind::Opaque || s.size > 8 {
+            return Err(self.err("a padding or byte-string field is not a number".into()));
+        }
+        let raw = item
+            .checked_mul(self.dtype.itemsize())
+            .and_then(|at| at.checked_add(offset))
+            .and_then(|at| self.data.get(at..at.checked_add(s.size)?))
+            .ok_or_else(|| self.err(format!("item {item} lies past the end of the array")))?;
         let mut b = [0u8; 8];
         b[..s.size].copy_from_slice(raw);
         if s.big_endian {
             b[..s.size].reverse();
         }
-        let u = u64::from_le_bytes(b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn read(&self, s: Scalar, offset: usize, item: usize) -> Result<f64> {
+        let u = self.raw(s, offset, item)?;
         Ok(match (s.kind, s.size) {
             (Kind::Float, 4) => f32::from_bits(u as u32) as f64,
             (Kind::Float, _) => f64::from_bits(u),
@@ -285,13 +303,7 @@ impl Npy {
         if s.kind == Kind::Float {
             return Err(self.err("expected integers, found floats".into()));
         }
-        let at = item * self.dtype.itemsize() + offset;
-        let mut b = [0u8; 8];
-        b[..s.size].copy_from_slice(&self.data[at..at + s.size]);
-        if s.big_endian {
-            b[..s.size].reverse();
-        }
-        let u = u64::from_le_bytes(b);
+        let u = self.raw(s, offset, item)?;
         match s.kind {
             Kind::Int => {
                 let shift = 64 - 8 * s.size as u32;
@@ -442,5 +454,45 @@ mod tests {
         );
         let e = Npy::parse("a.npy", &b).unwrap_err().to_string();
         assert!(e.contains("outside the 8-byte item"), "{e}");
+    }
+
+    // Found by reading: each of these used to panic (slice out of range, overflow, a split
+    // inside a character) instead of refusing the file.
+    #[test]
+    fn a_field_at_an_offset_near_the_end_of_memory_is_refused() {
+        let b = npy(
+            "{'descr': {'names': ['a'], 'formats': ['<f8'], 'offsets': [18446744073709551615], 'itemsize': 8}, 'fortran_order': False, 'shape': (1,), }",
+            &[0; 8],
+        );
+        let e = Npy::parse("a.npy", &b).unwrap_err().to_string();
+        assert!(e.contains("outside the 8-byte item"), "{e}");
+    }
+
+    #[test]
+    fn a_wide_byte_field_read_as_a_number_is_refused() {
+        let b = npy(
+            "{'descr': [('threshold', '|V16')], 'fortran_order': False, 'shape': (1,), }",
+            &[0; 16],
+        );
+        let a = Npy::parse("a.npy", &b).expect("a byte field parses");
+        let e = a.field_f64s("threshold").unwrap_err().to_string();
+        assert!(e.contains("not a number"), "{e}");
+        let plain = npy(
+            "{'descr': '|S16', 'fortran_order': False, 'shape': (1,), }",
+            &[0; 16],
+        );
+        let a = Npy::parse("a.npy", &plain).expect("a byte array parses");
+        assert!(a.f64s().is_err());
+        assert!(a.i64s().is_err());
+    }
+
+    #[test]
+    fn a_dtype_starting_with_a_wide_character_is_refused() {
+        let b = npy(
+            "{'descr': '\u{e9}8', 'fortran_order': False, 'shape': (1,), }",
+            &[0; 8],
+        );
+        let e = Npy::parse("a.npy", &b).unwrap_err().to_string();
+        assert!(e.contains("unsupported dtype"), "{e}");
     }
 }

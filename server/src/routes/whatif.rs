@@ -1,0 +1,69 @@
+//! `POST /api/jobs/{id}/whatif`: one row with some feature values changed, explained again
+//! (see [`crate::jobs::whatif`]). The engine's time is reported in a `Server-Timing` header
+//! (`prepare` on the first request for a job, `explain` on every one), so the 50 ms budget
+//! can be checked from outside.
+
+use super::error::ApiError;
+use super::jobs::{job_id, not_expired, read_error};
+use crate::jobs::spec::JobSpec;
+use crate::jobs::whatif::WhatIfRequest;
+use crate::startup::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+
+pub async fn whatif(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: WhatIfRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!(
+                "the body must be JSON like {{\"row\": 0, \"values\": {{\"<feature>\": 1.5}}}}: {e}"
+            ),
+        )
+    })?;
+    let job = job_id(&id)?;
+    let status = state
+        .queue
+        .job(&job)
+        .await
+        .map_err(super::jobs::queue_error)?;
+    not_expired(&state, &status)?;
+    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
+    let started = Instant::now();
+    let inputs = state
+        .whatif
+        .inputs(
+            job.as_str(),
+            &state.uploads.blobs,
+            &state.uploads.scratch,
+            &spec,
+        )
+        .await
+        .map_err(read_error)?;
+    let prepared = started.elapsed();
+    let answer = tokio::task::spawn_blocking(move || {
+        let at = Instant::now();
+        inputs.explain(&request).map(|row| (row, at.elapsed()))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the what-if failed: {e}")))?;
+    let (row, explained) = answer.map_err(read_error)?;
+    let mut response = Json(row).into_response();
+    let timing = format!(
+        "prepare;dur={:.1}, explain;dur={:.1}",
+        prepared.as_secs_f64() * 1e3,
+        explained.as_secs_f64() * 1e3
+    );
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    Ok(response)
+}
