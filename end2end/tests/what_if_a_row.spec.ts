@@ -8,12 +8,26 @@ test('editing a row’s values shows the new prediction, waterfall and force plo
   const id = await submitJob(request, sample);
   await waitForJob(request, id, 'succeeded');
   const row = await (await request.get(`/api/jobs/${id}/rows/3`)).json();
-  const first = row.features[0].name as string;
-  // The engine's answer for the same edit, to check the page draws it.
-  const answer = await request.post(`/api/jobs/${id}/whatif`, { data: { row: 3, values: { [first]: 1000 } } });
-  expect(answer.status()).toBe(200);
-  const expected = (await answer.json()).predictions.margin[0] as number;
-  expect(Math.abs(expected - row.predictions.margin[0])).toBeGreaterThan(0);
+  // The engine's answer for an edit that moves the prediction (the row's strongest feature,
+  // pushed far outside the data), to check the page draws it.
+  const order = row.features
+    .map((f: { shap: number[] }, j: number) => [Math.abs(f.shap[0]), j])
+    .sort((a: number[], b: number[]) => b[0] - a[0]);
+  let edit: { j: number; value: number; margin: number } | undefined;
+  for (const [, j] of order) {
+    for (const value of [1000, -1000]) {
+      const answer = await request.post(`/api/jobs/${id}/whatif`, {
+        data: { row: 3, values: { [row.features[j].name]: value } },
+      });
+      expect(answer.status()).toBe(200);
+      const margin = (await answer.json()).predictions.margin[0] as number;
+      if (!edit && Math.abs(margin - row.predictions.margin[0]) > 1e-6) edit = { j, value, margin };
+    }
+    if (edit) break;
+  }
+  expect(edit).toBeDefined();
+  const { j, value, margin: expected } = edit!;
+  const name = row.features[j].name as string;
 
   await openHydrated(page, `/jobs/${id}?section=row&row=3`);
   await expect(page.getByTestId('plot-waterfall').locator('svg')).toBeVisible();
@@ -21,10 +35,10 @@ test('editing a row’s values shows the new prediction, waterfall and force plo
   await whatif.getByTestId('whatif-run').click();
   await expect(whatif.getByTestId('whatif-error')).toContainText('Change at least one value');
 
-  await whatif.getByTestId('whatif-0').fill('1000');
+  await whatif.getByTestId(`whatif-${j}`).fill(String(value));
   await whatif.getByTestId('whatif-run').click();
-  await expect(whatif.getByTestId('whatif-changed')).toHaveText(`Changed: ${first}`);
-  await expect(whatif.getByTestId('whatif-notes')).toContainText(`${first} = 1000 is outside the values the data holds`);
+  await expect(whatif.getByTestId('whatif-changed')).toHaveText(`Changed: ${name}`);
+  await expect(whatif.getByTestId('whatif-notes')).toContainText(`${name} = ${value} is outside the values the data holds`);
   const waterfall = whatif.getByTestId('plot-whatif-waterfall');
   await expect(waterfall.locator('svg')).toBeVisible();
   const fx = await waterfall.locator('svg text', { hasText: 'f(x) =' }).textContent();

@@ -211,9 +211,10 @@ impl WhatIfInputs {
                 "the value {value} for {name:?} cannot be read: give {what}"
             )));
         };
+        // As typed: a name as it is, a number without serde's trailing ".0".
         let shown = match value {
             Value::String(s) => s.clone(),
-            other => other.to_string(),
+            _ => number.to_string(),
         };
         let note = match categories {
             // Missing is no category at all; an unseen name reads as the library's unseen
