@@ -449,6 +449,19 @@ pub struct JobSummary {
     /// the names; empty names when the model stores codes only), `None` for a numeric one.
     #[serde(default)]
     pub categories: Vec<Option<Vec<String>>>,
+    /// Present when the summary covers a cohort: every aggregate, sample and histogram above
+    /// is then over the cohort's rows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohort: Option<CohortSummary>,
+}
+
+/// The cohort a summary covers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CohortSummary {
+    /// The conditions, as the server read them (`age>=60; city=paris`).
+    pub expression: String,
+    /// Rows of the covered ones that belong to it.
+    pub rows: u64,
 }
 
 /// Mean |SHAP interaction value| between the most important features, over the covered rows.
@@ -592,4 +605,32 @@ pub struct FeatureShift {
     pub mean_b: Option<f64>,
     /// `mean_b − mean_a`: how far the feature's average push moved (drift).
     pub shift: Option<f64>,
+}
+
+/// `GET /api/jobs/{id}/cohorts?a=<conditions>&b=<conditions>`: two cohorts of one job side
+/// by side, mean |SHAP| per feature with 95 % bootstrap intervals (shap's cohort bar plot),
+/// over every covered row.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CohortComparison {
+    pub features: Vec<String>,
+    pub outputs: usize,
+    pub rows_covered: u64,
+    pub partial: bool,
+    /// How the intervals were computed, in words.
+    pub method: String,
+    pub a: CohortBars,
+    pub b: CohortBars,
+}
+
+/// One cohort's importance with its interval.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CohortBars {
+    /// The conditions (empty: every row).
+    pub expression: String,
+    pub rows: u64,
+    /// `[output][feature]`.
+    pub mean_abs: Vec<Vec<f64>>,
+    /// `[output][feature]`: the 2.5th and 97.5th percentiles of the bootstrap means.
+    pub low: Vec<Vec<f64>>,
+    pub high: Vec<Vec<f64>>,
 }

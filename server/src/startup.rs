@@ -76,6 +76,7 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/jobs/{id}/rows/{i}", get(jobs::row))
         .route("/api/jobs/{id}/ranked", get(jobs::ranked))
         .route("/api/jobs/{id}/whatif", post(whatif::whatif))
+        .route("/api/jobs/{id}/cohorts", get(compare::compare_cohorts))
         .route("/api/jobs/{id}/events", get(events::events))
         .route("/api/compare", get(compare::compare_jobs))
         .route("/api/admin/dead/requeue", post(admin::requeue_dead))

@@ -13,6 +13,8 @@
 //! - [`spec`]: the payload stored with each job, and the blob keys derived from it.
 //! - [`submit`]: checking a request (uploads exist, kinds, column compatibility) and queuing it.
 //! - [`compare`]: two jobs' summaries side by side (importance, mean SHAP shift, predictions).
+//! - [`cohort`]: a filter on rows (feature values, categories, prediction, SHAP ranges).
+//! - [`cohorts`]: two cohorts of one job, mean |SHAP| with group-bootstrap intervals.
 //! - [`cache`]: a worker process's bounded cache of parsed models and data, so a job's inputs
 //!   are downloaded and parsed once per process, not once per chunk.
 //! - [`expiry`]: results older than `RESULT_TTL`: the 410 rule and the sweep that deletes them.
@@ -30,6 +32,8 @@
 //!   job's prepared inputs cached.
 
 pub mod cache;
+pub mod cohort;
+pub mod cohorts;
 pub mod compare;
 pub mod executor;
 pub mod expiry;

@@ -227,6 +227,56 @@ impl DataFile {
     }
 }
 
+/// The data file's rows read forward in row ranges, for a pass that walks finished chunks in
+/// row order and needs every row's values (a cohort's conditions). Rows between the ranges
+/// (unfinished chunks) are read and dropped. Memory: one block plus the range asked for.
+pub struct RowCursor {
+    rows: DataRows,
+    /// The next row the reader will give.
+    at: u64,
+    features: usize,
+}
+
+impl RowCursor {
+    pub fn open(file: &DataFile, model: &Ensemble) -> Result<Self, ReadError> {
+        Ok(RowCursor {
+            rows: DataRows::open(&file.path, model)
+                .map_err(|e| ReadError::Internal(format!("the data: {e}")))?,
+            at: 0,
+            features: model.num_features,
+        })
+    }
+
+    /// Rows `start..end` (at or after the last range read), flattened in model feature order.
+    pub fn read(&mut self, start: u64, end: u64) -> Result<Vec<f64>, ReadError> {
+        const BLOCK_ROWS: u64 = 4_096;
+        let f = self.features;
+        let mut out =
+            Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0) * f);
+        while self.at < end {
+            let want = (end - self.at).min(BLOCK_ROWS) as usize;
+            let block = self
+                .rows
+                .next_block(want)
+                .map_err(|e| ReadError::Internal(format!("the data: {e}")))?
+                .ok_or_else(|| {
+                    ReadError::Internal(format!(
+                        "the data upload ends at row {}, before the job's row {end}",
+                        self.at
+                    ))
+                })?;
+            for r in 0..block.rows {
+                let row = self.at + r as u64;
+                if row >= start {
+                    out.extend_from_slice(&block.row(r)[..f]);
+                }
+            }
+            self.at += block.rows as u64;
+        }
+        Ok(out)
+    }
+}
+
 impl Drop for DataFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);

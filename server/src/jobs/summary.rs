@@ -24,14 +24,16 @@
 //! mean |interaction value| matrix between the top features, and dependence partners chosen
 //! by the largest mean |interaction| instead of the proxy of [`super::partner`].
 
+use super::cohort::Cohort;
 use super::pairs::PairSums;
 use super::partner::strongest_partner;
-use super::read::{DataFile, DoneChunk, ReadError, chunk_values};
+use super::read::{DataFile, DoneChunk, ReadError, RowCursor, chunk_values};
 use crate::blobs::BlobStore;
 use app::wire::{
-    BeeswarmSample, DependenceFeature, DependenceOutput, DependenceSample, Histogram, JobOutput,
-    JobSummary,
+    BeeswarmSample, CohortSummary, DependenceFeature, DependenceOutput, DependenceSample,
+    Histogram, JobOutput, JobSummary,
 };
+use sha2::Digest;
 use shaplab::Ensemble;
 use shaplab::rng::SplitMix64;
 use std::collections::{BinaryHeap, HashMap};
@@ -66,6 +68,8 @@ pub struct SummaryInput<'a> {
     pub chunks_total: u64,
     /// The job's spec when it computed interaction values (their blobs are read), else `None`.
     pub interactions: Option<&'a super::spec::JobSpec>,
+    /// Only the rows of this cohort count (every row when `None`).
+    pub cohort: Option<&'a Cohort>,
 }
 
 /// How many points each plot gets, from the budget.
@@ -112,6 +116,52 @@ pub fn sample_rows(covered: impl Iterator<Item = (u64, u64)>, k: usize) -> Vec<u
     rows
 }
 
+/// The bottom-k sample built while the rows stream by, keeping each kept row's SHAP line:
+/// the same rows [`sample_rows`] picks from the rows offered (so a cohort's sample is the
+/// rows of the cohort with the smallest hashes).
+struct BottomK {
+    k: usize,
+    heap: BinaryHeap<(u64, u64)>,
+    lines: HashMap<u64, Vec<f64>>,
+}
+
+impl BottomK {
+    fn new(k: usize) -> Self {
+        BottomK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+            lines: HashMap::with_capacity(k + 1),
+        }
+    }
+
+    fn offer(&mut self, row: u64, line: &[f64]) {
+        let hash = SplitMix64(SAMPLE_SEED ^ row).next_u64();
+        if self.heap.len() < self.k {
+            self.heap.push((hash, row));
+        } else if self.heap.peek().is_some_and(|&(top, _)| hash < top) {
+            if let Some((_, out)) = self.heap.pop() {
+                self.lines.remove(&out);
+            }
+            self.heap.push((hash, row));
+        } else {
+            return;
+        }
+        self.lines.insert(row, line.to_vec());
+    }
+
+    /// The kept rows ascending, and their lines in that order.
+    fn finish(self) -> (Vec<u64>, Vec<f64>) {
+        let mut rows: Vec<u64> = self.heap.into_iter().map(|(_, row)| row).collect();
+        rows.sort_unstable();
+        let mut lines = self.lines;
+        let shap = rows
+            .iter()
+            .flat_map(|r| lines.remove(r).unwrap_or_default())
+            .collect();
+        (rows, shap)
+    }
+}
+
 /// `m` of `n` positions, evenly spaced (a stride sample of the sample).
 fn stride(n: usize, m: usize) -> Vec<usize> {
     if m >= n {
@@ -155,21 +205,37 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
     let model = input.model;
     let (f, k) = (model.num_features, model.num_outputs);
     let width = k * (f + 1);
-    let sampled = sample_rows(input.done.iter().map(|c| (c.start, c.end)), SAMPLE_ROWS);
-    let slot: HashMap<u64, usize> = sampled.iter().enumerate().map(|(i, &r)| (r, i)).collect();
-
-    // Pass 1: the chunks. Sums of |SHAP|, predictions, and the sampled rows' SHAP lines.
+    // Pass 1: the chunks (and, for a cohort on feature values, the data rows beside them).
+    // Sums of |SHAP| and SHAP, predictions, and the bottom-k sample with its SHAP lines.
     let mut sum_abs = vec![0.0f64; k * f];
     let mut sum_signed = vec![0.0f64; k * f];
     let mut base_values = vec![0.0f64; k];
     let mut predictions: Vec<Vec<f64>> = vec![Vec::new(); k];
-    let mut sample_shap = vec![0.0f64; sampled.len() * width];
+    let mut sample = BottomK::new(SAMPLE_ROWS);
     let mut rows_covered = 0u64;
+    let mut rows_matched = 0u64;
+    let mut cursor = match (input.cohort, input.data) {
+        (Some(c), Some(data)) if c.needs_values() => Some(RowCursor::open(data, model)?),
+        _ => None,
+    };
     for chunk in input.done {
         let values = input
             .runtime
             .block_on(chunk_values(input.blobs, chunk, width))?;
+        let cells = match cursor.as_mut() {
+            Some(c) => Some(c.read(chunk.start, chunk.end)?),
+            None => None,
+        };
         for (offset, line) in values.chunks_exact(width).enumerate() {
+            if let Some(cohort) = input.cohort {
+                let row_values = cells
+                    .as_ref()
+                    .and_then(|v| v.get(offset * f..(offset + 1) * f));
+                if !cohort.matches(row_values, line) {
+                    continue;
+                }
+            }
+            rows_matched += 1;
             for o in 0..k {
                 let part = &line[o * (f + 1)..(o + 1) * (f + 1)];
                 let mut sum = part[f];
@@ -181,22 +247,22 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
                 base_values[o] = part[f];
                 predictions[o].push(sum);
             }
-            if let Some(&s) = slot.get(&(chunk.start + offset as u64)) {
-                sample_shap[s * width..(s + 1) * width].copy_from_slice(line);
-            }
+            sample.offer(chunk.start + offset as u64, line);
         }
         rows_covered += chunk.end - chunk.start;
     }
+    let (sampled, sample_shap) = sample.finish();
+    let slot: HashMap<u64, usize> = sampled.iter().enumerate().map(|(i, &r)| (r, i)).collect();
     let means = |sums: &[f64]| -> Vec<Vec<f64>> {
         (0..k)
             .map(|o| {
                 sums[o * f..(o + 1) * f]
                     .iter()
                     .map(|s| {
-                        if rows_covered == 0 {
+                        if rows_matched == 0 {
                             0.0
                         } else {
-                            s / rows_covered as f64
+                            s / rows_matched as f64
                         }
                     })
                     .collect()
@@ -225,7 +291,7 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
     let plan = Plan::new(f, k, sampled.len());
     let sample_method = |n: usize| {
         format!(
-            "{n} of {rows_covered} rows: a seeded sample (the {} rows with the smallest \
+            "{n} of {rows_matched} rows: a seeded sample (the {} rows with the smallest \
              SplitMix64 hash of their index, then evenly spaced)",
             sampled.len()
         )
@@ -254,7 +320,9 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
 
     // Pass 3 (interaction jobs): mean |interaction| of each dependence feature with every
     // feature; the top of them is also the matrix (its features are a prefix of `ranked`).
-    let pairs = match input.interactions {
+    // Interaction sums are over every row: a cohort's summary leaves them out (its partners
+    // come from the proxy on the cohort's sample) rather than mix in other rows.
+    let pairs = match input.interactions.filter(|_| input.cohort.is_none()) {
         Some(spec) => Some(PairSums::read(
             input.blobs,
             input.runtime,
@@ -340,6 +408,10 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
             .map(|p| histogram(p, HISTOGRAM_BINS))
             .collect(),
         interactions: pairs.as_ref().and_then(|p| p.summary(&ranked)),
+        cohort: input.cohort.map(|c| CohortSummary {
+            expression: c.expression.clone(),
+            rows: rows_matched,
+        }),
         categories: (0..f)
             .map(|i| model.categories_of(i).map(|c| c.names.clone()))
             .collect(),
@@ -356,13 +428,27 @@ pub async fn summary_json(
     spec: &super::spec::JobSpec,
     results: &[Option<String>],
     rows_total: u64,
+    cohort: &str,
 ) -> Result<bytes::Bytes, ReadError> {
     let done = super::read::done_chunks(results)?;
-    let cache_key = format!("{}/summary-{:06}.json", spec.results, done.len());
+    // A cohort's summary is cached under a digest of its expression as given.
+    let cohort = cohort.trim();
+    let cache_key = if cohort.is_empty() {
+        format!("{}/summary-{:06}.json", spec.results, done.len())
+    } else {
+        let digest = sha2::Sha256::digest(cohort.as_bytes());
+        let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}/summary-{:06}-cohort-{tag}.json",
+            spec.results,
+            done.len()
+        )
+    };
     if let Ok(cached) = blobs.get_bytes(&cache_key).await {
         return Ok(cached);
     }
     let model = super::read::model(blobs, spec).await?;
+    let cohort = Cohort::parse(cohort, &model)?;
     let data = if done.is_empty() {
         None
     } else {
@@ -384,6 +470,7 @@ pub async fn summary_json(
             rows_total,
             chunks_total,
             interactions: spec.interactions.then_some(&spec),
+            cohort: cohort.as_ref(),
         })?;
         serde_json::to_vec(&summary)
             .map_err(|e| ReadError::Internal(format!("cannot encode the summary: {e}")))
@@ -413,6 +500,18 @@ mod tests {
         let half = sample_rows([(0, 5_000)].into_iter(), 100);
         let kept = all.iter().filter(|r| **r < 5_000).count();
         assert!(kept > 0 && all.iter().filter(|r| **r < 5_000).all(|r| half.contains(r)));
+    }
+
+    #[test]
+    fn the_streamed_sample_keeps_the_rows_sample_rows_picks_with_their_lines() {
+        let mut streamed = BottomK::new(100);
+        for row in 0..5_000u64 {
+            streamed.offer(row, &[row as f64, -(row as f64)]);
+        }
+        let (rows, lines) = streamed.finish();
+        assert_eq!(rows, sample_rows([(0, 5_000)].into_iter(), 100));
+        let expected: Vec<f64> = rows.iter().flat_map(|&r| [r as f64, -(r as f64)]).collect();
+        assert_eq!(lines, expected);
     }
 
     #[test]

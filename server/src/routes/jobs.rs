@@ -132,10 +132,13 @@ pub async fn cancel(
 
 /// The bounded aggregates for the plots, from the chunks finished so far (`partial` while
 /// some are not). Answers for a job in any state; cached per number of finished chunks.
+/// `?cohort=<conditions>` restricts it to a cohort's rows ([`crate::jobs::cohort`]).
 pub async fn summary(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let cohort = cohort_param(query.as_deref())?;
     let (status, spec, results) = finished_chunks(&state, &id).await?;
     let json = crate::jobs::summary::summary_json(
         &state.uploads.blobs,
@@ -143,6 +146,7 @@ pub async fn summary(
         &spec,
         &results,
         status.rows_total,
+        &cohort,
     )
     .await
     .map_err(read_error)?;
@@ -230,6 +234,26 @@ pub(super) fn not_expired(state: &AppState, status: &JobStatus) -> Result<(), Ap
         ));
     }
     Ok(())
+}
+
+/// The `cohort` parameter of a query that takes only that one (empty when absent).
+pub(super) fn cohort_param(query: Option<&str>) -> Result<String, ApiError> {
+    let mut cohort = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "cohort" if cohort.is_none() => cohort = Some(value.into_owned()),
+            other => {
+                return Err(ApiError::invalid(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    format!(
+                        "unexpected or repeated parameter {other:?}; only cohort=<conditions> is taken"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(cohort.unwrap_or_default())
 }
 
 pub(super) fn read_error(e: ReadError) -> ApiError {
