@@ -314,6 +314,7 @@ async fn a_million_row_ranking_streams_over_the_chunks() {
         output: 1,
         order,
         limit: 200,
+        cohort: String::new(),
     };
 
     let start = Instant::now();

@@ -39,10 +39,12 @@ pub struct RankQuery {
     pub output: usize,
     pub order: Order,
     pub limit: usize,
+    /// Only rows of this cohort are ranked (conditions, see [`super::cohort`]; empty: all).
+    pub cohort: String,
 }
 
 impl RankQuery {
-    /// Parses `by`, `feature`, `output`, `order` and `limit` from `key=value` pairs (already
+    /// Parses `by`, `feature`, `output`, `order`, `limit` and `cohort` from `key=value` pairs (already
     /// percent-decoded). Unknown or repeated parameters are refused rather than ignored: a
     /// typo such as `oder=asc` must not silently give the default ranking.
     pub fn parse<'a>(
@@ -56,6 +58,7 @@ impl RankQuery {
             output: 0,
             order: Order::Desc,
             limit: DEFAULT_LIMIT,
+            cohort: String::new(),
         };
         for (key, value) in pairs {
             if seen.contains(&key) {
@@ -107,6 +110,7 @@ impl RankQuery {
                     }
                     query.limit = n.min(MAX_LIMIT);
                 }
+                "cohort" => query.cohort = value.to_owned(),
                 "feature" => {
                     if value.is_empty() {
                         return Err(invalid(
@@ -154,6 +158,7 @@ mod tests {
                 output: 0,
                 order: Order::Desc,
                 limit: DEFAULT_LIMIT,
+                cohort: String::new(),
             }
         );
         let q = parse(&[("limit", "5000"), ("feature", "age"), ("by", "shap")]).expect("valid");

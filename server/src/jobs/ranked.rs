@@ -12,15 +12,20 @@
 //! Prediction is base value + ΣSHAP of the output, i.e. on the job's own scale (the raw
 //! margin, or the probability for `output: probability` jobs, whose SHAP values add up to it).
 //! Ties rank the lower row first, so a ranking does not depend on the order chunks finished.
-//! The request itself (`by`, `feature`, `output`, `order`, `limit`) is [`super::rank_query`].
+//! The request itself (`by`, `feature`, `output`, `order`, `limit`, `cohort`) is
+//! [`super::rank_query`]. With a cohort, each chunk is parsed whole and the data rows are
+//! streamed beside the chunks when a condition reads feature values (memory: one chunk).
 
+use super::cohort::Cohort;
 use super::rank_query::{FeatureRef, Order, RankBy, RankQuery};
-use super::read::{DoneChunk, ReadError, done_chunks, model};
+use super::read::{DataFile, DoneChunk, ReadError, RowCursor, chunk_values, done_chunks, model};
 use super::spec::JobSpec;
 use crate::blobs::BlobStore;
 use app::wire::{RankedRow, RankedRows};
+use shaplab::Ensemble;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::path::Path;
 
 /// A job's result layout: each CSV line is `outputs × (features + 1)` numbers (per output
 /// the features' SHAP values, then the base value).
@@ -196,6 +201,40 @@ pub async fn rank_chunks(
     shape: &Shape,
     query: &RankQuery,
 ) -> Result<(u64, Vec<RankedRow>), ReadError> {
+    let scan = scan_of(shape, query)?;
+    let mut top = TopK::new(query.limit);
+    let mut covered = 0u64;
+    for chunk in done {
+        let bytes = blobs.get_bytes(&chunk.key).await.map_err(|e| match e {
+            crate::blobs::BlobError::NotFound(_) => ReadError::Expired(
+                "the SHAP values of this job are no longer stored; submit the job again".into(),
+            ),
+            other => ReadError::Internal(format!("cannot read the SHAP values: {other}")),
+        })?;
+        let owned = chunk.clone();
+        top = tokio::task::spawn_blocking(move || {
+            scan_chunk(&bytes, &owned, scan, &mut top).map(|()| top)
+        })
+        .await
+        .map_err(|e| ReadError::Internal(format!("ranking a chunk failed: {e}")))??;
+        covered += chunk.end - chunk.start;
+    }
+    Ok((covered, ranked_rows(top.into_sorted(), scan.feature)))
+}
+
+fn ranked_rows(entries: Vec<Entry>, feature: Option<usize>) -> Vec<RankedRow> {
+    entries
+        .into_iter()
+        .map(|e| RankedRow {
+            row: e.row,
+            prediction: e.prediction,
+            shap: feature.map(|_| e.shap),
+        })
+        .collect()
+}
+
+/// What to read of each line, with the output and feature checked against the model.
+fn scan_of(shape: &Shape, query: &RankQuery) -> Result<Scan, ReadError> {
     if query.output >= shape.outputs {
         return Err(ReadError::Invalid(format!(
             "output={} is out of range: the model has {} output{} (0 to {})",
@@ -217,38 +256,73 @@ pub async fn rank_chunks(
         by: query.by,
         order: query.order,
     };
-    let mut top = TopK::new(query.limit);
-    let mut covered = 0u64;
-    for chunk in done {
-        let bytes = blobs.get_bytes(&chunk.key).await.map_err(|e| match e {
-            crate::blobs::BlobError::NotFound(_) => ReadError::Expired(
-                "the SHAP values of this job are no longer stored; submit the job again".into(),
-            ),
-            other => ReadError::Internal(format!("cannot read the SHAP values: {other}")),
-        })?;
-        let owned = chunk.clone();
-        top = tokio::task::spawn_blocking(move || {
-            scan_chunk(&bytes, &owned, scan, &mut top).map(|()| top)
-        })
-        .await
-        .map_err(|e| ReadError::Internal(format!("ranking a chunk failed: {e}")))??;
-        covered += chunk.end - chunk.start;
-    }
-    let rows = top
-        .into_sorted()
-        .into_iter()
-        .map(|e| RankedRow {
-            row: e.row,
-            prediction: e.prediction,
-            shap: feature.map(|_| e.shap),
-        })
-        .collect();
-    Ok((covered, rows))
+    Ok(scan)
 }
 
-/// The ranking a job's finished chunks (`results`, from `Queue::chunk_results`) give.
+/// Ranks the rows of a cohort: each chunk is parsed whole (a condition may read any output)
+/// and, when a condition reads feature values, the data rows are streamed beside it.
+async fn rank_cohort(
+    blobs: &BlobStore,
+    data: Option<DataFile>,
+    (model, cohort): (Ensemble, Cohort),
+    done: Vec<DoneChunk>,
+    scan: Scan,
+    limit: usize,
+) -> Result<(u64, Vec<Entry>), ReadError> {
+    let runtime = tokio::runtime::Handle::current();
+    let blobs = blobs.clone();
+    tokio::task::spawn_blocking(move || {
+        let (f, k) = (model.num_features, model.num_outputs);
+        let width = k * (f + 1);
+        let mut cursor = match &data {
+            Some(d) => Some(RowCursor::open(d, &model)?),
+            None => None,
+        };
+        let mut top = TopK::new(limit);
+        let mut covered = 0u64;
+        for chunk in &done {
+            let values = runtime.block_on(chunk_values(&blobs, chunk, width))?;
+            let cells = match cursor.as_mut() {
+                Some(c) => Some(c.read(chunk.start, chunk.end)?),
+                None => None,
+            };
+            for (offset, line) in values.chunks_exact(width).enumerate() {
+                let row_values = cells
+                    .as_ref()
+                    .and_then(|v| v.get(offset * f..(offset + 1) * f));
+                if !cohort.matches(row_values, line) {
+                    continue;
+                }
+                let part = &line[scan.output * (f + 1)..(scan.output + 1) * (f + 1)];
+                let prediction: f64 = part.iter().sum();
+                let shap = scan.feature.map_or(f64::NAN, |j| part[j]);
+                let score = match scan.by {
+                    RankBy::Prediction => prediction,
+                    RankBy::Shap => shap,
+                };
+                if !score.is_nan() {
+                    top.offer(Entry {
+                        score,
+                        row: chunk.start + offset as u64,
+                        prediction,
+                        shap,
+                        order: scan.order,
+                    });
+                }
+            }
+            covered += chunk.end - chunk.start;
+        }
+        Ok((covered, top.into_sorted()))
+    })
+    .await
+    .map_err(|e| ReadError::Internal(format!("ranking a cohort failed: {e}")))?
+}
+
+/// The ranking a job's finished chunks (`results`, from `Queue::chunk_results`) give, over
+/// the query's cohort when it names one.
 pub async fn ranked(
     blobs: &BlobStore,
+    scratch: &Path,
     spec: &JobSpec,
     results: &[Option<String>],
     query: &RankQuery,
@@ -262,7 +336,20 @@ pub async fn ranked(
             .map(|j| model.feature_name(j))
             .collect(),
     };
-    let (rows_covered, rows) = rank_chunks(blobs, &done, &shape, query).await?;
+    let (rows_covered, rows) = match Cohort::parse(&query.cohort, &model)? {
+        None => rank_chunks(blobs, &done, &shape, query).await?,
+        Some(cohort) => {
+            let scan = scan_of(&shape, query)?;
+            let data = match (cohort.needs_values(), done.is_empty()) {
+                (true, false) => Some(DataFile::fetch(blobs, spec, scratch).await?),
+                _ => None,
+            };
+            let inputs = (model, cohort);
+            let (covered, entries) =
+                rank_cohort(blobs, data, inputs, done.clone(), scan, query.limit).await?;
+            (covered, ranked_rows(entries, scan.feature))
+        }
+    };
     let feature = query
         .feature
         .as_ref()

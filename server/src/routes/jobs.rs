@@ -202,9 +202,15 @@ pub async fn ranked(
     let query = RankQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(read_error)?;
     let (_, spec, results) = finished_chunks(&state, &id).await?;
-    let ranked = crate::jobs::ranked::ranked(&state.uploads.blobs, &spec, &results, &query)
-        .await
-        .map_err(read_error)?;
+    let ranked = crate::jobs::ranked::ranked(
+        &state.uploads.blobs,
+        &state.uploads.scratch,
+        &spec,
+        &results,
+        &query,
+    )
+    .await
+    .map_err(read_error)?;
     Ok(Json(ranked))
 }
 
