@@ -1,16 +1,18 @@
 //! The job page's view state, carried in the URL's query so a copied link reopens the same
-//! view: `?section=dependence&feature=age&row=42&class=1&scale=probability&palette=cb`.
+//! view: `?section=dependence&feature=age&row=42&class=1&scale=probability&palette=cb`
+//! (`&cohort=age%3E%3D60` when the views are restricted to a cohort).
 //!
 //! Pure parsing and formatting; unknown or malformed parameters fall back to defaults rather
 //! than breaking the page (a link pasted from an email may be mangled).
 
 /// The result sections, in page order.
-pub const SECTIONS: [&str; 5] = [
+pub const SECTIONS: [&str; 6] = [
     "importance",
     "beeswarm",
     "dependence",
     "interactions",
     "row",
+    "cohorts",
 ];
 
 /// Scale the row explorer shows predictions on.
@@ -45,6 +47,8 @@ pub struct ViewState {
     pub class: usize,
     pub scale: Scale,
     pub palette: Palette,
+    /// The cohort every view is restricted to (conditions, see the server's `jobs::cohort`).
+    pub cohort: Option<String>,
 }
 
 impl ViewState {
@@ -57,6 +61,7 @@ impl ViewState {
                 "feature" if !value.is_empty() => view.feature = Some(value.to_owned()),
                 "colour" if !value.is_empty() => view.colour_by = Some(value.to_owned()),
                 "row" => view.row = value.parse().ok(),
+                "cohort" if !value.trim().is_empty() => view.cohort = Some(value.to_owned()),
                 "class" => view.class = value.parse().unwrap_or(0),
                 "scale" => {
                     view.scale = match value {
@@ -100,6 +105,9 @@ impl ViewState {
         if self.palette == Palette::ColourBlindSafe {
             parts.push("palette=cb".into());
         }
+        if let Some(c) = &self.cohort {
+            parts.push(format!("cohort={}", encode(c)));
+        }
         if parts.is_empty() {
             String::new()
         } else {
@@ -135,12 +143,13 @@ mod tests {
             class: 2,
             scale: Scale::Probability,
             palette: Palette::ColourBlindSafe,
+            cohort: Some("age>=60; city=paris".into()),
         };
         let query = view.to_query();
         assert_eq!(
             query,
             "?section=dependence&feature=mean%20radius%2F2&colour=age&row=42&class=2\
-             &scale=probability&palette=cb"
+             &scale=probability&palette=cb&cohort=age%3E%3D60%3B%20city%3Dparis"
         );
         // The router hands the page decoded pairs.
         let pairs = [
@@ -151,6 +160,7 @@ mod tests {
             ("class", "2"),
             ("scale", "probability"),
             ("palette", "cb"),
+            ("cohort", "age>=60; city=paris"),
         ];
         assert_eq!(ViewState::from_pairs(pairs), view);
     }

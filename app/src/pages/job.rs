@@ -66,8 +66,9 @@ fn save(id: &str, job: &Job, summary: Option<&JobSummary>) {
 }
 
 /// Fetches the summary; `true` when the page now has it.
-async fn fetch_summary(s: JobSignals, id: &str) -> bool {
-    match net::request("GET", &format!("/api/jobs/{id}/summary"), None, None).await {
+pub(super) async fn fetch_summary(s: JobSignals, id: &str) -> bool {
+    let url = super::cohorts::summary_url(id, s.view.with_untracked(|v| v.cohort.clone()));
+    match net::request("GET", &url, None, None).await {
         Ok(r) if r.ok() => match r.json::<JobSummary>() {
             Ok(summary) => {
                 if let Some(job) = s.job.get_untracked() {
@@ -86,10 +87,13 @@ async fn fetch_summary(s: JobSignals, id: &str) -> bool {
 async fn follow(s: JobSignals, status: StatusSignals, id: String) {
     let url = format!("/api/jobs/{id}");
     let mut poller = Poller::new(PollSchedule::JOB);
+    // A stored summary of another cohort than the link's is fetched again.
+    let wanted = super::cohorts::normalized(s.view.with_untracked(|v| v.cohort.clone()));
     let mut summary_at: Option<u64> = s
         .summary
         .get_untracked()
         .filter(|x| !x.partial)
+        .filter(|x| x.cohort.as_ref().map(|c| c.expression.clone()) == wanted)
         .map(|x| x.chunks_done);
     loop {
         let reply = net::request("GET", &url, None, None).await;

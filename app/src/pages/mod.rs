@@ -1,6 +1,7 @@
 //! The pages: the start page (uploads, options, submit), the job page (status, results) and
 //! the comparison of two jobs.
 
+pub mod cohorts;
 pub mod compare;
 pub mod exports;
 pub mod job;

@@ -3,6 +3,7 @@
 //! Everything here reads the bounded summary, so the page's payload does not grow with the
 //! dataset; single rows load on demand in the row explorer.
 
+use super::cohorts::{CohortBar, CohortCompare};
 use super::exports::Exports;
 use super::job::JobSignals;
 use super::row_explorer::RowExplorer;
@@ -21,12 +22,30 @@ fn section_label(s: &str) -> &'static str {
         "beeswarm" => "Beeswarm",
         "dependence" => "Dependence",
         "interactions" => "Interactions",
+        "cohorts" => "Cohorts",
         _ => "Row explorer",
     }
 }
 
-/// "based on 4,000 of 10,000 rows" while partial, "over 10,000 rows" when complete.
+/// "based on 4,000 of 10,000 rows" while partial, "over 10,000 rows" when complete; with a
+/// cohort, its rows first ("over the 812 rows of the cohort age>=60, of all 10,000 rows").
 pub fn coverage(summary: &JobSummary) -> String {
+    if let Some(c) = &summary.cohort {
+        let of = if summary.partial {
+            format!(
+                "of {} finished rows of {}",
+                format::count(summary.rows_covered),
+                format::count(summary.rows_total)
+            )
+        } else {
+            format!("of all {} rows", format::count(summary.rows_covered))
+        };
+        return format!(
+            "over the {} rows of the cohort {}, {of}",
+            format::count(c.rows),
+            c.expression
+        );
+    }
     if summary.partial {
         format!(
             "based on {} of {} rows so far",
@@ -40,7 +59,11 @@ pub fn coverage(summary: &JobSummary) -> String {
 
 /// "every row shown, over all 60 rows" or "2,000 sampled rows shown, based on …".
 fn sample_words(size: u64, summary: &JobSummary) -> String {
-    if size >= summary.rows_covered {
+    let rows = summary
+        .cohort
+        .as_ref()
+        .map_or(summary.rows_covered, |c| c.rows);
+    if size >= rows {
         format!("every row shown, {}", coverage(summary))
     } else {
         format!(
@@ -125,6 +148,7 @@ fn ResultsBody() -> impl IntoView {
                     " Colour-blind-safe colours"
                 </label>
             </div>
+            <CohortBar />
             <nav class="tabs" role="tablist">
                 {move || SECTIONS.iter().filter(|&&name| name != "interactions" || has_interactions()).map(|&name| view! {
                     <button
@@ -143,6 +167,7 @@ fn ResultsBody() -> impl IntoView {
                 "beeswarm" => view! { <BeeswarmSection summary class=Signal::derive(class) /> }.into_any(),
                 "dependence" => view! { <DependenceSection summary class=Signal::derive(class) /> }.into_any(),
                 "row" => view! { <RowExplorer class=Signal::derive(class) /> }.into_any(),
+                "cohorts" => view! { <CohortCompare class=Signal::derive(class) /> }.into_any(),
                 "interactions" if has_interactions() => view! { <InteractionsSection summary class=Signal::derive(class) /> }.into_any(),
                 _ => view! { <ImportanceSection summary class=Signal::derive(class) /> }.into_any(),
             }}

@@ -80,11 +80,17 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
         } else {
             String::new()
         };
+        let cohort = s
+            .view
+            .with_untracked(|v| v.cohort.clone())
+            .map_or(String::new(), |c| {
+                format!("&cohort={}", crate::view_state::encode(&c))
+            });
         ranked.set(Loaded::Loading);
         leptos::task::spawn_local(async move {
             ranked.set(
                 get(format!(
-                    "/api/jobs/{id}/ranked?by={by}&order={order}&output={k}&limit=10{feature}"
+                    "/api/jobs/{id}/ranked?by={by}&order={order}&output={k}&limit=10{feature}{cohort}"
                 ))
                 .await,
             );

@@ -5,6 +5,7 @@
 
 use super::job::JobSignals;
 use super::row_explorer::{Loaded, RowPlots};
+use crate::format;
 use crate::net;
 use crate::wire::{JobRow, WhatIfRow};
 use leptos::prelude::*;
@@ -77,6 +78,19 @@ fn request(row: u64, fields: &[Field], texts: &[String]) -> Result<String, Strin
     Ok(json!({ "row": row, "values": values }).to_string())
 }
 
+/// How far the edit moved the raw output of class `k`, in words.
+fn delta(own: &[f64], edited: &[f64], k: usize) -> String {
+    match (own.get(k), edited.get(k)) {
+        (Some(a), Some(b)) => format!(
+            "Raw output {} → {} ({})",
+            format::value(*a),
+            format::value(*b),
+            format::signed(b - a)
+        ),
+        _ => String::new(),
+    }
+}
+
 async fn post(url: String, body: String) -> Loaded<WhatIfRow> {
     match net::request("POST", &url, Some(body), None).await {
         Ok(r) if r.ok() => r.json::<WhatIfRow>().map_or_else(
@@ -102,6 +116,7 @@ pub fn WhatIf(row: JobRow, class: Signal<usize>) -> impl IntoView {
     let (fields, texts) = (StoredValue::new(all), StoredValue::new(texts));
     let result = RwSignal::new(Loaded::<WhatIfRow>::Idle);
     let i = row.row;
+    let own_margin = row.predictions.margin.clone();
     let run = move || {
         let current: Vec<String> =
             texts.with_value(|t| t.iter().map(|t| t.get_untracked()).collect());
@@ -184,6 +199,7 @@ pub fn WhatIf(row: JobRow, class: Signal<usize>) -> impl IntoView {
                 Loaded::Failed(m) => view! { <p class="error" role="alert" data-testid="whatif-error">{m}</p> }.into_any(),
                 Loaded::Ready(w) => view! {
                     <p data-testid="whatif-changed">{format!("Changed: {}", w.changed.join(", "))}</p>
+                    <p data-testid="whatif-delta">{delta(&own_margin, &w.predictions.margin, class.get())}</p>
                     <ul class="notes" data-testid="whatif-notes">
                         {w.notes.iter().map(|n| view! { <li>{n.clone()}</li> }).collect_view()}
                     </ul>
@@ -220,6 +236,15 @@ mod tests {
             body,
             json!({"row": 7, "values": {"city": "Lyon", "income": null}})
         );
+    }
+
+    #[test]
+    fn the_change_in_the_raw_output_is_said_with_its_sign() {
+        assert_eq!(
+            delta(&[1.0, 2.0], &[1.0, 1.5], 1),
+            "Raw output 2 → 1.5 (−0.5)"
+        );
+        assert_eq!(delta(&[1.0], &[1.0], 3), "");
     }
 
     #[test]
