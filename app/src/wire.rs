@@ -449,10 +449,22 @@ pub struct JobSummary {
     /// the names; empty names when the model stores codes only), `None` for a numeric one.
     #[serde(default)]
     pub categories: Vec<Option<Vec<String>>>,
+    /// The check that the values add up, over every covered row (absent for jobs computed
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additivity: Option<Additivity>,
     /// Present when the summary covers a cohort: every aggregate, sample and histogram above
     /// is then over the cohort's rows only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cohort: Option<CohortSummary>,
+}
+
+/// max |base value + ΣSHAP − f(x)| over rows and outputs, f(x) the model's own prediction on
+/// the explained scale.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Additivity {
+    pub max_abs_error: f64,
+    pub rows: u64,
 }
 
 /// The cohort a summary covers.

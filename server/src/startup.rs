@@ -6,7 +6,9 @@ use crate::queue::Queue;
 use crate::queue::Worker;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
-use crate::routes::{admin, compare, downloads, events, health, jobs, metrics, uploads, whatif};
+use crate::routes::{
+    admin, compare, downloads, events, health, jobs, metrics, report, uploads, whatif,
+};
 use crate::uploads::UploadService;
 use app::{App, shell};
 use axum::Router;
@@ -77,6 +79,7 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/jobs/{id}/ranked", get(jobs::ranked))
         .route("/api/jobs/{id}/whatif", post(whatif::whatif))
         .route("/api/jobs/{id}/cohorts", get(compare::compare_cohorts))
+        .route("/api/jobs/{id}/report.html", get(report::report))
         .route("/api/jobs/{id}/events", get(events::events))
         .route("/api/compare", get(compare::compare_jobs))
         .route("/api/admin/dead/requeue", post(admin::requeue_dead))

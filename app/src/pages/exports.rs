@@ -69,9 +69,22 @@ pub fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl Into
             </Show>
             " "
             <button type="button" data-testid="download-json" on:click=bundle>"Summary and job details (JSON)"</button>
+            " "
+            <a class="button" data-testid="download-report" target="_blank" href=move || report_url(&s.id.get(), s.view.with(|v| (v.class, v.cohort.clone())))>
+                "Report (HTML, prints to PDF)"
+            </a>
             <span class="muted">" Each plot has SVG and PNG buttons."</span>
         </div>
     }
     // Erase the view type: nested Show/match types overflow rustc's query depth.
     .into_any()
+}
+
+/// The report's address for the view's class and cohort.
+fn report_url(id: &str, (class, cohort): (usize, Option<String>)) -> String {
+    let mut url = format!("/api/jobs/{id}/report.html?class={class}");
+    if let Some(c) = cohort.filter(|c| !c.trim().is_empty()) {
+        url.push_str(&format!("&cohort={}", crate::view_state::encode(&c)));
+    }
+    url
 }

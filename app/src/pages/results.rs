@@ -57,6 +57,16 @@ pub fn coverage(summary: &JobSummary) -> String {
     }
 }
 
+/// The additivity check in words: the values add up to the model's own prediction.
+pub fn additivity_words(a: &crate::wire::Additivity) -> String {
+    format!(
+        "Additivity check: base value + ΣSHAP differs from the model's own prediction by at \
+         most {:.1e} over {} rows",
+        a.max_abs_error,
+        format::count(a.rows)
+    )
+}
+
 /// "every row shown, over all 60 rows" or "2,000 sampled rows shown, based on …".
 fn sample_words(size: u64, summary: &JobSummary) -> String {
     let rows = summary
@@ -119,6 +129,9 @@ fn ResultsBody() -> impl IntoView {
                         if x.partial { t.push_str(" (partial: they fill in as chunks finish)"); }
                         t
                     }))}
+                </p>
+                <p class="muted additivity" data-testid="additivity">
+                    {move || summary.with(|x| x.as_ref().and_then(|x| x.additivity.as_ref()).map(additivity_words))}
                 </p>
                 <Show when=move || { outputs() > 1 }>
                     <label>

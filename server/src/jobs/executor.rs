@@ -3,7 +3,8 @@
 //! For an interaction job it also stores the chunk's interaction values, in the format of
 //! `shaplab explain --interactions`, and one line of their |value| sums per cell (what the
 //! summary reads), both written before the SHAP blob, so the chunk's result reference (the
-//! SHAP key) only exists once all three do.
+//! SHAP key) only exists once all three do. Every chunk also stores its additivity check
+//! (the largest |base + ΣSHAP − f(x)| over its rows) before the SHAP blob.
 //!
 //! It runs on the worker's blocking thread (compute must not stall the async runtime, and
 //! the heartbeat runs elsewhere), so blob I/O is driven with the runtime handle's
@@ -212,6 +213,37 @@ impl ShapExecutor {
     }
 }
 
+/// The largest |base + ΣSHAP − f(x)| over the chunk's rows and outputs, where f(x) is the
+/// model's own prediction on the explained scale (the raw margin, or the probability): the
+/// check an analyst can quote that the values add up (a float32 library shows ~1e-6).
+fn additivity_error(
+    model: &Ensemble,
+    rows: &Matrix,
+    start: usize,
+    values: &[f64],
+    output: Output,
+) -> f64 {
+    let (f, k) = (model.num_features, model.num_outputs);
+    let width = k * (f + 1);
+    let mut margin = vec![0.0; k];
+    let mut worst = 0.0f64;
+    for (i, line) in values.chunks_exact(width.max(1)).enumerate() {
+        let x = rows.row(start + i);
+        let fx = match output {
+            Output::Raw => {
+                model.predict_margin(x, &mut margin);
+                margin.clone()
+            }
+            Output::Probability => model.predict(x),
+        };
+        for (o, target) in fx.iter().enumerate().take(k) {
+            let sum: f64 = line[o * (f + 1)..(o + 1) * (f + 1)].iter().sum();
+            worst = worst.max((sum - target).abs());
+        }
+    }
+    worst
+}
+
 /// An engine error as a task error: the user's input is permanent, I/O is retryable.
 fn engine(what: &str, e: shaplab::Error) -> TaskError {
     if e.is_user_error() {
@@ -287,6 +319,15 @@ impl Executor for ShapExecutor {
                     })?;
             }
         }
+        let worst = additivity_error(&prepared.model, &prepared.rows, start, &values, output);
+        self.runtime
+            .block_on(self.blobs.put_bytes(
+                &spec.additivity_key(rows.start, rows.end),
+                worst.to_string().into_bytes(),
+            ))
+            .map_err(|e| {
+                TaskError::Retryable(format!("cannot store the chunk's additivity check: {e}"))
+            })?;
         let bytes = self.format(&values, width)?;
         let key = spec.chunk_key(rows.start, rows.end);
         self.runtime

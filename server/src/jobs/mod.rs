@@ -21,6 +21,7 @@
 //! - [`executor`]: the [`crate::queue::Executor`] that computes one chunk with the engine.
 //! - [`workers`]: starting N workers and the reaper, and stopping them gracefully.
 //! - [`read`]: reading results back: finished chunks' ranges and values, the job's inputs.
+//! - [`report`]: the self-contained HTML report (inline SVG, print stylesheet).
 //! - [`rows`]: one explained row (values, SHAP, base values, predictions) for the explorer.
 //! - [`ranked`]: the top rows by prediction or by one feature's SHAP value (streamed top-k).
 //! - [`rank_query`]: a ranking's query parameters, parsed and checked.
@@ -42,6 +43,7 @@ pub mod partner;
 pub mod rank_query;
 pub mod ranked;
 pub mod read;
+pub mod report;
 pub mod rows;
 pub mod spec;
 pub mod submit;

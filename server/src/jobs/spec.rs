@@ -44,6 +44,11 @@ pub struct JobSpec {
     pub covers_from_data: bool,
 }
 
+/// [`JobSpec::additivity_key`] from the results prefix alone (what the summary knows).
+pub fn additivity_key(results: &str, start: u64, end: u64) -> String {
+    format!("{results}/additivity-{start:012}-{end:012}.txt")
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -76,6 +81,12 @@ impl JobSpec {
     /// The blob of rows `start..end` (zero-padded, so keys sort in row order too).
     pub fn chunk_key(&self, start: u64, end: u64) -> String {
         format!("{}/rows-{start:012}-{end:012}.csv", self.results)
+    }
+
+    /// The chunk's additivity check: the largest |base + ΣSHAP − f(x)| over rows `start..end`,
+    /// as one number, written before [`JobSpec::chunk_key`].
+    pub fn additivity_key(&self, start: u64, end: u64) -> String {
+        additivity_key(&self.results, start, end)
     }
 
     /// The interactions CSV header line (`shaplab explain --interactions`'s, with a newline).

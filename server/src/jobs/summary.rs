@@ -28,10 +28,11 @@ use super::cohort::Cohort;
 use super::pairs::PairSums;
 use super::partner::strongest_partner;
 use super::read::{DataFile, DoneChunk, ReadError, RowCursor, chunk_values};
+use super::spec::additivity_key;
 use crate::blobs::BlobStore;
 use app::wire::{
-    BeeswarmSample, CohortSummary, DependenceFeature, DependenceOutput, DependenceSample,
-    Histogram, JobOutput, JobSummary,
+    Additivity, BeeswarmSample, CohortSummary, DependenceFeature, DependenceOutput,
+    DependenceSample, Histogram, JobOutput, JobSummary,
 };
 use sha2::Digest;
 use shaplab::Ensemble;
@@ -70,6 +71,8 @@ pub struct SummaryInput<'a> {
     pub interactions: Option<&'a super::spec::JobSpec>,
     /// Only the rows of this cohort count (every row when `None`).
     pub cohort: Option<&'a Cohort>,
+    /// The job's results prefix, where each chunk's additivity check is.
+    pub results: &'a str,
 }
 
 /// How many points each plot gets, from the budget.
@@ -218,10 +221,23 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
         (Some(c), Some(data)) if c.needs_values() => Some(RowCursor::open(data, model)?),
         _ => None,
     };
+    // The additivity check of every covered row (whatever the cohort): the largest of the
+    // chunks' own; `None` when a chunk has none (written before this check existed).
+    let mut additivity = Some(0.0f64);
     for chunk in input.done {
         let values = input
             .runtime
             .block_on(chunk_values(input.blobs, chunk, width))?;
+        let check = input
+            .runtime
+            .block_on(
+                input
+                    .blobs
+                    .get_bytes(&additivity_key(input.results, chunk.start, chunk.end)),
+            )
+            .ok()
+            .and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse::<f64>().ok());
+        additivity = additivity.zip(check).map(|(a, b)| a.max(b));
         let cells = match cursor.as_mut() {
             Some(c) => Some(c.read(chunk.start, chunk.end)?),
             None => None,
@@ -408,6 +424,10 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
             .map(|p| histogram(p, HISTOGRAM_BINS))
             .collect(),
         interactions: pairs.as_ref().and_then(|p| p.summary(&ranked)),
+        additivity: additivity.map(|max_abs_error| Additivity {
+            max_abs_error,
+            rows: rows_covered,
+        }),
         cohort: input.cohort.map(|c| CohortSummary {
             expression: c.expression.clone(),
             rows: rows_matched,
@@ -471,6 +491,7 @@ pub async fn summary_json(
             chunks_total,
             interactions: spec.interactions.then_some(&spec),
             cohort: cohort.as_ref(),
+            results: &spec.results,
         })?;
         serde_json::to_vec(&summary)
             .map_err(|e| ReadError::Internal(format!("cannot encode the summary: {e}")))

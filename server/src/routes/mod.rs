@@ -10,6 +10,7 @@
 //! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results read by the
 //!   page (`summary`, `rows/{i}`, `ranked`).
 //! - [`whatif`]: `POST /api/jobs/{id}/whatif`, one row with edited values explained again.
+//! - [`report`]: `GET /api/jobs/{id}/report.html`, the self-contained HTML report.
 //! - [`uploads`]: `POST /api/uploads`, `GET /api/uploads/{id}`.
 
 pub mod admin;
@@ -20,5 +21,6 @@ pub mod events;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod report;
 pub mod uploads;
 pub mod whatif;
