@@ -2,7 +2,7 @@
 """Generate the golden fixtures the engine's tests compare against.
 
 Run from the repo root (all families, or only the ones named):
-    /work/venv/bin/python scripts/gen_fixtures.py [numeric] [categorical] [catboost] [sklearn] [onnx]
+    /work/venv/bin/python scripts/gen_fixtures.py [numeric] [categorical] [catboost] [sklearn] [onnx] [groups]
 (a venv with xgboost, lightgbm, catboost, shap, scikit-learn, skops, skl2onnx, onnxmltools, onnx,
 onnxruntime, pyarrow, pandas, numpy; `numeric` alone needs only xgboost, lightgbm, shap,
 scikit-learn, numpy, pandas). `--root DIR` writes somewhere else than fixtures/ (e.g. to check
@@ -10,7 +10,7 @@ that a family reproduces byte for byte).
 
 Each family writes only its own case directories (it deletes only those) and its own manifest:
 - numeric (this file): numeric XGBoost/LightGBM -> fixtures/manifest.json;
-- categorical, catboost, sklearn, onnx (scripts/fixtures/<module>.py) ->
+- categorical, catboost, sklearn, onnx, groups (scripts/fixtures/<module>.py) ->
   fixtures/manifest-<family>.json.
 The outputs are committed, so `make test` needs no Python. Everything is seeded.
 
@@ -239,7 +239,7 @@ def main():
                    "cases": manifest}, f, indent=1)
 
 
-FAMILIES = ["numeric", "categorical", "catboost", "sklearn", "onnx"]
+FAMILIES = ["numeric", "categorical", "catboost", "sklearn", "onnx", "groups"]
 
 
 def cli(argv=None):
@@ -260,7 +260,7 @@ def cli(argv=None):
             continue
         import importlib
         module = {"categorical": "categorical", "catboost": "catboost_cases", "sklearn": "sklearn_cases",
-                  "onnx": "onnx_cases"}[family]
+                  "onnx": "onnx_cases", "groups": "groups_cases"}[family]
         importlib.import_module(f"fixtures.{module}").build(ROOT)
 
 

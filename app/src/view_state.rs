@@ -49,6 +49,8 @@ pub struct ViewState {
     pub palette: Palette,
     /// The cohort every view is restricted to (conditions, see the server's `jobs::cohort`).
     pub cohort: Option<String>,
+    /// Feature groups every view shows (`auto`, or `name:a,b; …`).
+    pub groups: Option<String>,
 }
 
 impl ViewState {
@@ -62,6 +64,7 @@ impl ViewState {
                 "colour" if !value.is_empty() => view.colour_by = Some(value.to_owned()),
                 "row" => view.row = value.parse().ok(),
                 "cohort" if !value.trim().is_empty() => view.cohort = Some(value.to_owned()),
+                "groups" if !value.trim().is_empty() => view.groups = Some(value.to_owned()),
                 "class" => view.class = value.parse().unwrap_or(0),
                 "scale" => {
                     view.scale = match value {
@@ -108,6 +111,9 @@ impl ViewState {
         if let Some(c) = &self.cohort {
             parts.push(format!("cohort={}", encode(c)));
         }
+        if let Some(g) = &self.groups {
+            parts.push(format!("groups={}", encode(g)));
+        }
         if parts.is_empty() {
             String::new()
         } else {
@@ -144,12 +150,13 @@ mod tests {
             scale: Scale::Probability,
             palette: Palette::ColourBlindSafe,
             cohort: Some("age>=60; city=paris".into()),
+            groups: Some("auto".into()),
         };
         let query = view.to_query();
         assert_eq!(
             query,
             "?section=dependence&feature=mean%20radius%2F2&colour=age&row=42&class=2\
-             &scale=probability&palette=cb&cohort=age%3E%3D60%3B%20city%3Dparis"
+             &scale=probability&palette=cb&cohort=age%3E%3D60%3B%20city%3Dparis&groups=auto"
         );
         // The router hands the page decoded pairs.
         let pairs = [
@@ -161,6 +168,7 @@ mod tests {
             ("scale", "probability"),
             ("palette", "cb"),
             ("cohort", "age>=60; city=paris"),
+            ("groups", "auto"),
         ];
         assert_eq!(ViewState::from_pairs(pairs), view);
     }

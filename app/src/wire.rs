@@ -453,6 +453,10 @@ pub struct JobSummary {
     /// before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additivity: Option<Additivity>,
+    /// Present when features are shown grouped (`name:a,b; …`): `features` then lists the
+    /// groups in place of their members, each with the sum of their SHAP values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<String>,
     /// Present when the summary covers a cohort: every aggregate, sample and histogram above
     /// is then over the cohort's rows only.
     #[serde(default, skip_serializing_if = "Option::is_none")]

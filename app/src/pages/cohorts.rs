@@ -31,11 +31,23 @@ pub fn normalized(cohort: Option<String>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// The summary's address for a cohort (every row when `None`).
-pub fn summary_url(id: &str, cohort: Option<String>) -> String {
-    match cohort.filter(|c| !c.trim().is_empty()) {
-        Some(c) => format!("/api/jobs/{id}/summary?cohort={}", encode(&c)),
-        None => format!("/api/jobs/{id}/summary"),
+/// A view's cohort and feature groups as query parameters (`&`-joined, no leading `?`).
+pub fn view_query(cohort: Option<&str>, groups: Option<&str>) -> String {
+    [("cohort", cohort), ("groups", groups)]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.filter(|v| !v.trim().is_empty())
+                .map(|v| format!("{k}={}", encode(v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The summary's address for a cohort and groups (every row, no groups when `None`).
+pub fn summary_url(id: &str, cohort: Option<String>, groups: Option<String>) -> String {
+    match view_query(cohort.as_deref(), groups.as_deref()) {
+        q if q.is_empty() => format!("/api/jobs/{id}/summary"),
+        q => format!("/api/jobs/{id}/summary?{q}"),
     }
 }
 
@@ -58,31 +70,41 @@ pub fn CohortBar() -> impl IntoView {
         s.view
             .with_untracked(|v| v.cohort.clone().unwrap_or_default()),
     );
+    let grouping = RwSignal::new(
+        s.view
+            .with_untracked(|v| v.groups.clone().unwrap_or_default()),
+    );
     let error = RwSignal::new(None::<String>);
-    let apply = move |cohort: Option<String>| {
+    let apply = move |cohort: Option<String>, groups: Option<String>| {
         let id = s.id.get_untracked();
         leptos::task::spawn_local(async move {
-            match fetch::<JobSummary>(summary_url(&id, cohort.clone())).await {
+            match fetch::<JobSummary>(summary_url(&id, cohort.clone(), groups.clone())).await {
                 Ok(summary) => {
                     error.set(None);
-                    s.view.update(|v| v.cohort = cohort);
+                    s.view.update(|v| {
+                        v.cohort = cohort;
+                        v.groups = groups;
+                    });
                     s.summary.set(Some(summary));
                 }
                 Err(message) => error.set(Some(message)),
             }
         });
     };
+    let some = |t: String| (!t.trim().is_empty()).then_some(t);
     let status = move || {
         s.summary.with(|x| {
-            x.as_ref().and_then(|x| {
-                x.cohort.as_ref().map(|c| {
-                    format!(
-                        "{} of {} rows match",
-                        format::count(c.rows),
-                        format::count(x.rows_covered)
-                    )
-                })
-            })
+            let x = x.as_ref()?;
+            let rows = x.cohort.as_ref().map(|c| {
+                format!(
+                    "{} of {} rows match",
+                    format::count(c.rows),
+                    format::count(x.rows_covered)
+                )
+            });
+            let groups = x.groups.as_ref().map(|g| format!("grouped: {g}"));
+            let parts: Vec<String> = rows.into_iter().chain(groups).collect();
+            (!parts.is_empty()).then(|| parts.join(" · "))
         })
     };
     view! {
@@ -91,8 +113,7 @@ pub fn CohortBar() -> impl IntoView {
             data-testid="cohort-bar"
             on:submit=move |ev| {
                 ev.prevent_default();
-                let t = text.get_untracked();
-                apply((!t.trim().is_empty()).then_some(t));
+                apply(some(text.get_untracked()), some(grouping.get_untracked()));
             }
         >
             <label>
@@ -106,13 +127,24 @@ pub fn CohortBar() -> impl IntoView {
                     on:input=move |ev| text.set(event_target_value(&ev))
                 />
             </label>
+            <label>
+                " Groups "
+                <input
+                    type="text"
+                    data-testid="groups-input"
+                    title="auto: one-hot siblings (color_red, color_blue, …) as one feature; or name:a,b; name2:c,d"
+                    placeholder="none — auto, or name:a,b"
+                    prop:value=move || grouping.get()
+                    on:input=move |ev| grouping.set(event_target_value(&ev))
+                />
+            </label>
             <button type="submit" data-testid="cohort-apply">"Apply"</button>
             <button
                 type="button"
                 data-testid="cohort-clear"
                 on:click=move |_| {
                     text.set(String::new());
-                    apply(None);
+                    apply(None, some(grouping.get_untracked()));
                 }
             >
                 "All rows"
@@ -274,12 +306,19 @@ mod tests {
     }
 
     #[test]
-    fn a_cohort_rides_percent_encoded_in_the_summary_address() {
-        assert_eq!(summary_url("j1", None), "/api/jobs/j1/summary");
-        assert_eq!(summary_url("j1", Some("  ".into())), "/api/jobs/j1/summary");
+    fn a_cohort_and_groups_ride_percent_encoded_in_the_summary_address() {
+        assert_eq!(summary_url("j1", None, None), "/api/jobs/j1/summary");
         assert_eq!(
-            summary_url("j1", Some("age>=60; city=a|b".into())),
-            "/api/jobs/j1/summary?cohort=age%3E%3D60%3B%20city%3Da%7Cb"
+            summary_url("j1", Some("  ".into()), None),
+            "/api/jobs/j1/summary"
+        );
+        assert_eq!(
+            summary_url("j1", Some("age>=60; city=a|b".into()), Some("auto".into())),
+            "/api/jobs/j1/summary?cohort=age%3E%3D60%3B%20city%3Da%7Cb&groups=auto"
+        );
+        assert_eq!(
+            summary_url("j1", None, Some("g:a,b".into())),
+            "/api/jobs/j1/summary?groups=g%3Aa%2Cb"
         );
     }
 }

@@ -57,7 +57,7 @@ pub fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl Into
                 when=move || succeeded.get()
                 fallback=|| view! { <span class="muted">"The SHAP values CSV is available once the job has finished. "</span> }
             >
-                <a class="button" data-testid="download-csv" href=move || format!("/api/jobs/{}/shap.csv", s.id.get()) download="">
+                <a class="button" data-testid="download-csv" href=move || csv_url(&s.id.get(), s.view.with(|v| v.groups.clone())) download="">
                     "SHAP values (CSV)"
                 </a>
                 <Show when=move || interactions.get()>
@@ -70,7 +70,7 @@ pub fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl Into
             " "
             <button type="button" data-testid="download-json" on:click=bundle>"Summary and job details (JSON)"</button>
             " "
-            <a class="button" data-testid="download-report" target="_blank" href=move || report_url(&s.id.get(), s.view.with(|v| (v.class, v.cohort.clone())))>
+            <a class="button" data-testid="download-report" target="_blank" href=move || report_url(&s.id.get(), s.view.with(|v| (v.class, v.cohort.clone(), v.groups.clone())))>
                 "Report (HTML, prints to PDF)"
             </a>
             <span class="muted">" Each plot has SVG and PNG buttons."</span>
@@ -80,11 +80,24 @@ pub fn Exports(succeeded: Signal<bool>, interactions: Signal<bool>) -> impl Into
     .into_any()
 }
 
-/// The report's address for the view's class and cohort.
-fn report_url(id: &str, (class, cohort): (usize, Option<String>)) -> String {
+/// The report's address for the view's class, cohort and groups.
+fn report_url(
+    id: &str,
+    (class, cohort, groups): (usize, Option<String>, Option<String>),
+) -> String {
     let mut url = format!("/api/jobs/{id}/report.html?class={class}");
-    if let Some(c) = cohort.filter(|c| !c.trim().is_empty()) {
-        url.push_str(&format!("&cohort={}", crate::view_state::encode(&c)));
+    let view = super::cohorts::view_query(cohort.as_deref(), groups.as_deref());
+    if !view.is_empty() {
+        url.push('&');
+        url.push_str(&view);
     }
     url
+}
+
+/// The SHAP CSV's address, with the view's feature groups summed when there are any.
+fn csv_url(id: &str, groups: Option<String>) -> String {
+    match super::cohorts::view_query(None, groups.as_deref()) {
+        q if q.is_empty() => format!("/api/jobs/{id}/shap.csv"),
+        q => format!("/api/jobs/{id}/shap.csv?{q}"),
+    }
 }

@@ -67,7 +67,9 @@ fn save(id: &str, job: &Job, summary: Option<&JobSummary>) {
 
 /// Fetches the summary; `true` when the page now has it.
 pub(super) async fn fetch_summary(s: JobSignals, id: &str) -> bool {
-    let url = super::cohorts::summary_url(id, s.view.with_untracked(|v| v.cohort.clone()));
+    let url = s
+        .view
+        .with_untracked(|v| super::cohorts::summary_url(id, v.cohort.clone(), v.groups.clone()));
     match net::request("GET", &url, None, None).await {
         Ok(r) if r.ok() => match r.json::<JobSummary>() {
             Ok(summary) => {
@@ -94,6 +96,8 @@ async fn follow(s: JobSignals, status: StatusSignals, id: String) {
         .get_untracked()
         .filter(|x| !x.partial)
         .filter(|x| x.cohort.as_ref().map(|c| c.expression.clone()) == wanted)
+        // Groups are stored as the server expanded them (`auto` → the members): fetch again.
+        .filter(|x| x.groups.is_none() && s.view.with_untracked(|v| v.groups.is_none()))
         .map(|x| x.chunks_done);
     loop {
         let reply = net::request("GET", &url, None, None).await;

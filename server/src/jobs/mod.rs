@@ -17,6 +17,7 @@
 //! - [`cohorts`]: two cohorts of one job, mean |SHAP| with group-bootstrap intervals.
 //! - [`cache`]: a worker process's bounded cache of parsed models and data, so a job's inputs
 //!   are downloaded and parsed once per process, not once per chunk.
+//! - [`groups`]: feature groups (one-hot siblings or named), their SHAP the sum of members'.
 //! - [`expiry`]: results older than `RESULT_TTL`: the 410 rule and the sweep that deletes them.
 //! - [`executor`]: the [`crate::queue::Executor`] that computes one chunk with the engine.
 //! - [`workers`]: starting N workers and the reaper, and stopping them gracefully.
@@ -38,6 +39,7 @@ pub mod cohorts;
 pub mod compare;
 pub mod executor;
 pub mod expiry;
+pub mod groups;
 pub mod pairs;
 pub mod partner;
 pub mod rank_query;

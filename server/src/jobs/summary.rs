@@ -25,6 +25,7 @@
 //! by the largest mean |interaction| instead of the proxy of [`super::partner`].
 
 use super::cohort::Cohort;
+use super::groups::Grouping;
 use super::pairs::PairSums;
 use super::partner::strongest_partner;
 use super::read::{DataFile, DoneChunk, ReadError, RowCursor, chunk_values};
@@ -73,6 +74,8 @@ pub struct SummaryInput<'a> {
     pub cohort: Option<&'a Cohort>,
     /// The job's results prefix, where each chunk's additivity check is.
     pub results: &'a str,
+    /// Features shown as groups (their SHAP values summed), when asked for.
+    pub groups: Option<&'a Grouping>,
 }
 
 /// How many points each plot gets, from the budget.
@@ -206,8 +209,10 @@ fn opt32(v: f64) -> Option<f32> {
 /// `runtime.block_on`, one at a time.
 pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
     let model = input.model;
-    let (f, k) = (model.num_features, model.num_outputs);
-    let width = k * (f + 1);
+    // The chunk blobs hold the model's features (`f0`); the views show `f`, grouped or not.
+    let (f0, k) = (model.num_features, model.num_outputs);
+    let f = input.groups.map_or(f0, Grouping::len);
+    let (width0, width) = (k * (f0 + 1), k * (f + 1));
     // Pass 1: the chunks (and, for a cohort on feature values, the data rows beside them).
     // Sums of |SHAP| and SHAP, predictions, and the bottom-k sample with its SHAP lines.
     let mut sum_abs = vec![0.0f64; k * f];
@@ -227,7 +232,7 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
     for chunk in input.done {
         let values = input
             .runtime
-            .block_on(chunk_values(input.blobs, chunk, width))?;
+            .block_on(chunk_values(input.blobs, chunk, width0))?;
         let check = input
             .runtime
             .block_on(
@@ -242,15 +247,17 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
             Some(c) => Some(c.read(chunk.start, chunk.end)?),
             None => None,
         };
-        for (offset, line) in values.chunks_exact(width).enumerate() {
+        for (offset, source) in values.chunks_exact(width0).enumerate() {
             if let Some(cohort) = input.cohort {
                 let row_values = cells
                     .as_ref()
-                    .and_then(|v| v.get(offset * f..(offset + 1) * f));
-                if !cohort.matches(row_values, line) {
+                    .and_then(|v| v.get(offset * f0..(offset + 1) * f0));
+                if !cohort.matches(row_values, source) {
                     continue;
                 }
             }
+            let grouped = input.groups.map(|g| g.line(source, f0, k));
+            let line = grouped.as_deref().unwrap_or(source);
             rows_matched += 1;
             for o in 0..k {
                 let part = &line[o * (f + 1)..(o + 1) * (f + 1)];
@@ -292,7 +299,12 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
     if let (Some(data), false) = (input.data, sampled.is_empty()) {
         data.visit_rows(model, &sampled, |row, values| {
             if let Some(&s) = slot.get(&row) {
-                sample_values[s * f..(s + 1) * f].copy_from_slice(&values[..f]);
+                match input.groups {
+                    Some(g) => {
+                        sample_values[s * f..(s + 1) * f].copy_from_slice(&g.values(&values[..f0]))
+                    }
+                    None => sample_values[s * f..(s + 1) * f].copy_from_slice(&values[..f]),
+                }
             }
         })?;
     }
@@ -338,7 +350,10 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
     // feature; the top of them is also the matrix (its features are a prefix of `ranked`).
     // Interaction sums are over every row: a cohort's summary leaves them out (its partners
     // come from the proxy on the cohort's sample) rather than mix in other rows.
-    let pairs = match input.interactions.filter(|_| input.cohort.is_none()) {
+    let pairs = match input
+        .interactions
+        .filter(|_| input.cohort.is_none() && input.groups.is_none())
+    {
         Some(spec) => Some(PairSums::read(
             input.blobs,
             input.runtime,
@@ -351,8 +366,12 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
     };
 
     let picks = stride(sampled.len(), plan.dependence_rows);
-    let features = ranked[..plan.dependence_features]
+    // A group has no single value to put on an axis: only single features get a scatter.
+    let single = |j: &usize| input.groups.is_none_or(|g| g.shown[*j].1.len() == 1);
+    let features = ranked
         .iter()
+        .filter(|j| single(j))
+        .take(plan.dependence_features)
         .map(|&j| {
             let outputs = (0..k)
                 .map(|o| {
@@ -413,7 +432,10 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
         chunks_total: input.chunks_total,
         output: input.output,
         outputs: k,
-        features: (0..f).map(|j| model.feature_name(j)).collect(),
+        features: match input.groups {
+            Some(g) => g.names(),
+            None => (0..f).map(|j| model.feature_name(j)).collect(),
+        },
         mean_abs_shap,
         mean_shap,
         base_values,
@@ -432,9 +454,20 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
             expression: c.expression.clone(),
             rows: rows_matched,
         }),
-        categories: (0..f)
-            .map(|i| model.categories_of(i).map(|c| c.names.clone()))
-            .collect(),
+        categories: match input.groups {
+            Some(g) => g
+                .shown
+                .iter()
+                .map(|(_, m)| match m.as_slice() {
+                    [j] => model.categories_of(*j).map(|c| c.names.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None => (0..f)
+                .map(|i| model.categories_of(i).map(|c| c.names.clone()))
+                .collect(),
+        },
+        groups: input.groups.map(|g| g.expression.clone()),
     })
 }
 
@@ -448,21 +481,17 @@ pub async fn summary_json(
     spec: &super::spec::JobSpec,
     results: &[Option<String>],
     rows_total: u64,
-    cohort: &str,
+    (cohort, groups): (&str, &str),
 ) -> Result<bytes::Bytes, ReadError> {
     let done = super::read::done_chunks(results)?;
-    // A cohort's summary is cached under a digest of its expression as given.
-    let cohort = cohort.trim();
-    let cache_key = if cohort.is_empty() {
+    // A cohort's or grouping's summary is cached under a digest of them as given.
+    let (cohort, groups) = (cohort.trim(), groups.trim());
+    let cache_key = if cohort.is_empty() && groups.is_empty() {
         format!("{}/summary-{:06}.json", spec.results, done.len())
     } else {
-        let digest = sha2::Sha256::digest(cohort.as_bytes());
+        let digest = sha2::Sha256::digest(format!("{cohort}\n{groups}").as_bytes());
         let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!(
-            "{}/summary-{:06}-cohort-{tag}.json",
-            spec.results,
-            done.len()
-        )
+        format!("{}/summary-{:06}-view-{tag}.json", spec.results, done.len())
     };
     if let Ok(cached) = blobs.get_bytes(&cache_key).await {
         return Ok(cached);
@@ -474,6 +503,7 @@ pub async fn summary_json(
     } else {
         Some(DataFile::fetch(blobs, spec, scratch).await?)
     };
+    let groups = Grouping::parse(groups, &model, data.as_ref())?;
     let runtime = tokio::runtime::Handle::current();
     let task_blobs = blobs.clone();
     let output = spec.output;
@@ -492,6 +522,7 @@ pub async fn summary_json(
             interactions: spec.interactions.then_some(&spec),
             cohort: cohort.as_ref(),
             results: &spec.results,
+            groups: groups.as_ref(),
         })?;
         serde_json::to_vec(&summary)
             .map_err(|e| ReadError::Internal(format!("cannot encode the summary: {e}")))

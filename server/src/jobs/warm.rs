@@ -48,7 +48,7 @@ async fn warm(
     let spec = JobSpec::parse(payload.as_str())?;
     let status = queue.job(job).await.map_err(|e| e.to_string())?;
     let results = queue.chunk_results(job).await.map_err(|e| e.to_string())?;
-    let json = summary_json(blobs, scratch, &spec, &results, status.rows_total, "")
+    let json = summary_json(blobs, scratch, &spec, &results, status.rows_total, ("", ""))
         .await
         .map_err(|e| e.to_string())?;
     Ok(json.len())

@@ -75,7 +75,7 @@ async fn summary(state: &AppState, id: &str) -> Result<JobSummary, ApiError> {
         &spec,
         &results,
         status.rows_total,
-        "",
+        ("", ""),
     )
     .await
     .map_err(read_error)?;

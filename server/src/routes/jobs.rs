@@ -138,7 +138,7 @@ pub async fn summary(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let cohort = cohort_param(query.as_deref())?;
+    let (cohort, groups) = view_params(query.as_deref())?;
     let (status, spec, results) = finished_chunks(&state, &id).await?;
     let json = crate::jobs::summary::summary_json(
         &state.uploads.blobs,
@@ -146,7 +146,7 @@ pub async fn summary(
         &spec,
         &results,
         status.rows_total,
-        &cohort,
+        (&cohort, &groups),
     )
     .await
     .map_err(read_error)?;
@@ -242,24 +242,26 @@ pub(super) fn not_expired(state: &AppState, status: &JobStatus) -> Result<(), Ap
     Ok(())
 }
 
-/// The `cohort` parameter of a query that takes only that one (empty when absent).
-pub(super) fn cohort_param(query: Option<&str>) -> Result<String, ApiError> {
-    let mut cohort = None;
+/// The `cohort` and `groups` parameters of the summary (empty when absent).
+pub(super) fn view_params(query: Option<&str>) -> Result<(String, String), ApiError> {
+    let (mut cohort, mut groups) = (None, None);
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "cohort" if cohort.is_none() => cohort = Some(value.into_owned()),
+            "groups" if groups.is_none() => groups = Some(value.into_owned()),
             other => {
                 return Err(ApiError::invalid(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_request",
                     format!(
-                        "unexpected or repeated parameter {other:?}; only cohort=<conditions> is taken"
+                        "unexpected or repeated parameter {other:?}; the summary takes \
+                         cohort=<conditions> and groups=<groups>"
                     ),
                 ));
             }
         }
     }
-    Ok(cohort.unwrap_or_default())
+    Ok((cohort.unwrap_or_default(), groups.unwrap_or_default()))
 }
 
 pub(super) fn read_error(e: ReadError) -> ApiError {

@@ -24,6 +24,7 @@ struct Query {
     class: usize,
     rows: Option<Vec<u64>>,
     cohort: String,
+    groups: String,
     a: Option<String>,
     b: Option<String>,
 }
@@ -56,11 +57,12 @@ fn parse(query: Option<&str>) -> Result<Query, ApiError> {
                 q.rows = Some(rows);
             }
             "cohort" => q.cohort = value.into_owned(),
+            "groups" => q.groups = value.into_owned(),
             "a" => q.a = Some(value.into_owned()),
             "b" => q.b = Some(value.into_owned()),
             other => {
                 return Err(invalid(format!(
-                    "unexpected parameter {other:?}; the report takes class, rows, cohort, a and b"
+                    "unexpected parameter {other:?}; the report takes class, rows, cohort, groups, a and b"
                 )));
             }
         }
@@ -91,7 +93,7 @@ pub async fn report(
         &spec,
         &results,
         status.rows_total,
-        &q.cohort,
+        (&q.cohort, &q.groups),
     )
     .await
     .map_err(read_error)?;
