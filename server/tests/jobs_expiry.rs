@@ -79,8 +79,8 @@ async fn results_are_served_until_the_ttl_then_410_and_the_sweep_deletes_them() 
             String::from_utf8_lossy(&body)
         );
     }
-    // Header + 4 chunks + the summary cache.
-    assert_eq!(files_under(&dir), 6, "{}", dir.display());
+    // Header + 4 chunks, each with its additivity check, + the summary cache.
+    assert_eq!(files_under(&dir), 10, "{}", dir.display());
 
     // Past the TTL: 410 everywhere, saying what the job was.
     let finished = app
