@@ -6,10 +6,13 @@
 //! than breaking the page (a link pasted from an email may be mangled).
 
 /// The result sections, in page order.
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 9] = [
     "importance",
     "beeswarm",
+    "decision",
+    "heatmap",
     "dependence",
+    "pdp",
     "interactions",
     "row",
     "cohorts",

@@ -504,6 +504,10 @@ pub struct BeeswarmSample {
     pub values: Vec<Vec<Option<f32>>>,
     /// `[output][i][n]`: SHAP value of `features[i]` on `rows[n]`.
     pub shap: Vec<Vec<Vec<f32>>>,
+    /// `[output][n]`: the prediction (base value + ΣSHAP over every feature) of `rows[n]`
+    /// (absent from summaries cached before it was recorded).
+    #[serde(default)]
+    pub prediction: Vec<Vec<f32>>,
 }
 
 /// Dependence scatters: per feature x = value, y = SHAP, colour = the partner's value.
@@ -649,4 +653,27 @@ pub struct CohortBars {
     /// `[output][feature]`: the 2.5th and 97.5th percentiles of the bootstrap means.
     pub low: Vec<Vec<f64>>,
     pub high: Vec<Vec<f64>>,
+}
+
+/// `GET /api/jobs/{id}/pdp?feature=F`: partial dependence with ICE lines — the model evaluated
+/// on a grid of one feature's values over a seeded sample of the job's rows, on the scale the
+/// job explains.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PartialDependence {
+    /// Feature index and name.
+    pub feature: usize,
+    pub name: String,
+    pub output: usize,
+    /// The grid of the feature's values (codes for a categorical feature).
+    pub grid: Vec<f64>,
+    /// The grid's category names, for a categorical feature.
+    pub categories: Option<Vec<String>>,
+    /// The sampled rows (0-based data rows), one ICE line each.
+    pub rows: Vec<u64>,
+    /// `[row][grid]`: the model's output for the row with the feature set to the grid value.
+    pub ice: Vec<Vec<f64>>,
+    /// `[grid]`: the mean of the ICE lines.
+    pub average: Vec<f64>,
+    /// How the grid and the rows were chosen, in words.
+    pub method: String,
 }

@@ -78,6 +78,7 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/jobs/{id}/rows/{i}", get(jobs::row))
         .route("/api/jobs/{id}/ranked", get(jobs::ranked))
         .route("/api/jobs/{id}/whatif", post(whatif::whatif))
+        .route("/api/jobs/{id}/pdp", get(whatif::pdp))
         .route("/api/jobs/{id}/cohorts", get(compare::compare_cohorts))
         .route("/api/jobs/{id}/report.html", get(report::report))
         .route("/api/jobs/{id}/events", get(events::events))

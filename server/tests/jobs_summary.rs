@@ -288,13 +288,15 @@ async fn the_summary_of_a_twenty_thousand_row_job_stays_under_two_megabytes() {
     let summary: Value = serde_json::from_slice(&bytes).expect("JSON");
     assert_eq!(summary["rows_covered"], 20_000);
     assert_eq!(summary["partial"], false);
-    // 13 features, 3 outputs: the beeswarm shows 12 features; 60,000 / (12 × 4) = 1,250
-    // dots each. Dependence: 60,000 / (13 × 7) = 659 points per scatter.
+    // 13 features, 3 outputs: the beeswarm shows 12 features, each dot with its value, SHAP
+    // per output and prediction per output: 60,000 / (12 × 4 + 3) = 1,176 dots each.
+    // Dependence: 60,000 / (13 × 7) = 659 points per scatter.
     let bee = &summary["beeswarm"];
-    assert_eq!(bee["size"], 1_250);
-    assert_eq!(bee["rows"].as_array().map(Vec::len), Some(1_250));
-    assert_eq!(bee["values"][0].as_array().map(Vec::len), Some(1_250));
-    assert_eq!(bee["shap"][2][11].as_array().map(Vec::len), Some(1_250));
+    assert_eq!(bee["size"], 1_176);
+    assert_eq!(bee["rows"].as_array().map(Vec::len), Some(1_176));
+    assert_eq!(bee["values"][0].as_array().map(Vec::len), Some(1_176));
+    assert_eq!(bee["shap"][2][11].as_array().map(Vec::len), Some(1_176));
+    assert_eq!(bee["prediction"][2].as_array().map(Vec::len), Some(1_176));
     let dep = &summary["dependence"];
     assert_eq!(dep["size"], 659);
     assert_eq!(dep["features"].as_array().map(Vec::len), Some(13));

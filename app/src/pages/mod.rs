@@ -9,4 +9,5 @@ pub mod results;
 pub mod row_explorer;
 pub mod start;
 pub mod uploads;
+pub mod views;
 pub mod whatif;

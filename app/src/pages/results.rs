@@ -7,6 +7,7 @@ use super::cohorts::{CohortBar, CohortCompare};
 use super::exports::Exports;
 use super::job::JobSignals;
 use super::row_explorer::RowExplorer;
+use super::views::{DecisionSection, HeatmapSection, PdpSection};
 use crate::format;
 use crate::plots::{Figure, beeswarm, colour, dependence, importance, interactions};
 use crate::view_state::{Palette, SECTIONS, ViewState};
@@ -23,6 +24,9 @@ fn section_label(s: &str) -> &'static str {
         "dependence" => "Dependence",
         "interactions" => "Interactions",
         "cohorts" => "Cohorts",
+        "decision" => "Decision",
+        "heatmap" => "Heatmap",
+        "pdp" => "Partial dependence",
         _ => "Row explorer",
     }
 }
@@ -68,7 +72,7 @@ pub fn additivity_words(a: &crate::wire::Additivity) -> String {
 }
 
 /// "every row shown, over all 60 rows" or "2,000 sampled rows shown, based on …".
-fn sample_words(size: u64, summary: &JobSummary) -> String {
+pub(super) fn sample_words(size: u64, summary: &JobSummary) -> String {
     let rows = summary
         .cohort
         .as_ref()
@@ -84,7 +88,7 @@ fn sample_words(size: u64, summary: &JobSummary) -> String {
     }
 }
 
-fn class_name(summary: &JobSummary, k: usize) -> String {
+pub(super) fn class_name(summary: &JobSummary, k: usize) -> String {
     if summary.outputs == 1 {
         "the model output".into()
     } else {
@@ -181,6 +185,9 @@ fn ResultsBody() -> impl IntoView {
                 "dependence" => view! { <DependenceSection summary class=Signal::derive(class) /> }.into_any(),
                 "row" => view! { <RowExplorer class=Signal::derive(class) /> }.into_any(),
                 "cohorts" => view! { <CohortCompare class=Signal::derive(class) /> }.into_any(),
+                "decision" => view! { <DecisionSection summary class=Signal::derive(class) /> }.into_any(),
+                "heatmap" => view! { <HeatmapSection summary class=Signal::derive(class) /> }.into_any(),
+                "pdp" => view! { <PdpSection summary class=Signal::derive(class) /> }.into_any(),
                 "interactions" if has_interactions() => view! { <InteractionsSection summary class=Signal::derive(class) /> }.into_any(),
                 _ => view! { <ImportanceSection summary class=Signal::derive(class) /> }.into_any(),
             }}

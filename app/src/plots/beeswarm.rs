@@ -178,6 +178,7 @@ mod tests {
                 vec![Some(0.0), Some(0.0), Some(1.0)],
             ],
             shap: vec![vec![vec![-0.5, 0.5, 0.0], vec![0.1, 0.1, -0.1]]],
+            prediction: vec![],
         };
         let names = vec!["a".to_owned(), "b".to_owned()];
         let out = svg(&sample, &names, &[], 0, Palette::RedBlue);
@@ -198,6 +199,7 @@ mod tests {
             features: vec![0],
             values: vec![vec![Some(0.0), Some(1.0), None]],
             shap: vec![vec![vec![-0.5, 0.5, 0.0]]],
+            prediction: vec![],
         };
         let names = vec!["city".to_owned()];
         let cats = vec![Some(vec!["Lyon".to_owned(), "Paris".to_owned()])];

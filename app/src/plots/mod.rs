@@ -5,9 +5,11 @@
 pub mod beeswarm;
 pub mod colour;
 pub mod compare;
+pub mod decision;
 pub mod dependence;
 pub mod importance;
 pub mod interactions;
+pub mod pdp;
 pub mod scale;
 pub mod svg;
 pub mod waterfall;

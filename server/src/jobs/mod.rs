@@ -29,6 +29,7 @@
 //! - [`summary`]: the bounded aggregates and samples the plots draw, from finished chunks.
 //! - [`warm`]: the worker that finishes a job computes its summary right away (cache warm).
 //! - [`partner`]: the strongest interaction partner of a feature, by a cheap proxy.
+//! - [`pdp`]: partial dependence with ICE lines, the model evaluated on a grid in the API.
 //! - [`pairs`]: an interaction job's mean |interaction| matrix and partners, from its blobs.
 //! - [`whatif`]: one row with edited values explained again in the API process, with the
 //!   job's prepared inputs cached.
@@ -42,6 +43,7 @@ pub mod expiry;
 pub mod groups;
 pub mod pairs;
 pub mod partner;
+pub mod pdp;
 pub mod rank_query;
 pub mod ranked;
 pub mod read;

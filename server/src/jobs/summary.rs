@@ -92,7 +92,8 @@ impl Plan {
     pub fn new(features: usize, outputs: usize, sampled: usize) -> Self {
         let beeswarm_features = features.min(BEESWARM_FEATURES);
         let dependence_features = features.min(DEPENDENCE_FEATURES);
-        let per_row_b = (beeswarm_features * (1 + outputs)).max(1);
+        // Per dot: each feature's value and SHAP per output, and the prediction per output.
+        let per_row_b = (beeswarm_features * (1 + outputs) + outputs).max(1);
         let per_row_d = (dependence_features * (1 + 2 * outputs)).max(1);
         Plan {
             beeswarm_features,
@@ -343,6 +344,19 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
                     .collect()
             })
             .collect(),
+        // base + ΣSHAP over every feature, for the decision plot and the heatmap.
+        prediction: (0..k)
+            .map(|o| {
+                picks
+                    .iter()
+                    .map(|&s| {
+                        sample_shap[s * width + o * (f + 1)..s * width + (o + 1) * (f + 1)]
+                            .iter()
+                            .sum::<f64>() as f32
+                    })
+                    .collect()
+            })
+            .collect(),
         features: bee_features,
     };
 
@@ -570,7 +584,7 @@ mod tests {
     fn the_plan_keeps_every_plot_inside_the_number_budget() {
         for (f, k) in [(1, 1), (30, 1), (13, 3), (500, 1), (500, 20), (3, 100)] {
             let p = Plan::new(f, k, SAMPLE_ROWS);
-            assert!(p.beeswarm_rows * p.beeswarm_features * (1 + k) <= NUMBER_BUDGET);
+            assert!(p.beeswarm_rows * (p.beeswarm_features * (1 + k) + k) <= NUMBER_BUDGET);
             assert!(p.dependence_rows * p.dependence_features * (1 + 2 * k) <= NUMBER_BUDGET);
         }
         // 30 features, 1 output: 2,000 beeswarm dots; 60,000 / (30 × 3) = 666 per scatter.

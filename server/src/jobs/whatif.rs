@@ -48,13 +48,13 @@ pub struct WhatIfRequest {
 
 /// What a what-if needs of a job, prepared once.
 pub struct WhatIfInputs {
-    model: Ensemble,
+    pub(super) model: Ensemble,
     background: Option<Background>,
-    output: Output,
+    pub(super) output: Output,
     /// Per feature, the range the data holds.
-    ranges: Vec<Range>,
-    rows: u64,
-    data: DataFile,
+    pub(super) ranges: Vec<Range>,
+    pub(super) rows: u64,
+    pub(super) data: DataFile,
 }
 
 impl WhatIfInputs {
@@ -109,6 +109,14 @@ impl WhatIfInputs {
         })
         .await
         .map_err(|e| ReadError::Internal(format!("preparing the what-if failed: {e}")))?
+    }
+
+    pub fn num_features(&self) -> usize {
+        self.model.num_features
+    }
+
+    pub fn feature_name(&self, j: usize) -> String {
+        self.model.feature_name(j)
     }
 
     /// Row `request.row` with `request.values` put in, explained; the notes say what the

@@ -1,5 +1,6 @@
 //! `POST /api/jobs/{id}/whatif`: one row with some feature values changed, explained again
-//! (see [`crate::jobs::whatif`]). The engine's time is reported in a `Server-Timing` header
+//! (see [`crate::jobs::whatif`]); and `GET /api/jobs/{id}/pdp?feature=F&output=K&grid=G`,
+//! partial dependence with ICE lines (see [`crate::jobs::pdp`]), on the same prepared inputs. The engine's time is reported in a `Server-Timing` header
 //! (`prepare` on the first request for a job, `explain` on every one), so the 50 ms budget
 //! can be checked from outside.
 
@@ -66,4 +67,74 @@ pub async fn whatif(
         response.headers_mut().insert("server-timing", value);
     }
     Ok(response)
+}
+
+/// Partial dependence with ICE lines for one feature (index or exact name).
+pub async fn pdp(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Json<app::wire::PartialDependence>, ApiError> {
+    let invalid =
+        |m: String| ApiError::invalid(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
+    let (mut feature, mut output, mut grid) = (None, 0usize, crate::jobs::pdp::GRID);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "feature" => feature = Some(value.into_owned()),
+            "output" => {
+                output = value
+                    .parse()
+                    .map_err(|_| invalid(format!("output={value:?}: an output index")))?
+            }
+            "grid" => {
+                grid = value.parse().map_err(|_| {
+                    invalid(format!("grid={value:?}: a number of points from 2 to 100"))
+                })?
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unexpected parameter {other:?}; give feature=<name or index>, output, grid"
+                )));
+            }
+        }
+    }
+    let feature = feature.ok_or_else(|| invalid("give feature=<name or index>".into()))?;
+    let job = job_id(&id)?;
+    let status = state
+        .queue
+        .job(&job)
+        .await
+        .map_err(super::jobs::queue_error)?;
+    not_expired(&state, &status)?;
+    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
+    let inputs = state
+        .whatif
+        .inputs(
+            job.as_str(),
+            &state.uploads.blobs,
+            &state.uploads.scratch,
+            &spec,
+        )
+        .await
+        .map_err(read_error)?;
+    tokio::task::spawn_blocking(move || {
+        let names: Vec<String> = (0..inputs.num_features())
+            .map(|j| inputs.feature_name(j))
+            .collect();
+        let index = feature
+            .parse::<usize>()
+            .ok()
+            .or_else(|| names.iter().position(|n| *n == feature))
+            .ok_or_else(|| {
+                crate::jobs::read::ReadError::Invalid(format!(
+                    "feature={feature:?} is not one of the model's features ({})",
+                    names.join(", ")
+                ))
+            })?;
+        crate::jobs::pdp::partial_dependence(&inputs, index, output, grid)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the partial dependence failed: {e}")))?
+    .map(Json)
+    .map_err(read_error)
 }

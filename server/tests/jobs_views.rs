@@ -1,0 +1,142 @@
+//! The views computed for the page beyond the summary: partial dependence with ICE lines
+//! (`GET /api/jobs/{id}/pdp`), checked against `shaplab explain` on edited rows (its SHAP values
+//! add up to the model's output there), and the summary's per-row predictions that the decision
+//! plot and heatmap draw.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+use support::backend::Backend;
+use support::jobs::{app, cli_rows, get_json, submit_body, wait_for_success};
+use support::{TestApp, fixture, temp_dir, upload_to};
+
+async fn job(app: &TestApp, dir: &str, model: &str, options: serde_json::Value) -> String {
+    let up = |kind: &'static str, file: String| async move {
+        let bytes = std::fs::read(fixture(&format!("{dir}/{file}"))).unwrap();
+        upload_to(&app.url(""), kind, &file, bytes).await
+    };
+    let mut body = options;
+    body["model"] = json!(up("model", model.to_owned()).await);
+    body["data"] = json!(up("data", "data.csv".to_owned()).await);
+    let (status, job) = submit_body(app, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    wait_for_success(app, &id, Duration::from_secs(60)).await;
+    id
+}
+
+/// The model's raw output for data row `i` with column `name` set to `value`, by the CLI:
+/// base + ΣSHAP of a one-row file.
+async fn cli_output(dir: &str, model: &str, i: usize, name: &str, value: &str) -> f64 {
+    let text = std::fs::read_to_string(fixture(&format!("{dir}/data.csv"))).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let at = header.split(',').position(|h| h == name).unwrap();
+    let mut cells: Vec<String> = lines
+        .nth(i)
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    cells[at] = value.to_owned();
+    let scratch = temp_dir("pdp");
+    let file = scratch.join("row.csv");
+    std::fs::write(&file, format!("{header}\n{}\n", cells.join(","))).unwrap();
+    let rows = cli_rows(&fixture(&format!("{dir}/{model}")), &file).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    rows[0].iter().sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_lines_are_the_models_output_on_edited_rows_and_their_mean_is_the_pd() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    let id = job(&app, "xgb_reg_d3", "model.json", json!({})).await;
+    let (status, p) = get_json(&app, &format!("/api/jobs/{id}/pdp?feature=bmi&grid=5")).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["name"], "bmi");
+    let grid: Vec<f64> = p["grid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(grid.len(), 5);
+    assert!(grid.windows(2).all(|w| w[0] < w[1]));
+    let rows: Vec<usize> = p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(rows.len(), 50);
+    let ice = p["ice"].as_array().unwrap();
+    for (r, g) in [(0usize, 0usize), (7, 4), (49, 2)] {
+        let want = cli_output(
+            "xgb_reg_d3",
+            "model.json",
+            rows[r],
+            "bmi",
+            &format!("{:.17e}", grid[g]),
+        )
+        .await;
+        let got = ice[r][g].as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 1e-9,
+            "row {} at {}: {got} vs {want}",
+            rows[r],
+            grid[g]
+        );
+    }
+    for (g, avg) in p["average"].as_array().unwrap().iter().enumerate() {
+        let mean = ice.iter().map(|l| l[g].as_f64().unwrap()).sum::<f64>() / ice.len() as f64;
+        assert!((avg.as_f64().unwrap() - mean).abs() < 1e-9);
+    }
+    // A categorical feature: one grid point per category, named.
+    let id = job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
+    let (status, p) = get_json(&app, &format!("/api/jobs/{id}/pdp?feature=city")).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let names = p["categories"].as_array().unwrap();
+    assert_eq!(p["grid"].as_array().unwrap().len(), names.len());
+    assert_eq!(names[0], "paris");
+    // Bad requests name the problem.
+    for (query, words) in [
+        ("", "give feature"),
+        ("feature=height", "not one of the model's features"),
+        ("feature=city&output=3", "out of range"),
+        ("feature=city&grid=x", "grid"),
+    ] {
+        let (status, e) = get_json(&app, &format!("/api/jobs/{id}/pdp?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(words),
+            "{query}: {e}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_sample_carries_each_rows_prediction() {
+    let redis = Backend::start();
+    let app = app(&redis, 25, 2).await;
+    let id = job(&app, "xgb_reg_d3", "model.json", json!({})).await;
+    let cli = cli_rows(
+        &fixture("xgb_reg_d3/model.json"),
+        &fixture("xgb_reg_d3/data.csv"),
+    )
+    .await;
+    let (_, s) = get_json(&app, &format!("/api/jobs/{id}/summary")).await;
+    let rows = s["beeswarm"]["rows"].as_array().unwrap();
+    let predictions = s["beeswarm"]["prediction"][0].as_array().unwrap();
+    assert_eq!(rows.len(), predictions.len());
+    for (r, p) in rows.iter().zip(predictions) {
+        let want: f64 = cli[r.as_u64().unwrap() as usize].iter().sum();
+        // Sent as f32.
+        assert!(
+            (p.as_f64().unwrap() - want).abs() <= 1e-4 * (1.0 + want.abs()),
+            "{r}: {p} vs {want}"
+        );
+    }
+}
