@@ -208,15 +208,17 @@ pub fn heatmap(
             r##"fill="#333""##,
             &clip(&name, 30),
         );
-        let mut g = format!(r#"<g class="feature-row"><title>{}</title>"#, esc(&name));
+        let mut g = format!(
+            r#"<g class="feature-row" shape-rendering="crispEdges"><title>{}</title>"#,
+            esc(&name)
+        );
         for (i, l) in rows.iter().enumerate() {
-            let t = 0.5 + l.shap[j] / (2.0 * m);
             let _ = write!(
                 g,
                 r#"<rect x="{:.2}" y="{y:.1}" width="{:.2}" height="{row_h:.1}" fill="{}"/>"#,
                 left + cell_w * i as f64,
                 cell_w + 0.05,
-                value_colour(palette, Some(t))
+                diverging(palette, l.shap[j] / m)
             );
         }
         g.push_str("</g>");
@@ -244,6 +246,26 @@ pub fn heatmap(
     ));
     s.text(left - 8.0, 40.0, "end", r##"fill="#333""##, "f(x)");
     s.finish()
+}
+
+/// A SHAP value scaled to [−1, 1] as shap's heatmap colours it: blue through white (zero) to
+/// red; the colour-blind-safe palette keeps its viridis ramp.
+fn diverging(palette: Palette, v: f64) -> String {
+    let v = if v.is_finite() {
+        v.clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    if palette == Palette::ColourBlindSafe {
+        return value_colour(palette, Some(0.5 + v / 2.0));
+    }
+    let (end, f) = if v < 0.0 {
+        ((0x00, 0x8b, 0xfb), -v)
+    } else {
+        ((0xff, 0x00, 0x51), v)
+    };
+    let mix = |c: u8| (255.0 + (f64::from(c) - 255.0) * f).round() as u8;
+    format!("#{:02x}{:02x}{:02x}", mix(end.0), mix(end.1), mix(end.2))
 }
 
 /// Rows in a greedy nearest-neighbour chain from the highest prediction.
@@ -313,6 +335,13 @@ mod tests {
             .unwrap();
         let points = line.split('"').next().unwrap();
         assert_eq!(points.split(' ').count(), 4);
+    }
+
+    #[test]
+    fn heatmap_cells_run_from_blue_through_white_to_red() {
+        assert_eq!(diverging(Palette::RedBlue, 0.0), "#ffffff");
+        assert_eq!(diverging(Palette::RedBlue, 1.0), "#ff0051");
+        assert_eq!(diverging(Palette::RedBlue, -2.0), "#008bfb");
     }
 
     #[test]

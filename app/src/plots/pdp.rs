@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 /// The plot; `scale` names the output's scale for the y axis.
 pub fn svg(p: &PartialDependence, scale: &str) -> String {
-    let (left, right, top, bottom) = (80.0, 30.0, 14.0, 70.0);
+    let (left, right, top, bottom) = (80.0, 30.0, 34.0, 70.0);
     let (width, height) = (760.0, 400.0);
     let n = p.grid.len();
     let categorical = p.categories.is_some();
@@ -72,7 +72,7 @@ pub fn svg(p: &PartialDependence, scale: &str) -> String {
             &format::value(t),
         );
     }
-    s.text(16.0, top + 10.0, "start", r##"fill="#333""##, scale);
+    s.text(left, 16.0, "start", r##"fill="#333""##, scale);
     let axis_y = height - bottom;
     match &p.categories {
         Some(names) => {
