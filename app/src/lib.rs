@@ -6,24 +6,29 @@
 //! always agree; nothing here talks to Redis or the engine.
 //!
 //! # Layout
-//! - [`wire`]: the JSON types of the API, serialised by the server and read by the page.
+//! - [`wire`], [`wire_team`]: the JSON types of the API (the SHAP results; sign-in, the job
+//!   list, share links and keys), serialised by the server and read by the page.
 //! - [`backoff`], [`poll`]: pure timing rules of the health checks and of job polling
 //!   (jitter, backoff, Retry-After, pause while hidden) — unit-tested.
 //! - [`view_state`]: the view carried in the job page's URL (deep links).
-//! - [`format`]: numbers, durations and ages in words.
+//! - [`format`]: numbers, durations, ages and dates in words.
 //! - [`plots`]: the SVG plots (pure functions to markup) and the figure frame around them.
 //! - [`status`]: the header's service-status indicator and the outage banner.
-//! - [`pages`]: the start page (uploads, options, submit, sample) and the job page (status,
-//!   results, row explorer, exports).
-//! - [`shell`]: the HTML shell and the router.
-//! - [`net`]: HTTP, storage, clocks and downloads (browser implementation in
+//! - [`me`]: who the server takes this browser for (`/api/me`), as page context, and the
+//!   header's account links and Sign out.
+//! - [`pages`]: the start page (uploads, options, submit, sample), the job page (status,
+//!   results, row explorer, exports, share links), sign-in, "Your jobs" and API keys.
+//! - [`shell`]: the HTML shell and the router; [`csp`]: the pages' Content-Security-Policy.
+//! - [`net`]: HTTP (with the CSRF header), storage, clocks, clipboard and downloads (browser implementation in
 //!   `net_browser.rs`, inert under `ssr`).
 //! - `browser` (hydrate only): the health poller.
 
 pub mod backoff;
 #[cfg(feature = "hydrate")]
 mod browser;
+pub mod csp;
 pub mod format;
+pub mod me;
 pub mod net;
 pub mod pages;
 pub mod plots;
@@ -32,6 +37,7 @@ pub mod shell;
 pub mod status;
 pub mod view_state;
 pub mod wire;
+pub mod wire_team;
 
 pub use shell::{App, shell};
 

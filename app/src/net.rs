@@ -1,5 +1,5 @@
-//! The page's window on the world: HTTP (fetch, uploads with progress), browser storage,
-//! clocks, visibility, URL and downloads.
+//! The page's window on the world: HTTP (fetch, uploads with progress, the CSRF header),
+//! browser storage, clocks, visibility, URL, clipboard and downloads.
 //!
 //! Components call these from event handlers and effects, which only ever run in the
 //! browser; the server-rendering build compiles the same signatures with inert bodies (no
@@ -53,6 +53,29 @@ impl Reply {
             request_id: None,
         })
     }
+}
+
+/// The cookie the server sets on every page (not httpOnly, on purpose) whose value the page
+/// echoes in [`CSRF_HEADER`] on every request that changes something: another site can make
+/// the browser send the cookie but cannot read it, so it cannot forge the header
+/// (double-submit).
+pub const CSRF_COOKIE: &str = "shaplab_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Whether a request with `method` must carry the CSRF header (all but reads).
+pub fn needs_csrf(method: &str) -> bool {
+    !matches!(
+        method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS"
+    )
+}
+
+/// The value of cookie `name` in a `document.cookie` string (`a=1; b=2`).
+pub fn cookie_value(cookies: &str, name: &str) -> Option<String> {
+    cookies.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
 }
 
 pub use imp::*;
@@ -115,4 +138,40 @@ mod imp {
     pub fn download_png(_element_id: &str, _name: &str) {}
     pub fn mark_hydrated() {}
     pub fn go_to(_path: &str) {}
+    pub fn origin() -> String {
+        String::new()
+    }
+    pub fn current_path() -> String {
+        String::new()
+    }
+    pub async fn copy_text(_text: &str) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csrf_cookie_is_found_among_others() {
+        let jar = "theme=dark; shaplab_csrf=abc-123_x; other=1";
+        assert_eq!(cookie_value(jar, CSRF_COOKIE), Some("abc-123_x".into()));
+        assert_eq!(
+            cookie_value("shaplab_csrf=z", CSRF_COOKIE),
+            Some("z".into())
+        );
+        // A cookie whose name only ends with ours is another cookie.
+        assert_eq!(cookie_value("x_shaplab_csrf=no", CSRF_COOKIE), None);
+        assert_eq!(cookie_value("", CSRF_COOKIE), None);
+    }
+
+    #[test]
+    fn only_requests_that_change_something_carry_the_csrf_header() {
+        assert!(!needs_csrf("GET"));
+        assert!(!needs_csrf("head"));
+        assert!(needs_csrf("POST"));
+        assert!(needs_csrf("PATCH"));
+        assert!(needs_csrf("DELETE"));
+    }
 }

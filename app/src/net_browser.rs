@@ -1,6 +1,6 @@
 //! The browser side of [`crate::net`] (hydrate builds only).
 
-use super::{FetchError, Reply};
+use super::{CSRF_COOKIE, CSRF_HEADER, FetchError, Reply, cookie_value, needs_csrf};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -14,8 +14,15 @@ fn header_u32(headers: &web_sys::Headers, name: &str) -> Option<u32> {
     headers.get(name).ok().flatten()?.trim().parse().ok()
 }
 
+/// The CSRF token the server left in its cookie, if any (a server without sign-in may set
+/// none; it then checks none).
+fn csrf_token() -> Option<String> {
+    let document: web_sys::HtmlDocument = web_sys::window()?.document()?.dyn_into().ok()?;
+    cookie_value(&document.cookie().ok()?, CSRF_COOKIE)
+}
+
 /// Sends a request and returns the answer, whatever its status; only a missing answer is an
-/// error.
+/// error. Requests that change something carry the CSRF header.
 pub async fn request(
     method: &str,
     url: &str,
@@ -31,6 +38,11 @@ pub async fn request(
     }
     if let Some(key) = idempotency_key {
         let _ = headers.set("idempotency-key", &key);
+    }
+    if needs_csrf(method)
+        && let Some(token) = csrf_token()
+    {
+        let _ = headers.set(CSRF_HEADER, &token);
     }
     let _ = headers.set("accept", "application/json");
     init.set_headers(&headers);
@@ -67,6 +79,9 @@ pub async fn upload_file(
     xhr.open("POST", "/api/uploads")
         .map_err(|_| FetchError::Network)?;
     let _ = xhr.set_request_header("accept", "application/json");
+    if let Some(token) = csrf_token() {
+        let _ = xhr.set_request_header(CSRF_HEADER, &token);
+    }
     let on_progress =
         Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
             if e.length_computable() && e.total() > 0.0 {
@@ -188,6 +203,44 @@ pub fn go_to(path: &str) {
     if let Some(w) = web_sys::window() {
         let _ = w.location().set_href(path);
     }
+}
+
+/// `https://host:port`, for the links and examples the page shows in full.
+pub fn origin() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// The address bar's path and query (`/jobs?q=x`), to come back to after signing in.
+pub fn current_path() -> String {
+    web_sys::window()
+        .map(|w| {
+            let l = w.location();
+            format!(
+                "{}{}",
+                l.pathname().unwrap_or_default(),
+                l.search().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Puts `text` on the clipboard; `false` when the browser refuses (no permission, or a page
+/// not served over HTTPS or from localhost, where `navigator.clipboard` does not exist).
+pub async fn copy_text(text: &str) -> bool {
+    let Ok(navigator) = window().map(|w| w.navigator()) else {
+        return false;
+    };
+    // Checked first: calling a method of `undefined` would throw past the wasm boundary.
+    let present = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard"))
+        .is_ok_and(|c| !c.is_undefined() && !c.is_null());
+    if !present {
+        return false;
+    }
+    JsFuture::from(navigator.clipboard().write_text(text))
+        .await
+        .is_ok()
 }
 
 fn save_url(name: &str, url: &str) {

@@ -1,6 +1,11 @@
 //! The HTML shell, the router and the pages.
 
-use crate::pages::{compare::ComparePage, job::JobPage, start::StartPage};
+use crate::csp::ContentSecurityPolicy;
+use crate::me::{Identity, MeSignal};
+use crate::pages::{
+    account::AccountPage, compare::ComparePage, job::JobPage, my_jobs::MyJobsPage,
+    signin::SignInPage, start::StartPage,
+};
 use crate::status::{OutageBanner, StatusIndicator, StatusSignals};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -18,6 +23,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <ContentSecurityPolicy />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -29,12 +35,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: header with the service status, the outage banner, and the routed pages.
+/// The application: header with the user's links and the service status, the outage banner,
+/// and the routed pages.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let status = StatusSignals::new();
     provide_context(status);
+    let me = MeSignal::new();
+    provide_context(me);
 
     // Effects never run during server rendering: this is the browser taking over.
     Effect::new(move |_| {
@@ -43,6 +52,7 @@ pub fn App() -> impl IntoView {
             crate::net::mark_hydrated();
             crate::browser::spawn_health_poller(status);
         }
+        leptos::task::spawn_local(crate::me::load(me));
     });
 
     view! {
@@ -53,6 +63,7 @@ pub fn App() -> impl IntoView {
                 <a href="/" class="brand">
                     "shaplab"
                 </a>
+                <Identity />
                 <StatusIndicator />
             </header>
             <OutageBanner />
@@ -61,6 +72,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=StartPage />
                     <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage />
                     <Route path=StaticSegment("compare") view=ComparePage />
+                    <Route path=StaticSegment("signin") view=SignInPage />
+                    <Route path=StaticSegment("jobs") view=MyJobsPage />
+                    <Route path=StaticSegment("account") view=AccountPage />
                 </Routes>
             </main>
         </Router>

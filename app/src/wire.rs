@@ -161,6 +161,10 @@ pub struct Upload {
     pub sha256: String,
     pub created_at_ms: u64,
     pub summary: UploadSummary,
+    /// Who uploaded it (the sign-in name; `local` without sign-in). Only they, and admins,
+    /// can see or use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The description of an uploaded file.

@@ -2,7 +2,7 @@
 // shaplab server pointed at it. Their ports and pids live in a state file so the specs (which
 // run in a worker process) can stop and restart Redis, and teardown can stop everything.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -87,6 +87,16 @@ export function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/** The shaplab binary the suite runs: `SHAPLAB_BIN`, else the debug build. */
+export function shaplabBinary(): string {
+  // Relative to where the suite was started (end2end/), not to the server's working directory.
+  const binary = path.resolve(process.env.SHAPLAB_BIN ?? path.join(repoRoot, 'target', 'debug', 'shaplab'));
+  if (!fs.existsSync(binary)) {
+    throw new Error(`no shaplab binary at ${binary}: run \`make test\` (or set SHAPLAB_BIN)`);
+  }
+  return binary;
+}
+
 /** Starts the shaplab server against the Redis on `redisPort`; returns its pid. */
 export function startServer(
   port: number,
@@ -94,13 +104,20 @@ export function startServer(
   extraEnv: Record<string, string> = {},
   extraArgs: string[] = [],
 ): number {
-  // Relative to where the suite was started (end2end/), not to the server's working directory.
-  const binary = path.resolve(process.env.SHAPLAB_BIN ?? path.join(repoRoot, 'target', 'debug', 'shaplab'));
-  if (!fs.existsSync(binary)) {
-    throw new Error(`no shaplab binary at ${binary}: run \`make test\` (or set SHAPLAB_BIN)`);
-  }
-  const log = logFile('server.log');
-  const child = spawn(binary, ['serve', '--port', String(port), ...extraArgs], {
+  return startServerWith(port, redisPort, extraEnv, { args: extraArgs });
+}
+
+/** Starts a shaplab server with `env` over the suite's defaults (a spec's own server, e.g. one
+ * with sign-in on), logging to `log` under target/e2e; returns its pid. */
+export function startServerWith(
+  port: number,
+  redisPort: number,
+  env: Record<string, string>,
+  options: { args?: string[]; log?: string } = {},
+): number {
+  const binary = shaplabBinary();
+  const log = logFile(options.log ?? 'server.log');
+  const child = spawn(binary, ['serve', '--port', String(port), ...(options.args ?? [])], {
     cwd: repoRoot,
     detached: true,
     stdio: ['ignore', log, log],
@@ -112,12 +129,31 @@ export function startServer(
       // Small enough that bad_upload_is_explained can send a file over it quickly.
       MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
       LEPTOS_SITE_ROOT: 'target/site',
-      ...extraEnv,
+      ...env,
     },
   });
   child.on('error', (error) => console.error(`shaplab server: ${error.message}`));
   child.unref();
   return child.pid ?? -1;
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a shaplab command (`user add alice`) to its end, with `stdin` as its input. */
+export function runCli(args: string[], stdin: string, env: Record<string, string> = {}): CliResult {
+  const result = spawnSync(shaplabBinary(), args, {
+    cwd: repoRoot,
+    input: stdin,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
+  if (result.error) throw result.error;
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 export async function waitFor(

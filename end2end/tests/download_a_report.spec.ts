@@ -7,6 +7,10 @@ test('the job page offers a self-contained report that opens without fetching an
   const id = await submitJob(request, sample);
   await waitForJob(request, id, 'succeeded');
   await openHydrated(page, `/jobs/${id}?cohort=mean_radius%3E%3D15`);
+  // The page names the files and the options under its title.
+  await expect(page.getByTestId('input-files')).toContainText('Model: model.json (XGBoost JSON');
+  await expect(page.getByTestId('input-files')).toContainText('Data: data.csv (');
+  await expect(page.getByTestId('input-files')).toContainText('Explains: raw output');
   // The additivity check, over every row, is on the page too.
   await expect(page.getByTestId('additivity')).toContainText('Additivity check: base value + ΣSHAP differs');
   await expect(page.getByTestId('additivity')).toContainText('over 60 rows');

@@ -47,7 +47,12 @@ test('picking a row shows its waterfall and force plot, ending at the model’s 
 test('the ranking finds the row with the highest prediction', async ({ page, request }) => {
   const id = await submitJob(request, sample);
   await waitForJob(request, id, 'succeeded');
+  // Opened without a row, the explorer shows the highest prediction at once.
+  const top = (await (await request.get(`/api/jobs/${id}/ranked?limit=1`)).json()).rows[0].row;
   await openHydrated(page, `/jobs/${id}?section=row`);
+  await expect(page).toHaveURL(new RegExp(`row=${top}`));
+  await expect(page.getByTestId('row-input')).toHaveValue(String(top));
+  await expect(page.getByTestId('plot-waterfall').locator('svg')).toContainText(`Why row ${top} gets its prediction`);
   await page.getByTestId('rank-highest').click();
   const ranking = page.getByTestId('ranking');
   await expect(ranking.locator('tbody tr')).toHaveCount(10);

@@ -18,6 +18,9 @@ test('the decision plot, the heatmap and partial dependence with ICE lines are d
   const pdp = page.getByTestId('plot-pdp').locator('svg');
   await expect(pdp.locator('polyline.ice')).toHaveCount(50);
   await expect(pdp.locator('polyline.average')).toHaveCount(1);
+  // 30 features: the picker is searchable.
+  await page.getByTestId('pdp-filter').fill('TEXTURE');
+  await expect(page.getByTestId('pdp-feature').locator('option', { hasText: 'mean_radius' })).toHaveCount(0);
   await page.getByTestId('pdp-feature').selectOption('mean_texture');
   await expect(pdp).toContainText('mean_texture');
   expect(problems).toEqual([]);

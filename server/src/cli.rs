@@ -24,6 +24,10 @@ pub enum Command {
     /// Give failed jobs with dead-letter tasks another go: their unfinished chunks go back to
     /// the queue with fresh attempt counts. Every such job, or only `--job ID`.
     RequeueDead(RequeueDeadArgs),
+    /// Local accounts for SHAPLAB_AUTH=users: add, remove, list.
+    User(UserArgs),
+    /// API keys for scripts: create, list, revoke.
+    Key(KeyArgs),
     /// Explain every row of a CSV with the SHAP engine and write the values as CSV (no Redis).
     Explain(shaplab::ExplainArgs),
 }
@@ -61,4 +65,70 @@ pub struct RequeueDeadArgs {
     /// Requeue this job only (it must have failed).
     #[arg(long = "job", value_name = "ID")]
     pub job: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub action: UserAction,
+    /// Where the private Redis keeps its data when REDIS_URL is unset (as for `serve`).
+    #[arg(
+        long,
+        env = "SHAPLAB_DATA_DIR",
+        default_value = ".shaplab",
+        global = true
+    )]
+    pub data_dir: std::path::PathBuf,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum UserAction {
+    /// Add a local account (SHAPLAB_AUTH=users). The password is read from the first line of
+    /// standard input: `echo 'a long password' | shaplab user add alice`.
+    Add {
+        name: String,
+        /// Make the user an admin: sees every job and may requeue dead tasks.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Remove an account and end its sessions and API keys (its jobs stay until they expire).
+    Remove { name: String },
+    /// List the accounts.
+    List,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub action: KeyAction,
+    /// Where the private Redis keeps its data when REDIS_URL is unset (as for `serve`).
+    #[arg(
+        long,
+        env = "SHAPLAB_DATA_DIR",
+        default_value = ".shaplab",
+        global = true
+    )]
+    pub data_dir: std::path::PathBuf,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum KeyAction {
+    /// Make an API key for a user's scripts (`Authorization: Bearer <key>`); printed once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List a user's keys (ids and labels; secrets are never stored).
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke a user's key by id.
+    Revoke {
+        #[arg(long)]
+        user: String,
+        id: String,
+    },
 }

@@ -3,6 +3,8 @@
 //! dispatches, so integration tests drive everything here directly.
 //!
 //! # Layout
+//! - [`auth`]: sign-in (`SHAPLAB_AUTH`), owners, share links, API keys, CSRF, rate limits
+//!   and security headers: the guard every request passes.
 //! - [`cli`]: the command line (`serve`, `worker`, `check-redis`, `explain`), parsed with clap.
 //! - [`config`]: typed settings read from the environment (`REDIS_*`, `LEPTOS_SITE_ROOT`).
 //! - [`blobs`]: the blob store (local directory or S3-compatible) for uploads and results.
@@ -18,6 +20,7 @@
 //! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
 //! - [`commands`]: what each subcommand does, end to end.
 
+pub mod auth;
 pub mod blobs;
 pub mod cli;
 pub mod commands;

@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => on_runtime(server::commands::serve::run(args)),
         Command::Worker(args) => on_runtime(server::commands::worker::run(args)),
         Command::RequeueDead(args) => on_runtime(server::commands::requeue_dead::run(args)),
+        Command::User(args) => on_runtime(server::commands::accounts::user(args)),
+        Command::Key(args) => on_runtime(server::commands::accounts::key(args)),
         Command::CheckRedis => on_runtime(async {
             Ok::<_, std::convert::Infallible>(server::commands::check_redis::run().await)
         }),

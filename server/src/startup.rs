@@ -7,7 +7,8 @@ use crate::queue::Worker;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
 use crate::routes::{
-    admin, compare, downloads, events, health, jobs, metrics, report, uploads, whatif,
+    admin, compare, downloads, events, health, jobs, metrics, report, session, team, uploads,
+    whatif,
 };
 use crate::uploads::UploadService;
 use app::{App, shell};
@@ -39,6 +40,8 @@ pub struct AppState {
     pub private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,
     /// The what-if endpoint's prepared inputs (model, background, ranges) for recent jobs.
     pub whatif: Arc<WhatIfCache>,
+    /// Sign-in, owners, share links, API keys and limits (see [`crate::auth`]).
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 /// Leptos settings: the site (wasm, JS, CSS, assets) is read from `LEPTOS_SITE_ROOT`
@@ -67,8 +70,27 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
             post(uploads::create).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/uploads/{id}", get(uploads::show))
-        .route("/api/jobs", post(jobs::create))
-        .route("/api/jobs/{id}", get(jobs::show).delete(jobs::cancel))
+        .route("/api/jobs", post(jobs::create).get(team::list))
+        .route(
+            "/api/jobs/{id}",
+            get(jobs::show).delete(team::delete).patch(team::rename),
+        )
+        .route(
+            "/api/jobs/{id}/shares",
+            get(team::shares).post(team::create_share),
+        )
+        .route(
+            "/api/jobs/{id}/shares/{share}",
+            axum::routing::delete(team::revoke_share),
+        )
+        .route("/api/keys", get(team::keys).post(team::create_key))
+        .route("/api/keys/{id}", axum::routing::delete(team::revoke_key))
+        .route("/api/me", get(session::me))
+        .route(
+            "/api/session",
+            post(session::sign_in).delete(session::sign_out),
+        )
+        .route("/s/{token}", get(session::open_share))
         .route("/api/jobs/{id}/shap.csv", get(downloads::shap))
         .route(
             "/api/jobs/{id}/interactions.csv",
@@ -86,7 +108,7 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/admin/dead/requeue", post(admin::requeue_dead))
         .route("/metrics", get(metrics::metrics))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
-        .with_state(state);
+        .with_state(state.clone());
     let routes = generate_route_list(App);
     let site = Router::<LeptosOptions>::new()
         .leptos_routes(&leptos, routes, {
@@ -97,7 +119,13 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .with_state(leptos);
     // gzip whatever the client accepts it for: the summary JSON shrinks ~5×, the wasm bundle
     // ~3×; tower-http's default predicate skips tiny bodies, images and SSE streams.
+    // The guard wraps pages and files too: it sends signed-out browsers to the sign-in page
+    // and stamps every response with the security headers.
     api.merge(site)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::auth::guard::guard,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
 }
 
@@ -107,7 +135,10 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // The peer address is what proxy sign-in trusts (or not) and what the rate limit counts
+    // a signed-out client by.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -7,24 +7,9 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
 use support::backend::Backend;
-use support::jobs::{app, cli_rows, get_json, submit_body, wait_for_success};
-use support::{TestApp, fixture, upload_to};
-
-async fn job(app: &TestApp, dir: &str, model: &str) -> String {
-    let up = |kind: &'static str, file: &str| {
-        let bytes = std::fs::read(fixture(&format!("{dir}/{file}"))).expect("fixture");
-        let name = file.to_owned();
-        async move { upload_to(&app.url(""), kind, &name, bytes).await }
-    };
-    let body = json!({"model": up("model", model).await, "data": up("data", "data.csv").await});
-    let (status, job) = submit_body(app, &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{job}");
-    let id = job["id"].as_str().unwrap().to_owned();
-    wait_for_success(app, &id, Duration::from_secs(60)).await;
-    id
-}
+use support::jobs::{app, cli_rows, fixture_job, get_json};
+use support::{TestApp, fixture};
 
 /// The data file's cells by column name, row by row.
 fn cells(dir: &str) -> (Vec<String>, Vec<Vec<String>>) {
@@ -86,7 +71,7 @@ async fn summary(app: &TestApp, id: &str, cohort: &str) -> (StatusCode, Value) {
 async fn a_cohort_summary_aggregates_only_its_rows_by_value_prediction_and_shap() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app, "xgb_reg_d3", "model.json").await;
+    let id = fixture_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
     let cli = cli_rows(
         &fixture("xgb_reg_d3/model.json"),
         &fixture("xgb_reg_d3/data.csv"),
@@ -147,7 +132,7 @@ async fn a_cohort_summary_aggregates_only_its_rows_by_value_prediction_and_shap(
 async fn a_categorical_cohort_is_named_by_its_categories() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app, "lgb_cat_binary", "model.txt").await;
+    let id = fixture_job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
     let cli = cli_rows(
         &fixture("lgb_cat_binary/model.txt"),
         &fixture("lgb_cat_binary/data.csv"),
@@ -172,7 +157,7 @@ async fn a_categorical_cohort_is_named_by_its_categories() {
 async fn two_cohorts_compare_with_intervals_around_their_means() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app, "xgb_reg_d3", "model.json").await;
+    let id = fixture_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
     let cli = cli_rows(
         &fixture("xgb_reg_d3/model.json"),
         &fixture("xgb_reg_d3/data.csv"),
@@ -210,7 +195,7 @@ async fn two_cohorts_compare_with_intervals_around_their_means() {
 async fn a_bad_cohort_is_refused_naming_the_mistake() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app, "lgb_cat_binary", "model.txt").await;
+    let id = fixture_job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
     for (cohort, words) in [
         ("height>1", "no feature \"height\""),
         ("city>paris", "city is categorical: use = or !="),
@@ -235,7 +220,7 @@ async fn a_bad_cohort_is_refused_naming_the_mistake() {
 async fn a_ranking_within_a_cohort_holds_only_its_rows_best_first() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app, "lgb_cat_binary", "model.txt").await;
+    let id = fixture_job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
     let cli = cli_rows(
         &fixture("lgb_cat_binary/model.txt"),
         &fixture("lgb_cat_binary/data.csv"),

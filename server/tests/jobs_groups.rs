@@ -7,26 +7,11 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
 use support::backend::Backend;
-use support::jobs::{app, get, get_json, submit_body, wait_for_success};
-use support::{TestApp, fixture, upload_to};
+use support::fixture;
+use support::jobs::{app, fixture_job, get, get_json};
 
 const DIR: &str = "xgb_onehot_groups";
-
-async fn job(app: &TestApp) -> String {
-    let up = |kind: &'static str, file: &'static str| async move {
-        let bytes = std::fs::read(fixture(&format!("{DIR}/{file}"))).unwrap();
-        upload_to(&app.url(""), kind, file, bytes).await
-    };
-    let body =
-        json!({"model": up("model", "model.json").await, "data": up("data", "data.csv").await});
-    let (status, job) = submit_body(app, &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{job}");
-    let id = job["id"].as_str().unwrap().to_owned();
-    wait_for_success(app, &id, Duration::from_secs(60)).await;
-    id
-}
 
 fn header() -> Vec<String> {
     let text = std::fs::read_to_string(fixture(&format!("{DIR}/data.csv"))).unwrap();
@@ -75,7 +60,7 @@ fn value_of(summary: &Value, feature: &str) -> f64 {
 async fn one_hot_siblings_are_found_and_summed_like_the_librarys_own_values() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app).await;
+    let id = fixture_job(&app, DIR, "model.json", json!({})).await;
     let (status, s) = get_json(&app, &format!("/api/jobs/{id}/summary?groups=auto")).await;
     assert_eq!(status, StatusCode::OK, "{s}");
     assert_eq!(
@@ -127,7 +112,7 @@ async fn one_hot_siblings_are_found_and_summed_like_the_librarys_own_values() {
 async fn the_grouped_download_sums_each_groups_columns_of_the_plain_one() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app).await;
+    let id = fixture_job(&app, DIR, "model.json", json!({})).await;
     let (status, plain) = get(&app, &format!("/api/jobs/{id}/shap.csv")).await;
     assert_eq!(status, StatusCode::OK);
     let (status, grouped) = get(
@@ -176,7 +161,7 @@ async fn the_grouped_download_sums_each_groups_columns_of_the_plain_one() {
 async fn bad_groups_are_refused_naming_the_mistake() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app).await;
+    let id = fixture_job(&app, DIR, "model.json", json!({})).await;
     for (groups, words) in [
         ("warm%3Acolor_red%2Cheight", "no feature \"height\""),
         ("warm%3Acolor_red", "at least two features"),

@@ -7,53 +7,24 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use std::time::Duration;
 use support::backend::Backend;
-use support::jobs::{app, cli_rows, get_json, submit_body, wait_for_success};
-use support::{TestApp, fixture, temp_dir, upload_to};
-
-async fn job(app: &TestApp, dir: &str, model: &str, options: serde_json::Value) -> String {
-    let up = |kind: &'static str, file: String| async move {
-        let bytes = std::fs::read(fixture(&format!("{dir}/{file}"))).unwrap();
-        upload_to(&app.url(""), kind, &file, bytes).await
-    };
-    let mut body = options;
-    body["model"] = json!(up("model", model.to_owned()).await);
-    body["data"] = json!(up("data", "data.csv".to_owned()).await);
-    let (status, job) = submit_body(app, &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{job}");
-    let id = job["id"].as_str().unwrap().to_owned();
-    wait_for_success(app, &id, Duration::from_secs(60)).await;
-    id
-}
+use support::fixture;
+use support::jobs::{app, cli_edited_row, cli_rows, fixture_job, get_json};
 
 /// The model's raw output for data row `i` with column `name` set to `value`, by the CLI:
 /// base + ΣSHAP of a one-row file.
 async fn cli_output(dir: &str, model: &str, i: usize, name: &str, value: &str) -> f64 {
-    let text = std::fs::read_to_string(fixture(&format!("{dir}/data.csv"))).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let at = header.split(',').position(|h| h == name).unwrap();
-    let mut cells: Vec<String> = lines
-        .nth(i)
-        .unwrap()
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    cells[at] = value.to_owned();
-    let scratch = temp_dir("pdp");
-    let file = scratch.join("row.csv");
-    std::fs::write(&file, format!("{header}\n{}\n", cells.join(","))).unwrap();
-    let rows = cli_rows(&fixture(&format!("{dir}/{model}")), &file).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    rows[0].iter().sum()
+    cli_edited_row(dir, model, i, &[(name, value)])
+        .await
+        .iter()
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ice_lines_are_the_models_output_on_edited_rows_and_their_mean_is_the_pd() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app, "xgb_reg_d3", "model.json", json!({})).await;
+    let id = fixture_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
     let (status, p) = get_json(&app, &format!("/api/jobs/{id}/pdp?feature=bmi&grid=5")).await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["name"], "bmi");
@@ -95,7 +66,7 @@ async fn ice_lines_are_the_models_output_on_edited_rows_and_their_mean_is_the_pd
         assert!((avg.as_f64().unwrap() - mean).abs() < 1e-9);
     }
     // A categorical feature: one grid point per category, named.
-    let id = job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
+    let id = fixture_job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
     let (status, p) = get_json(&app, &format!("/api/jobs/{id}/pdp?feature=city")).await;
     assert_eq!(status, StatusCode::OK, "{p}");
     let names = p["categories"].as_array().unwrap();
@@ -121,7 +92,7 @@ async fn ice_lines_are_the_models_output_on_edited_rows_and_their_mean_is_the_pd
 async fn the_summary_sample_carries_each_rows_prediction() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = job(&app, "xgb_reg_d3", "model.json", json!({})).await;
+    let id = fixture_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
     let cli = cli_rows(
         &fixture("xgb_reg_d3/model.json"),
         &fixture("xgb_reg_d3/data.csv"),

@@ -8,26 +8,9 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
+use support::TestApp;
 use support::backend::Backend;
-use support::jobs::{app, cli_rows, get_json, submit_body, wait_for_success};
-use support::{TestApp, fixture, temp_dir, upload_to};
-
-/// Uploads a fixture's model and data and runs a job with `options`; the job id.
-async fn finished_job(app: &TestApp, dir: &str, model: &str, options: Value) -> String {
-    let up = |kind: &'static str, file: String| async move {
-        let bytes = std::fs::read(fixture(&format!("{dir}/{file}"))).expect("fixture");
-        upload_to(&app.url(""), kind, &file, bytes).await
-    };
-    let mut body = options;
-    body["model"] = json!(up("model", model.to_owned()).await);
-    body["data"] = json!(up("data", "data.csv".to_owned()).await);
-    let (status, job) = submit_body(app, &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{job}");
-    let id = job["id"].as_str().expect("an id").to_owned();
-    wait_for_success(app, &id, Duration::from_secs(60)).await;
-    id
-}
+use support::jobs::{app, cli_edited_row, fixture_job, get_json};
 
 async fn whatif(app: &TestApp, id: &str, body: Value) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
@@ -76,35 +59,6 @@ fn assert_close(a: &[f64], b: &[f64], what: &str) {
     }
 }
 
-/// The data file's header and row `i` (1-based lines), with `edits` put in; the CLI's line.
-async fn cli_line_of_edited_row(
-    dir: &str,
-    model: &str,
-    i: usize,
-    edits: &[(&str, &str)],
-) -> Vec<f64> {
-    let text = std::fs::read_to_string(fixture(&format!("{dir}/data.csv"))).expect("fixture");
-    let mut lines = text.lines();
-    let header = lines.next().expect("a header");
-    let names: Vec<&str> = header.split(',').collect();
-    let mut cells: Vec<String> = lines
-        .nth(i)
-        .expect("the row")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    for (name, value) in edits {
-        let at = names.iter().position(|n| n == name).expect("a column");
-        cells[at] = (*value).to_owned();
-    }
-    let scratch = temp_dir("whatif");
-    let file = scratch.join("edited.csv");
-    std::fs::write(&file, format!("{header}\n{}\n", cells.join(","))).expect("write");
-    let rows = cli_rows(&fixture(&format!("{dir}/{model}")), &file).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    rows.into_iter().next().expect("one row")
-}
-
 fn prediction(row: &Value) -> f64 {
     row["predictions"]["margin"][0].as_f64().expect("a margin")
 }
@@ -113,7 +67,7 @@ fn prediction(row: &Value) -> f64 {
 async fn an_edited_row_is_explained_like_the_cli_explains_the_edited_values() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = finished_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
+    let id = fixture_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
 
     // Nothing changed: the job's own row.
     let (status, same) = whatif(&app, &id, json!({"row": 3})).await;
@@ -131,7 +85,7 @@ async fn an_edited_row_is_explained_like_the_cli_explains_the_edited_values() {
     .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["changed"], json!(["bmi", "s2"]));
-    let cli = cli_line_of_edited_row(
+    let cli = cli_edited_row(
         "xgb_reg_d3",
         "model.json",
         3,
@@ -178,7 +132,7 @@ async fn an_edited_row_is_explained_like_the_cli_explains_the_edited_values() {
 async fn a_category_is_changed_by_name_and_an_unseen_one_is_flagged() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = finished_job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
+    let id = fixture_job(&app, "lgb_cat_binary", "model.txt", json!({})).await;
 
     let (status, edited) = whatif(&app, &id, json!({"row": 1, "values": {"city": "lima"}})).await;
     assert_eq!(status, StatusCode::OK, "{edited}");
@@ -189,7 +143,7 @@ async fn a_category_is_changed_by_name_and_an_unseen_one_is_flagged() {
         .find(|f| f["name"] == "city")
         .unwrap();
     assert_eq!(city["category"], "lima");
-    let cli = cli_line_of_edited_row("lgb_cat_binary", "model.txt", 1, &[("city", "lima")]).await;
+    let cli = cli_edited_row("lgb_cat_binary", "model.txt", 1, &[("city", "lima")]).await;
     assert_close(&line(&edited), &cli, "edited category");
     assert_eq!(edited["notes"], json!([]));
 
@@ -201,8 +155,7 @@ async fn a_category_is_changed_by_name_and_an_unseen_one_is_flagged() {
         note.contains("city = atlantis is a category the model never saw"),
         "{note}"
     );
-    let cli =
-        cli_line_of_edited_row("lgb_cat_binary", "model.txt", 1, &[("city", "atlantis")]).await;
+    let cli = cli_edited_row("lgb_cat_binary", "model.txt", 1, &[("city", "atlantis")]).await;
     assert_close(&line(&unseen), &cli, "unseen category");
 }
 
@@ -210,7 +163,7 @@ async fn a_category_is_changed_by_name_and_an_unseen_one_is_flagged() {
 async fn an_interventional_job_answers_its_own_values_for_an_unchanged_row() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = finished_job(
+    let id = fixture_job(
         &app,
         "xgb_binary_d6",
         "model.json",
@@ -231,7 +184,7 @@ async fn an_interventional_job_answers_its_own_values_for_an_unchanged_row() {
 async fn bad_what_if_requests_are_refused_naming_what_to_change() {
     let redis = Backend::start();
     let app = app(&redis, 25, 2).await;
-    let id = finished_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
+    let id = fixture_job(&app, "xgb_reg_d3", "model.json", json!({})).await;
     let cases = [
         (
             json!({"row": 0, "values": {"height": 1}}),

@@ -1,10 +1,14 @@
 //! The job page (`/jobs/{id}`): follows the job by polling with backoff (see [`crate::poll`]),
 //! shows state, progress, ETA and Cancel, keeps the last known status and partial results in
 //! the browser's storage so an outage or a reload never blanks the page, and hands the
-//! summary to the results.
+//! summary to the results. A share link's viewer gets it read-only (no Cancel, no Run again,
+//! no Share section).
 
+use super::job_inputs::{InputFiles, InputNotes};
 use super::results::Results;
+use super::share::{SharePanel, SharedNote};
 use crate::format;
+use crate::me::use_me;
 use crate::net;
 use crate::poll::{NextPoll, PollOutcome, PollSchedule, Poller};
 use crate::status::StatusSignals;
@@ -47,6 +51,9 @@ pub struct JobSignals {
     pub trouble: RwSignal<Option<String>>,
     pub gone: RwSignal<Option<Gone>>,
     pub view: RwSignal<ViewState>,
+    /// The viewer came by a share link: whatever changes the job is hidden (the server would
+    /// refuse it anyway).
+    pub read_only: Signal<bool>,
 }
 
 /// Stable fields only: the ETA moves with the clock, not with the job.
@@ -132,6 +139,12 @@ async fn follow(s: JobSignals, status: StatusSignals, id: String) {
                 },
             },
             Ok(r) if r.status == 404 => {
+                // Not (or no longer) this browser's to read — deleted, or a share link revoked:
+                // forget the results kept here too. The job's inputs stay for "Run it again".
+                s.summary.set(None);
+                if let Some(job) = s.job.get_untracked() {
+                    save(&id, &job, None);
+                }
                 s.gone.set(Some(Gone::NotFound(r.error().message)));
                 PollOutcome::Finished
             }
@@ -195,6 +208,7 @@ pub fn JobPage() -> impl IntoView {
             .collect();
         ViewState::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     });
+    let me = use_me();
     let s = JobSignals {
         id,
         job: RwSignal::new(None),
@@ -204,6 +218,7 @@ pub fn JobPage() -> impl IntoView {
         trouble: RwSignal::new(None),
         gone: RwSignal::new(None),
         view: RwSignal::new(initial),
+        read_only: Signal::derive(move || me.read_only(&id.get())),
     };
     provide_context(s);
     let status = expect_context::<StatusSignals>();
@@ -234,47 +249,19 @@ pub fn JobPage() -> impl IntoView {
     view! {
         <section class="job" data-testid="job-page">
             <h1>"Job " <code>{move || id.get()}</code></h1>
+            <SharedNote />
+            <InputFiles />
             <InputNotes />
             {move || match s.gone.get() {
                 Some(gone) => view! { <GoneNotice gone /> }.into_any(),
                 None => view! { <StatusPanel /> }.into_any(),
             }}
         </section>
+        // Type-erased: the page's full view type is deeper than rustc's default query limit.
         <Results />
+        {view! { <SharePanel /> }.into_any()}
     }
-}
-
-/// How the job explains (the method, and covers recomputed from the data, labelled) and what
-/// the submit check noticed about the inputs (categories the model never saw).
-#[component]
-fn InputNotes() -> impl IntoView {
-    let s = expect_context::<JobSignals>();
-    let lines = move || {
-        s.job.with(|j| {
-            let Some(inputs) = j.as_ref().and_then(|j| j.inputs.as_ref()) else {
-                return Vec::new();
-            };
-            let method = match (inputs.background_rows, inputs.covers_from_data) {
-                (Some(n), _) => {
-                    format!("Interventional TreeSHAP against {n} sampled background rows.")
-                }
-                (None, true) => "Path-dependent TreeSHAP with node covers recomputed from this \
-                                 job's data (the model file stores none)."
-                    .to_owned(),
-                (None, false) => {
-                    "Path-dependent TreeSHAP with the covers stored in the model.".to_owned()
-                }
-            };
-            std::iter::once(method)
-                .chain(inputs.notes.iter().cloned())
-                .collect()
-        })
-    };
-    view! {
-        <ul class="input-notes muted" data-testid="input-notes">
-            {move || lines().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
-        </ul>
-    }
+    .into_any()
 }
 
 fn state_words(state: JobState) -> &'static str {
@@ -330,6 +317,7 @@ fn StatusPanel() -> impl IntoView {
                 let pct = if p.rows_total > 0 { p.rows_done as f64 * 100.0 / p.rows_total as f64 } else { 0.0 };
                 let eta = job.eta_seconds.map(|e| format!(" · about {} left", format::duration(e))).unwrap_or_default();
                 let running = !job.state.is_terminal();
+                let can_cancel = move || running && !s.read_only.get();
                 let failure = job.error.clone();
                 view! {
                     <div class="job-status" data-testid="job-state" data-state=format!("{:?}", job.state).to_lowercase()>
@@ -344,7 +332,7 @@ fn StatusPanel() -> impl IntoView {
                                 p.chunks_total
                             )}
                         </p>
-                        <Show when=move || running>
+                        <Show when=can_cancel>
                             <button type="button" data-testid="cancel" on:click=on_cancel>"Cancel"</button>
                         </Show>
                         {failure.map(|f| {
@@ -411,7 +399,7 @@ fn GoneNotice(gone: Gone) -> impl IntoView {
         <div class="gone" data-testid=testid role="alert">
             <p>{text}</p>
             <Show
-                when=move || inputs().is_some()
+                when=move || inputs().is_some() && !s.read_only.get()
                 fallback=|| view! { <p><a href="/">"Upload the files again"</a> " to explain them."</p> }
             >
                 <button type="button" data-testid="resubmit" on:click=resubmit>

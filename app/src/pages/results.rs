@@ -7,7 +7,7 @@ use super::cohorts::{CohortBar, CohortCompare};
 use super::exports::Exports;
 use super::job::JobSignals;
 use super::row_explorer::RowExplorer;
-use super::views::{DecisionSection, HeatmapSection, PdpSection};
+use super::views::{DecisionSection, FeatureFilter, HeatmapSection, PdpSection, matches_filter};
 use crate::format;
 use crate::plots::{Figure, beeswarm, colour, dependence, importance, interactions};
 use crate::view_state::{Palette, SECTIONS, ViewState};
@@ -371,16 +371,24 @@ fn DependenceSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) ->
             }).collect_view())
         }))
     };
+    let filter = RwSignal::new(String::new());
     view! {
         <div class="controls">
             <label>
                 "Feature "
+                <FeatureFilter filter count=Signal::derive(move || choices.with(Vec::len)) testid="dependence-filter" />
                 <select
                     data-testid="dependence-feature"
                     prop:value=move || chosen().unwrap_or_default()
                     on:change=move |ev| { let f = event_target_value(&ev); s.view.update(|v| v.feature = Some(f)); }
                 >
-                    {move || choices.get().into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                    {move || {
+                        let shown = chosen().unwrap_or_default();
+                        choices.get().into_iter()
+                            .filter(|c| *c == shown || matches_filter(c, &filter.get()))
+                            .map(|c| view! { <option value=c.clone()>{c.clone()}</option> })
+                            .collect_view()
+                    }}
                 </select>
             </label>
             <label>

@@ -3,6 +3,7 @@
 //! at a time, on demand.
 
 use super::job::JobSignals;
+use super::views::{FeatureFilter, matches_filter};
 use super::whatif::WhatIf;
 use crate::format;
 use crate::net;
@@ -43,6 +44,7 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
             .with_untracked(|v| v.row.map(|r| r.to_string()).unwrap_or_default()),
     );
     let rank_feature = RwSignal::new(String::new());
+    let filter = RwSignal::new(String::new());
     let features = move || {
         s.summary
             .with(|x| x.as_ref().map_or(vec![], |x| x.features.clone()))
@@ -56,9 +58,37 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
         let id = s.id.get_untracked();
         row.set(Loaded::Loading);
         leptos::task::spawn_local(async move {
-            row.set(get(format!("/api/jobs/{id}/rows/{i}")).await);
+            let answer = get(format!("/api/jobs/{id}/rows/{i}")).await;
+            // A slower answer for a row no longer asked for must not replace the current one.
+            if s.view.with_untracked(|v| v.row) == Some(i) {
+                row.set(answer);
+            }
         });
     });
+    // Opened without a row: show the highest prediction (of the cohort, for the class shown)
+    // rather than an empty panel. Once, on mount; a deep link's row wins.
+    if s.view.with_untracked(|v| v.row.is_none()) {
+        let id = s.id.get_untracked();
+        let k = class.get_untracked();
+        let cohort = s
+            .view
+            .with_untracked(|v| v.cohort.clone())
+            .map_or(String::new(), |c| {
+                format!("&cohort={}", crate::view_state::encode(&c))
+            });
+        leptos::task::spawn_local(async move {
+            let url = format!(
+                "/api/jobs/{id}/ranked?by=prediction&order=desc&output={k}&limit=1{cohort}"
+            );
+            if let Loaded::Ready(r) = get::<RankedRows>(url).await
+                && let Some(top) = r.rows.first()
+                && s.view.with_untracked(|v| v.row.is_none())
+            {
+                typed.set(top.row.to_string());
+                s.view.update(|v| v.row = Some(top.row));
+            }
+        });
+    }
     let show_typed = move || {
         let text = typed.get_untracked();
         match text.trim().parse::<u64>() {
@@ -132,8 +162,15 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
                 <button type="button" data-testid="rank-highest" on:click=move |_| rank("prediction", "desc")>"highest prediction"</button>
                 <button type="button" data-testid="rank-lowest" on:click=move |_| rank("prediction", "asc")>"lowest prediction"</button>
                 <button type="button" data-testid="rank-shap" on:click=move |_| rank("shap", "desc")>"largest SHAP of"</button>
+                <FeatureFilter filter count=Signal::derive(move || features().len()) testid="rank-filter" />
                 <select data-testid="rank-feature" on:change=move |ev| rank_feature.set(event_target_value(&ev))>
-                    {move || features().into_iter().map(|f| view! { <option value=f.clone()>{f.clone()}</option> }).collect_view()}
+                    {move || {
+                        let picked = rank_feature.get_untracked();
+                        features().into_iter()
+                            .filter(|f| *f == picked || matches_filter(f, &filter.get()))
+                            .map(|f| view! { <option value=f.clone()>{f.clone()}</option> })
+                            .collect_view()
+                    }}
                 </select>
             </div>
             {move || match ranked.get() {

@@ -375,6 +375,7 @@ mod tests {
             bytes: 1,
             sha256: String::new(),
             created_at_ms: 0,
+            owner: None,
             summary: UploadSummary::Model(ModelSummary {
                 format: "XGBoost JSON".into(),
                 objective: "binary:logistic".into(),
@@ -403,6 +404,7 @@ mod tests {
             bytes: 1,
             sha256: String::new(),
             created_at_ms: 0,
+            owner: None,
             summary: UploadSummary::Data(DataSummary {
                 rows: 3,
                 columns: columns.iter().map(|s| s.to_string()).collect(),

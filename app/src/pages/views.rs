@@ -94,6 +94,7 @@ pub fn PdpSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) -> im
             .unwrap_or_default(),
     );
     let result = RwSignal::new(Loaded::<PartialDependence>::Idle);
+    let filter = RwSignal::new(String::new());
     Effect::new(move |_| {
         let (name, k) = (chosen.get(), class.get());
         if name.is_empty() {
@@ -124,8 +125,9 @@ pub fn PdpSection(summary: Memo<Option<JobSummary>>, class: Signal<usize>) -> im
     view! {
         <label>
             "Feature "
+            <FeatureFilter filter count=Signal::derive(move || features().len()) testid="pdp-filter" />
             <select data-testid="pdp-feature" on:change=move |ev| chosen.set(event_target_value(&ev))>
-                {move || features().into_iter().map(|f| {
+                {move || features().into_iter().filter(|f| *f == chosen.get_untracked() || matches_filter(f, &filter.get())).map(|f| {
                     let selected = f == chosen.get_untracked();
                     view! { <option value=f.clone() selected=selected>{f.clone()}</option> }
                 }).collect_view()}
@@ -164,4 +166,46 @@ fn top_feature(x: Option<&JobSummary>) -> Option<String> {
     let x = x?;
     let j = x.dependence.features.first()?.feature;
     x.features.get(j).cloned()
+}
+
+/// Features at which a picker offers a search box (fewer fit in a glance).
+pub const FILTER_FROM: usize = 20;
+
+/// Whether a feature name matches the picker's search text (case-insensitive substring).
+pub fn matches_filter(name: &str, filter: &str) -> bool {
+    let filter = filter.trim();
+    filter.is_empty() || name.to_lowercase().contains(&filter.to_lowercase())
+}
+
+/// A search box that narrows a feature picker, shown when it has many features.
+#[component]
+pub fn FeatureFilter(
+    filter: RwSignal<String>,
+    #[prop(into)] count: Signal<usize>,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <Show when=move || { count.get() >= FILTER_FROM }>
+            <input
+                type="search"
+                class="feature-filter"
+                data-testid=testid
+                placeholder="search features"
+                prop:value=move || filter.get()
+                on:input=move |ev| filter.set(event_target_value(&ev))
+            />
+        </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feature_matches_a_search_anywhere_in_its_name_whatever_the_case() {
+        assert!(matches_filter("worst_concave_points", "CONCAVE"));
+        assert!(matches_filter("age", " "));
+        assert!(!matches_filter("age", "income"));
+    }
 }

@@ -118,6 +118,7 @@ pub fn svg(
         top,
         row_h * features.len() as f64,
         palette,
+        "Feature value",
     );
     if features
         .iter()
@@ -134,8 +135,8 @@ pub fn svg(
     s.finish()
 }
 
-/// The "Feature value: High … Low" legend at the right.
-pub fn colour_bar(s: &mut Svg, x: f64, top: f64, height: f64, palette: Palette) {
+/// The "High … Low" legend at the right, titled (rotated) with what the colour shows.
+pub fn colour_bar(s: &mut Svg, x: f64, top: f64, height: f64, palette: Palette, title: &str) {
     let steps = 20;
     let h = height / f64::from(steps);
     for i in 0..steps {
@@ -150,9 +151,10 @@ pub fn colour_bar(s: &mut Svg, x: f64, top: f64, height: f64, palette: Palette) 
     s.text(x + 14.0, top + 10.0, "start", r##"fill="#333""##, "High");
     s.text(x + 14.0, top + height, "start", r##"fill="#333""##, "Low");
     s.raw(&format!(
-        r##"<text transform="translate({:.1},{:.1}) rotate(-90)" text-anchor="middle" fill="#333">Feature value</text>"##,
+        r##"<text class="colour-title" transform="translate({:.1},{:.1}) rotate(-90)" text-anchor="middle" fill="#333">{}</text>"##,
         x + 24.0,
-        top + height / 2.0
+        top + height / 2.0,
+        esc(&clip(title, 40))
     ));
 }
 

@@ -197,13 +197,7 @@ pub fn svg(p: &Scatter<'_>, palette: Palette) -> String {
             top,
             height - bottom - top,
             palette,
-        );
-        s.text(
-            width - right + 30.0,
-            height - bottom + 34.0,
-            "middle",
-            r##"fill="#333""##,
-            name,
+            &format!("{name} (colour)"),
         );
     }
     s.finish()
@@ -235,6 +229,8 @@ mod tests {
         assert!(out.contains(r##"fill="#9a9a9a" fill-opacity="0.85"><title>row 5"##));
         assert!(out.contains(">missing</text>"));
         assert!(out.contains("SHAP value for age"));
+        // The colour bar is titled with the colouring feature.
+        assert!(out.contains(r#"class="colour-title""#) && out.contains(">income (colour)</text>"));
     }
 
     #[test]

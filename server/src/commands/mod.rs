@@ -4,7 +4,9 @@
 //! - [`worker`]: workers only, for more compute on this or other machines.
 //! - [`check_redis`]: the deployment check of the configured Redis.
 //! - [`requeue_dead`]: dead-letter tasks back to the queue.
+//! - [`accounts`]: `user add|remove|list` and `key create|list|revoke`.
 
+pub mod accounts;
 pub mod check_redis;
 pub mod requeue_dead;
 pub mod serve;

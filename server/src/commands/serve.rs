@@ -1,5 +1,6 @@
 //! `shaplab serve`.
 
+use crate::auth::{Auth, AuthConfig};
 use crate::blobs::{BlobError, BlobStore};
 use crate::cli::ServeArgs;
 use crate::config::{ConfigError, RedisSettings, max_upload_bytes_from, redact_url};
@@ -40,11 +41,17 @@ pub enum ServeError {
     },
     #[error("cannot open the blob store: {0}")]
     Blobs(#[from] BlobError),
+    /// Serving everyone as admin on a reachable address.
+    #[error("{0}")]
+    Unsafe(String),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode, ServeError> {
+    // Before anything starts: refusing must not leave a private Redis behind.
+    let auth = AuthConfig::from_env()?;
+    auth.check_bind(args.host).map_err(ServeError::Unsafe)?;
     let settings = RedisSettings::from_env()?;
     let (url, mode, private) = match &settings.url {
         Some(url) => {
@@ -62,7 +69,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, ServeError> {
         }
     };
     let private = private.map(|p| Arc::new(tokio::sync::Mutex::new(Some(p))));
-    let outcome = serve_with(&args, &settings, &url, mode, private.clone()).await;
+    let outcome = serve_with(&args, &settings, &url, mode, private.clone(), auth).await;
     if let Some(private) = private
         && let Some(redis) = private.lock().await.take()
     {
@@ -78,6 +85,7 @@ async fn serve_with(
     url: &str,
     mode: RedisMode,
     private_redis: Option<Arc<tokio::sync::Mutex<Option<PrivateRedis>>>>,
+    auth: AuthConfig,
 ) -> Result<(), ServeError> {
     let pool = RedisPool::new(url, settings).map_err(|source| ServeError::RedisUrl {
         url: redact_url(url),
@@ -86,7 +94,10 @@ async fn serve_with(
     // One pool for health, API and workers: one breaker, so health reports what they see.
     let pool = Arc::new(pool);
     let health = Arc::new(HealthProbe::new(pool.clone(), url, settings, mode));
-    let queue = Arc::new(Queue::new(pool, QueueConfig::from_env()?));
+    let queue_config = QueueConfig::from_env()?;
+    let auth = Arc::new(Auth::new(auth, pool.clone(), &queue_config.prefix));
+    tracing::info!(mode = auth.config.mode.as_str(), "sign-in (SHAPLAB_AUTH)");
+    let queue = Arc::new(Queue::new(pool, queue_config));
     let jobs = JobsConfig::from_env()?;
     let blobs = BlobStore::from_env(&args.data_dir)?;
     tracing::info!(location = %blobs.location, "blob store");
@@ -117,6 +128,7 @@ async fn serve_with(
         workers: workers.workers.clone().into(),
         private_redis,
         whatif: Default::default(),
+        auth,
     };
     let router = startup::router(state, startup::leptos_options(addr));
     tracing::info!(

@@ -42,6 +42,10 @@ pub struct JobSpec {
     /// chunk uses the same covers) before path-dependent TreeSHAP.
     #[serde(default, skip_serializing_if = "is_false")]
     pub covers_from_data: bool,
+    /// Who submitted it (the sign-in name; `local` without sign-in): only they, admins and
+    /// holders of a share link see it. Jobs from before owners existed have none (admins').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// [`JobSpec::additivity_key`] from the results prefix alone (what the summary knows).
@@ -167,6 +171,7 @@ mod tests {
             interactions: false,
             notes: Vec::new(),
             covers_from_data: false,
+            owner: None,
         }
     }
 

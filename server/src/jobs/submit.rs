@@ -16,6 +16,7 @@
 
 use super::JobsConfig;
 use super::spec::{JobSpec, SPEC_VERSION, results_prefix};
+use crate::auth::Identity;
 use crate::blobs::BlobError;
 use crate::queue::{IdempotencyKey, Queue, QueueError, SubmitRequest, Submitted, TaskPayload};
 use crate::uploads::{UploadId, UploadService};
@@ -60,7 +61,8 @@ pub async fn submit(
     config: &JobsConfig,
     request: &JobRequest,
     key: Option<IdempotencyKey>,
-) -> Result<Submitted, SubmitError> {
+    by: &Identity,
+) -> Result<Accepted, SubmitError> {
     // The CLI refuses the same combinations: interaction values are path-dependent only (as
     // in shap), and probability output is explained interventionally.
     if request.interactions && request.background_rows.is_some() {
@@ -112,8 +114,8 @@ pub async fn submit(
             )));
         }
     };
-    let model = record(uploads, "model", &request.model, UploadKind::Model).await?;
-    let data = record(uploads, "data", &request.data, UploadKind::Data).await?;
+    let model = record(uploads, "model", &request.model, UploadKind::Model, by).await?;
+    let data = record(uploads, "data", &request.data, UploadKind::Data, by).await?;
     let UploadSummary::Data(summary) = &data.1.summary else {
         return Err(SubmitError::WrongKind(format!(
             "upload {} is not a data file",
@@ -151,6 +153,7 @@ pub async fn submit(
         interactions: request.interactions,
         notes: headers.notes,
         covers_from_data,
+        owner: by.user.clone(),
     };
     uploads
         .blobs
@@ -180,7 +183,18 @@ pub async fn submit(
             idempotency_key: key,
         })
         .await?;
-    Ok(submitted)
+    Ok(Accepted {
+        submitted,
+        model_name: model.1.name,
+        data_name: data.1.name,
+    })
+}
+
+/// A submitted job and the names of its files (for the owner's job list).
+pub struct Accepted {
+    pub submitted: Submitted,
+    pub model_name: String,
+    pub data_name: String,
 }
 
 /// The stored record of an upload that must be of `kind`.
@@ -189,6 +203,7 @@ async fn record(
     role: &str,
     id: &str,
     kind: UploadKind,
+    by: &Identity,
 ) -> Result<(UploadId, app::wire::Upload), SubmitError> {
     let not_found = || {
         SubmitError::UploadNotFound(format!(
@@ -203,6 +218,10 @@ async fn record(
         Err(BlobError::NotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
+    // Someone else's upload is as unknown as one that never existed.
+    if !by.may_see(upload.owner.as_deref()) {
+        return Err(not_found());
+    }
     if upload.kind != kind {
         return Err(SubmitError::WrongKind(format!(
             "upload {id} is a {} file, but it was given as the {role}",

@@ -98,6 +98,9 @@ impl PrivateRedis {
                 });
             }
             if ping(port).await {
+                // For `shaplab user …` and `key …` while this server runs (best effort: without
+                // the file they start the private Redis themselves, which fails harmlessly).
+                let _ = std::fs::write(dir.join("port"), port.to_string());
                 return Ok(PrivateRedis {
                     child,
                     port,
@@ -110,6 +113,15 @@ impl PrivateRedis {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The URL of the private Redis a `serve` with this `data_dir` is running, if one is.
+    pub async fn running(data_dir: &Path) -> Option<String> {
+        let text = std::fs::read_to_string(data_dir.join("redis").join("port")).ok()?;
+        let port: u16 = text.trim().parse().ok()?;
+        ping(port)
+            .await
+            .then(|| format!("redis://127.0.0.1:{port}"))
     }
 
     /// The URL to reach it.

@@ -8,6 +8,8 @@
 //! `410 result_expired` on all of these but `DELETE` (see [`crate::jobs::expiry`]).
 
 use super::error::ApiError;
+use crate::auth::Identity;
+use crate::auth::index::JobMeta;
 use crate::jobs::expiry;
 use crate::jobs::rank_query::RankQuery;
 use crate::jobs::read::ReadError;
@@ -17,11 +19,11 @@ use crate::queue::{Cancellation, IdempotencyKey, JobId, JobState, JobStatus, Que
 use crate::redis::pool::now_ms;
 use crate::startup::AppState;
 use app::wire::{Job, JobFailure, JobProgress, JobRequest};
-use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use sha2::{Digest, Sha256};
 
 /// Seconds between polls suggested to the page while a job runs (`X-Poll-Interval`); absent
@@ -30,6 +32,7 @@ const POLL_INTERVAL_SECS: u64 = 1;
 
 pub async fn create(
     State(state): State<AppState>,
+    Extension(by): Extension<Identity>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -56,15 +59,37 @@ pub async fn create(
             })?)
         }
     };
-    let submitted = submit(&state.uploads, &state.queue, &state.jobs, &request, key)
-        .await
-        .map_err(submit_error)?;
+    let accepted = submit(
+        &state.uploads,
+        &state.queue,
+        &state.jobs,
+        &request,
+        key,
+        &by,
+    )
+    .await
+    .map_err(submit_error)?;
+    let submitted = accepted.submitted;
     metrics::counter!(
         "shaplab_jobs_submitted_total",
         "outcome" => if submitted.created { "created" } else { "existing" }
     )
     .increment(1);
     let status = state.queue.job(&submitted.job).await.map_err(queue_error)?;
+    // Also for a resubmit with the same key: if listing failed the first time, it lists now.
+    if let Some(owner) = &by.user {
+        let meta = JobMeta {
+            label: None,
+            model_name: Some(accepted.model_name),
+            data_name: Some(accepted.data_name),
+        };
+        let job = submitted.job.to_string();
+        let listed = state
+            .auth
+            .store
+            .record_job(owner, &job, status.created_ms, &meta);
+        listed.await.map_err(queue_error)?;
+    }
     let code = if submitted.created {
         StatusCode::CREATED
     } else {
@@ -280,7 +305,7 @@ pub(super) fn job_id(text: &str) -> Result<JobId, ApiError> {
     JobId::parse(text).map_err(|_| not_found(text))
 }
 
-fn not_found(id: &str) -> ApiError {
+pub(crate) fn not_found(id: &str) -> ApiError {
     ApiError::invalid(
         StatusCode::NOT_FOUND,
         "job_not_found",

@@ -11,6 +11,8 @@
 //!   page (`summary`, `rows/{i}`, `ranked`).
 //! - [`whatif`]: `POST /api/jobs/{id}/whatif`, one row with edited values explained again.
 //! - [`report`]: `GET /api/jobs/{id}/report.html`, the self-contained HTML report.
+//! - [`session`]: `POST`/`DELETE /api/session` (sign in/out), `GET /api/me`, `GET /s/{token}`.
+//! - [`team`]: the job list (`GET /api/jobs`), rename and delete, share links, API keys.
 //! - [`uploads`]: `POST /api/uploads`, `GET /api/uploads/{id}`.
 
 pub mod admin;
@@ -22,5 +24,7 @@ pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod report;
+pub mod session;
+pub mod team;
 pub mod uploads;
 pub mod whatif;

@@ -1,18 +1,20 @@
 //! `POST /api/uploads` and `GET /api/uploads/{id}`.
 
 use super::error::ApiError;
+use crate::auth::Identity;
 use crate::blobs::BlobError;
 use crate::startup::AppState;
 use crate::uploads::{UploadId, receive::receive};
-use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 
 pub async fn create(
     State(state): State<AppState>,
+    Extension(by): Extension<Identity>,
     form: Multipart,
 ) -> Result<(StatusCode, Json<app::wire::Upload>), ApiError> {
-    let outcome = receive(&state.uploads, form).await;
+    let outcome = receive(&state.uploads, form, by.user).await;
     let label = match &outcome {
         Ok(_) => "stored",
         Err(e) => e.code,

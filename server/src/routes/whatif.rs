@@ -1,19 +1,20 @@
 //! `POST /api/jobs/{id}/whatif`: one row with some feature values changed, explained again
 //! (see [`crate::jobs::whatif`]); and `GET /api/jobs/{id}/pdp?feature=F&output=K&grid=G`,
-//! partial dependence with ICE lines (see [`crate::jobs::pdp`]), on the same prepared inputs. The engine's time is reported in a `Server-Timing` header
-//! (`prepare` on the first request for a job, `explain` on every one), so the 50 ms budget
-//! can be checked from outside.
+//! partial dependence with ICE lines (see [`crate::jobs::pdp`]), on the same prepared inputs.
+//! The what-if's engine time is reported in a `Server-Timing` header (`prepare` on the first
+//! request for a job, `explain` on every one), so the 50 ms budget can be checked from outside.
 
 use super::error::ApiError;
 use super::jobs::{job_id, not_expired, read_error};
 use crate::jobs::spec::JobSpec;
-use crate::jobs::whatif::WhatIfRequest;
+use crate::jobs::whatif::{WhatIfInputs, WhatIfRequest};
 use crate::startup::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn whatif(
@@ -30,26 +31,9 @@ pub async fn whatif(
             ),
         )
     })?;
-    let job = job_id(&id)?;
-    let status = state
-        .queue
-        .job(&job)
-        .await
-        .map_err(super::jobs::queue_error)?;
-    not_expired(&state, &status)?;
-    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
     let started = Instant::now();
-    let inputs = state
-        .whatif
-        .inputs(
-            job.as_str(),
-            &state.uploads.blobs,
-            &state.uploads.scratch,
-            &spec,
-        )
-        .await
-        .map_err(read_error)?;
-    let prepared = started.elapsed();
+    let inputs = prepared(&state, &id).await?;
+    let prepare_time = started.elapsed();
     let answer = tokio::task::spawn_blocking(move || {
         let at = Instant::now();
         inputs.explain(&request).map(|row| (row, at.elapsed()))
@@ -60,7 +44,7 @@ pub async fn whatif(
     let mut response = Json(row).into_response();
     let timing = format!(
         "prepare;dur={:.1}, explain;dur={:.1}",
-        prepared.as_secs_f64() * 1e3,
+        prepare_time.as_secs_f64() * 1e3,
         explained.as_secs_f64() * 1e3
     );
     if let Ok(value) = HeaderValue::from_str(&timing) {
@@ -99,24 +83,7 @@ pub async fn pdp(
         }
     }
     let feature = feature.ok_or_else(|| invalid("give feature=<name or index>".into()))?;
-    let job = job_id(&id)?;
-    let status = state
-        .queue
-        .job(&job)
-        .await
-        .map_err(super::jobs::queue_error)?;
-    not_expired(&state, &status)?;
-    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
-    let inputs = state
-        .whatif
-        .inputs(
-            job.as_str(),
-            &state.uploads.blobs,
-            &state.uploads.scratch,
-            &spec,
-        )
-        .await
-        .map_err(read_error)?;
+    let inputs = prepared(&state, &id).await?;
     tokio::task::spawn_blocking(move || {
         let names: Vec<String> = (0..inputs.num_features())
             .map(|j| inputs.feature_name(j))
@@ -137,4 +104,26 @@ pub async fn pdp(
     .map_err(|e| ApiError::internal(format!("the partial dependence failed: {e}")))?
     .map(Json)
     .map_err(read_error)
+}
+
+/// The job's what-if inputs, prepared once per job (see [`crate::jobs::whatif::WhatIfCache`]).
+async fn prepared(state: &AppState, id: &str) -> Result<Arc<WhatIfInputs>, ApiError> {
+    let job = job_id(id)?;
+    let status = state
+        .queue
+        .job(&job)
+        .await
+        .map_err(super::jobs::queue_error)?;
+    not_expired(state, &status)?;
+    let spec = JobSpec::parse(status.payload.as_str()).map_err(ApiError::internal)?;
+    state
+        .whatif
+        .inputs(
+            job.as_str(),
+            &state.uploads.blobs,
+            &state.uploads.scratch,
+            &spec,
+        )
+        .await
+        .map_err(read_error)
 }

@@ -33,7 +33,12 @@ struct Received {
 }
 
 /// Receives, validates, describes and stores one upload.
-pub async fn receive(service: &UploadService, mut form: Multipart) -> Result<Upload, ApiError> {
+/// `owner`: who uploads it (the sign-in name), stored with the file.
+pub async fn receive(
+    service: &UploadService,
+    mut form: Multipart,
+    owner: Option<String>,
+) -> Result<Upload, ApiError> {
     let mut kind = None;
     let mut file = None;
     while let Some(mut field) = form.next_field().await.map_err(bad_form)? {
@@ -74,6 +79,7 @@ pub async fn receive(service: &UploadService, mut form: Multipart) -> Result<Upl
         sha256: file.sha256.clone(),
         created_at_ms: now_ms(),
         summary,
+        owner,
     };
     service
         .blobs

@@ -3,7 +3,7 @@
 //! test steps by hand.
 
 use super::backend::Backend;
-use super::{TestApp, fixture, upload};
+use super::{TestApp, fixture, temp_dir, upload, upload_to};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::queue::{QueueConfig, Worker, WorkerConfig};
@@ -29,6 +29,48 @@ pub async fn submit_job(app: &TestApp, name: &str, data: Vec<u8>) -> String {
     assert_eq!(response.status(), StatusCode::CREATED);
     let job: Value = response.json().await.expect("JSON");
     job["id"].as_str().expect("an id").to_owned()
+}
+
+/// Uploads fixture `dir`'s `model` and `data.csv`, submits a job with `options` (more fields
+/// of the request), and waits for it to succeed; the job id.
+pub async fn fixture_job(app: &TestApp, dir: &str, model: &str, options: Value) -> String {
+    let up = |kind: &'static str, file: String| async move {
+        let bytes = std::fs::read(fixture(&format!("{dir}/{file}"))).expect("fixture");
+        upload_to(&app.url(""), kind, &file, bytes).await
+    };
+    let mut body = options;
+    body["model"] = json!(up("model", model.to_owned()).await);
+    body["data"] = json!(up("data", "data.csv".to_owned()).await);
+    let (status, job) = submit_body(app, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("an id").to_owned();
+    wait_for_success(app, &id, Duration::from_secs(60)).await;
+    id
+}
+
+/// `shaplab explain`'s SHAP line for data row `i` (0-based) of fixture `dir` with `edits`
+/// (column, cell text) put in, through a one-row file.
+pub async fn cli_edited_row(dir: &str, model: &str, i: usize, edits: &[(&str, &str)]) -> Vec<f64> {
+    let text = std::fs::read_to_string(fixture(&format!("{dir}/data.csv"))).expect("fixture");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let names: Vec<&str> = header.split(',').collect();
+    let mut cells: Vec<String> = lines
+        .nth(i)
+        .expect("the row")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    for (name, value) in edits {
+        let at = names.iter().position(|n| n == name).expect("a column");
+        cells[at] = (*value).to_owned();
+    }
+    let scratch = temp_dir("edited-row");
+    let file = scratch.join("edited.csv");
+    std::fs::write(&file, format!("{header}\n{}\n", cells.join(","))).expect("write");
+    let rows = cli_rows(&fixture(&format!("{dir}/{model}")), &file).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    rows.into_iter().next().expect("one row")
 }
 
 /// `POST /api/jobs` with `body`: the status and the JSON answer (a job or an error envelope).

@@ -97,7 +97,27 @@ impl TestApp {
         settings: RedisSettings,
         max_bytes: u64,
     ) -> Self {
-        Self::spawn_full(redis_url, settings, max_bytes, None).await
+        Self::spawn_full(redis_url, settings, max_bytes, None, Default::default()).await
+    }
+
+    /// An app with one embedded worker (chunks of 64 rows) and the given sign-in settings.
+    pub async fn spawn_with_auth(
+        redis_url: &str,
+        settings: RedisSettings,
+        auth: server::auth::AuthConfig,
+    ) -> Self {
+        let jobs = server::jobs::JobsConfig {
+            chunk_rows: 64,
+            ..server::jobs::JobsConfig::default()
+        };
+        Self::spawn_full(
+            redis_url,
+            settings,
+            256 * 1024 * 1024,
+            Some((jobs, 1)),
+            auth,
+        )
+        .await
     }
 
     /// An app with `workers` embedded SHAP workers (test queue timings: 1 s lease) and
@@ -128,6 +148,7 @@ impl TestApp {
             settings,
             256 * 1024 * 1024,
             Some((jobs, workers)),
+            Default::default(),
         )
         .await
     }
@@ -137,6 +158,7 @@ impl TestApp {
         settings: RedisSettings,
         max_bytes: u64,
         jobs: Option<(server::jobs::JobsConfig, usize)>,
+        auth: server::auth::AuthConfig,
     ) -> Self {
         let pool = Arc::new(RedisPool::new(redis_url, &settings).expect("valid URL"));
         let health = Arc::new(HealthProbe::new(
@@ -187,6 +209,11 @@ impl TestApp {
                     .into(),
                 private_redis: None,
                 whatif: Default::default(),
+                auth: Arc::new(server::auth::Auth::new(
+                    auth,
+                    pool.clone(),
+                    &queue.config().prefix,
+                )),
             },
             startup::leptos_options(addr),
         );
@@ -437,3 +464,6 @@ pub async fn upload_record_to(
     assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{name}");
     response.json().await.expect("JSON")
 }
+
+/// Team-service helpers: a client with a cookie jar or an API key, accounts made in Redis.
+pub mod team;
