@@ -1,10 +1,7 @@
 //! The queue's vocabulary as types: ids that can only be built valid (parse, don't validate),
 //! so a handler that holds a [`JobId`] never re-checks it and a key built from it is well formed.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use thiserror::Error;
 
 /// An identifier that did not parse.
@@ -16,19 +13,10 @@ pub struct IdError {
     pub expected: &'static str,
 }
 
-/// 64 random bits. `RandomState` is seeded from the OS once per process and then per call, so
-/// mixing a counter and the clock into a fresh hasher gives unpredictable, unique values without
-/// pulling in a random-number crate.
+/// 64 random bits from the OS CSPRNG: job ids are capabilities in a shared service (someone
+/// else's job is 404, but an id must not be guessable either).
 fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
+    u64::from_le_bytes(crate::auth::tokens::random_bytes::<8>())
 }
 
 /// A uniform random number in `[0, 1)`, for retry jitter.
