@@ -5,14 +5,14 @@ SHELL := /bin/bash
 PORT ?= 3000
 CARGO ?= cargo
 
-.PHONY: run test install site release check fmt-check clippy unit e2e bench clean
+.PHONY: run test install site release check fmt-check clippy unit python e2e bench clean
 
 ## make run: install what is missing, build, and serve http://127.0.0.1:$(PORT)
 run: install site release
 	PORT=$(PORT) LEPTOS_SITE_ROOT=target/site ./target/release/shaplab serve
 
 ## make test: install what is missing, then formatting, lints, unit + integration tests, e2e
-test: install fmt-check clippy unit site e2e
+test: install fmt-check clippy unit python site e2e
 
 install:
 	@./scripts/install.sh
@@ -40,6 +40,12 @@ CLUSTER_SUITES := jobs_api jobs_summary jobs_ranked jobs_interactions jobs_event
 unit:
 	$(CARGO) test --workspace
 	SHAPLAB_TEST_REDIS=cluster $(CARGO) test -p server $(addprefix --test ,$(CLUSTER_SUITES))
+
+# The Python client (python/) against a real `shaplab serve` (the source tree, not the copy
+# pip installed into .venv, so an edit is tested at once).
+python:
+	$(CARGO) build -p server
+	PYTHONPATH=python SHAPLAB_BIN=target/debug/shaplab .venv/bin/python -m pytest python/tests -q -p no:warnings
 
 ## make bench: the engine against xgboost/LightGBM pred_contribs and the treeshap crate (W1, LW),
 ## then categorical XGBoost/LightGBM (CW, CL) and a skops random forest against shap (RF)

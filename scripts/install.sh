@@ -15,6 +15,9 @@ say() { echo "install: $*" >&2; }
 # Debian packages: redis-server for the zero-config private Redis and the tests; chromium for e2e.
 apt_pkgs=()
 command -v redis-server >/dev/null || apt_pkgs+=(redis-server)
+# The Python client's tests run in .venv (Debian splits venv and ensurepip out of python3).
+command -v python3 >/dev/null || apt_pkgs+=(python3)
+python3 -c "import venv, ensurepip" 2>/dev/null || apt_pkgs+=(python3-venv)
 if [ "$want_e2e" = all ] && [ ! -x /usr/bin/chromium ]; then apt_pkgs+=(chromium); fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   say "apt-get install ${apt_pkgs[*]}"
@@ -41,4 +44,15 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.b
    || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   say "npm ci in end2end/"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The Python client (python/) and what its tests train and compare with, from PyPI, once per
+# change of python/pyproject.toml.
+stamp=.venv/.shaplab-python-deps
+want=$(sha256sum python/pyproject.toml | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "python venv .venv with ./python[test] (PyPI)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check './python[test]'
+  echo "$want" > "$stamp"
 fi
