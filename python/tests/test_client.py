@@ -153,3 +153,15 @@ def test_a_redis_stall_mid_job_is_waited_out(client, server):
     assert client.retried >= 1, "the stall was met and waited out, not missed"
     contribs = model.get_booster().predict(xgb.DMatrix(X), pred_contribs=True)
     assert_explains(e, contribs, X)
+
+
+def test_catboost_matches_its_own_shap_values(client):
+    import catboost
+
+    X, y = table(rows=200)
+    X = X.fillna(0.0)
+    model = catboost.CatBoostRegressor(iterations=30, depth=4, verbose=False, random_seed=0)
+    model.fit(X, y)
+    e = client.explain(model, X, progress=False)
+    contribs = model.get_feature_importance(catboost.Pool(X), type="ShapValues")
+    assert_explains(e, contribs, X)
