@@ -184,6 +184,9 @@ pub struct ModelSummary {
     pub outputs: usize,
     pub trees: usize,
     pub max_depth: usize,
+    /// Leaves over all trees (the unit of TreeSHAP's work per row; 0 in older records).
+    #[serde(default)]
+    pub leaves: usize,
     pub features: usize,
     /// Absent when the model was trained without names (columns then match by position).
     pub feature_names: Option<Vec<String>>,

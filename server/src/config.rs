@@ -219,6 +219,18 @@ pub fn max_upload_bytes_from(lookup: impl Fn(&str) -> Option<String>) -> Result<
     }
 }
 
+/// `SHAPLAB_UPLOAD_DEADLINE` (default 15 min): the longest one upload may take to arrive.
+/// Seconds, or `90s`, `30m`, `1h`.
+pub fn upload_deadline_from(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Duration, ConfigError> {
+    ttl_from(
+        &lookup,
+        "SHAPLAB_UPLOAD_DEADLINE",
+        Duration::from_secs(15 * 60),
+    )
+}
+
 /// `RESULT_TTL` when unset: a day, long enough to come back to a result the next morning.
 pub const DEFAULT_RESULT_TTL: Duration = Duration::from_secs(24 * 3600);
 

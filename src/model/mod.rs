@@ -384,4 +384,12 @@ impl Ensemble {
     pub fn max_depth(&self) -> usize {
         self.trees.iter().map(|t| t.depth).max().unwrap_or(0)
     }
+
+    /// Leaves over all trees: path-dependent TreeSHAP visits each of them once per row.
+    pub fn total_leaves(&self) -> usize {
+        self.trees
+            .iter()
+            .map(|t| (0..t.num_nodes()).filter(|&n| t.is_leaf(n)).count())
+            .sum()
+    }
 }

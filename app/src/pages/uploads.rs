@@ -381,6 +381,7 @@ mod tests {
                 objective: "binary:logistic".into(),
                 outputs: 1,
                 trees: 1,
+                leaves: 0,
                 max_depth: 1,
                 features,
                 feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),

@@ -100,6 +100,23 @@ impl AuthStore {
         self.drop_shares(job).await
     }
 
+    /// Notes a job as active for the owner's active-jobs limit.
+    pub async fn track_active(&self, owner: &str, job: &str) -> Result<(), QueueError> {
+        self.query(&cmd("SADD", [&self.key("active", owner), job]))
+            .await
+    }
+
+    /// The owner's jobs that were active when last seen.
+    pub async fn active_jobs(&self, owner: &str) -> Result<Vec<String>, QueueError> {
+        self.query(&cmd("SMEMBERS", [&self.key("active", owner)]))
+            .await
+    }
+
+    pub async fn untrack_active(&self, owner: &str, job: &str) -> Result<(), QueueError> {
+        self.query(&cmd("SREM", [&self.key("active", owner), job]))
+            .await
+    }
+
     pub async fn is_deleted(&self, job: &str) -> Result<bool, QueueError> {
         self.query(&cmd("EXISTS", [&self.key("deleted", job)]))
             .await

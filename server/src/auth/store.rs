@@ -14,6 +14,7 @@
 //! | `jobs:<name>` | ZSET | the user's job ids by creation time (ms) |
 //! | `jobmeta:<name>` | HASH | job id → JSON `{label, model_name, data_name}` for the job list |
 //! | `deleted:<job>` | STRING | the owner deleted the job: it is 404 for everyone |
+//! | `active:<name>` | SET | the user's jobs last seen queued or running (`SHAPLAB_MAX_ACTIVE_JOBS`) |
 //!
 //! Every command names one key, so a Redis Cluster needs no hash tags here; secrets are
 //! stored as SHA-256 digests only ([`super::tokens`]).

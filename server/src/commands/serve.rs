@@ -3,7 +3,9 @@
 use crate::auth::{Auth, AuthConfig};
 use crate::blobs::{BlobError, BlobStore};
 use crate::cli::ServeArgs;
-use crate::config::{ConfigError, RedisSettings, max_upload_bytes_from, redact_url};
+use crate::config::{
+    ConfigError, RedisSettings, max_upload_bytes_from, redact_url, upload_deadline_from,
+};
 use crate::jobs::executor::shap_executor;
 use crate::jobs::workers::Workers;
 use crate::jobs::{JobsConfig, default_workers};
@@ -114,6 +116,7 @@ async fn serve_with(
         blobs,
         scratch: args.data_dir.join("scratch"),
         max_bytes: max_upload_bytes_from(|var| std::env::var(var).ok())?,
+        deadline: upload_deadline_from(|var| std::env::var(var).ok())?,
     });
     let addr = SocketAddr::new(args.host, args.port);
     let listener = TcpListener::bind(addr)

@@ -12,6 +12,7 @@
 //! # Layout
 //! - [`spec`]: the payload stored with each job, and the blob keys derived from it.
 //! - [`submit`]: checking a request (uploads exist, kinds, column compatibility) and queuing it.
+//! - [`limits`]: the ceilings on rows, columns, trees, depth, estimated work and active jobs.
 //! - [`compare`]: two jobs' summaries side by side (importance, mean SHAP shift, predictions).
 //! - [`cohort`]: a filter on rows (feature values, categories, prediction, SHAP ranges).
 //! - [`cohorts`]: two cohorts of one job, mean |SHAP| with group-bootstrap intervals.
@@ -41,6 +42,7 @@ pub mod compare;
 pub mod executor;
 pub mod expiry;
 pub mod groups;
+pub mod limits;
 pub mod pairs;
 pub mod partner;
 pub mod pdp;
@@ -102,6 +104,8 @@ pub struct JobsConfig {
     /// `UPLOAD_TTL` (default 7 d): how long an upload is kept after it was stored or last
     /// used by a submitted job (see [`crate::uploads::expiry`]).
     pub upload_ttl: std::time::Duration,
+    /// `SHAPLAB_MAX_*`: what one job may ask for (see [`limits`]).
+    pub limits: limits::Limits,
 }
 
 /// Default budget of the per-process input cache.
@@ -114,6 +118,7 @@ impl Default for JobsConfig {
             cache_bytes: DEFAULT_CACHE_MB << 20,
             result_ttl: crate::config::DEFAULT_RESULT_TTL,
             upload_ttl: crate::config::DEFAULT_UPLOAD_TTL,
+            limits: limits::Limits::default(),
         }
     }
 }
@@ -157,6 +162,7 @@ impl JobsConfig {
             cache_bytes: usize::try_from(cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
             result_ttl: crate::config::result_ttl_from(&lookup)?,
             upload_ttl: crate::config::upload_ttl_from(&lookup)?,
+            limits: limits::Limits::from_lookup(&lookup)?,
         })
     }
 

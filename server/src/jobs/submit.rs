@@ -35,6 +35,9 @@ pub enum SubmitError {
     Unsupported(String),
     #[error("{0}")]
     UploadNotFound(String),
+    /// Over one of this deployment's ceilings (see [`crate::jobs::limits`]).
+    #[error("{0}")]
+    Limit(String),
     #[error("{0}")]
     WrongKind(String),
     /// The data lacks columns the model needs.
@@ -122,6 +125,12 @@ pub async fn submit(
             request.data
         )));
     };
+    if let UploadSummary::Model(m) = &model.1.summary {
+        config
+            .limits
+            .check(m, summary, background_rows)
+            .map_err(SubmitError::Limit)?;
+    }
     let (columns, rows_total) = (summary.columns.clone(), summary.rows);
     let text = crate::uploads::describe::engine_text_columns(summary);
 

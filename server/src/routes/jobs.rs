@@ -59,6 +59,9 @@ pub async fn create(
             })?)
         }
     };
+    if let Some(owner) = &by.user {
+        active_jobs_below_limit(&state, owner).await?;
+    }
     let accepted = submit(
         &state.uploads,
         &state.queue,
@@ -89,6 +92,8 @@ pub async fn create(
             .store
             .record_job(owner, &job, status.created_ms, &meta);
         listed.await.map_err(queue_error)?;
+        let store = &state.auth.store;
+        store.track_active(owner, &job).await.map_err(queue_error)?;
     }
     let code = if submitted.created {
         StatusCode::CREATED
@@ -100,6 +105,45 @@ pub async fn create(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// Refuses a submit while `owner` has `SHAPLAB_MAX_ACTIVE_JOBS` jobs queued or running (the
+/// set of active jobs forgets each one the first time it is seen ended).
+async fn active_jobs_below_limit(state: &AppState, owner: &str) -> Result<(), ApiError> {
+    let limit = state.jobs.limits.active_jobs;
+    let store = &state.auth.store;
+    let mut active = 0;
+    for id in store.active_jobs(owner).await.map_err(queue_error)? {
+        let running = match JobId::parse(&id) {
+            Ok(job) => match state.queue.job(&job).await {
+                Ok(status) => !view(&status).state.is_terminal(),
+                Err(QueueError::NotFound(_)) => false,
+                Err(e) => return Err(queue_error(e)),
+            },
+            Err(_) => false,
+        };
+        if running {
+            active += 1;
+        } else {
+            store
+                .untrack_active(owner, &id)
+                .await
+                .map_err(queue_error)?;
+        }
+    }
+    if active >= limit {
+        return Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too_many_active_jobs",
+            message: format!(
+                "you have {active} jobs queued or running, this server's limit \
+                 (SHAPLAB_MAX_ACTIVE_JOBS={limit}); wait for one to finish or cancel one"
+            ),
+            retryable: true,
+            retry_after: Some(std::time::Duration::from_secs(10)),
+        });
+    }
+    Ok(())
 }
 
 pub async fn show(
@@ -418,6 +462,7 @@ fn submit_error(e: SubmitError) -> ApiError {
         SubmitError::Invalid(m) => unprocessable("invalid_request", m),
         SubmitError::Unsupported(m) => unprocessable("unsupported", m),
         SubmitError::UploadNotFound(m) => unprocessable("upload_not_found", m),
+        SubmitError::Limit(m) => unprocessable("limit_exceeded", m),
         SubmitError::WrongKind(m) => unprocessable("wrong_kind", m),
         e @ SubmitError::Incompatible { .. } => unprocessable("incompatible", e.to_string()),
         SubmitError::InvalidInput(m) => unprocessable("invalid_data", m),

@@ -14,7 +14,21 @@ pub async fn create(
     Extension(by): Extension<Identity>,
     form: Multipart,
 ) -> Result<(StatusCode, Json<app::wire::Upload>), ApiError> {
-    let outcome = receive(&state.uploads, form, by.user).await;
+    let deadline = state.uploads.deadline;
+    let outcome = match tokio::time::timeout(deadline, receive(&state.uploads, form, by.user)).await
+    {
+        Ok(outcome) => outcome,
+        Err(_) => Err(ApiError::invalid(
+            StatusCode::REQUEST_TIMEOUT,
+            "upload_too_slow",
+            format!(
+                "the upload was still arriving after {} s, this server's limit \
+                 (SHAPLAB_UPLOAD_DEADLINE); try a faster connection, a smaller file (Parquet \
+                 instead of CSV), or ask the operator to raise the limit",
+                deadline.as_secs()
+            ),
+        )),
+    };
     let label = match &outcome {
         Ok(_) => "stored",
         Err(e) => e.code,

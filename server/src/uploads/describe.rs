@@ -18,6 +18,7 @@ pub fn describe(kind: UploadKind, file: &Path) -> Result<UploadSummary, shaplab:
                 outputs: model.num_outputs,
                 trees: model.trees.len(),
                 max_depth: model.max_depth(),
+                leaves: model.total_leaves(),
                 features: model.num_features,
                 feature_names: model.feature_names.clone(),
                 notes: model.notes.clone(),

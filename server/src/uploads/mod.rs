@@ -24,6 +24,10 @@ pub struct UploadService {
     pub scratch: PathBuf,
     /// `MAX_UPLOAD_BYTES`.
     pub max_bytes: u64,
+    /// `SHAPLAB_UPLOAD_DEADLINE` (default 15 min): an upload still arriving after this is
+    /// refused, so a stalled or deliberately slow client cannot hold a connection and a
+    /// scratch file forever.
+    pub deadline: std::time::Duration,
 }
 
 /// An upload id: a UUID, so it can never name a path outside `uploads/`.

@@ -72,6 +72,9 @@ impl Drop for TestRedis {
 }
 
 /// The app (API + pages) on a free port, talking to `redis_url`.
+/// The upload deadline of test apps that do not test it.
+const DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(900);
+
 pub struct TestApp {
     pub addr: SocketAddr,
     /// Blobs and scratch files of this app (removed on drop).
@@ -160,6 +163,39 @@ impl TestApp {
         jobs: Option<(server::jobs::JobsConfig, usize)>,
         auth: server::auth::AuthConfig,
     ) -> Self {
+        Self::spawn_limited(redis_url, settings, max_bytes, jobs, auth, DEFAULT_DEADLINE).await
+    }
+
+    /// An app with `workers` embedded workers, the jobs' ceilings in `jobs.limits`, and this
+    /// upload deadline (sign-in off).
+    pub async fn spawn_with_limits(
+        redis_url: &str,
+        settings: RedisSettings,
+        jobs: server::jobs::JobsConfig,
+        workers: usize,
+        upload_deadline: std::time::Duration,
+    ) -> Self {
+        let max_bytes = 256 * 1024 * 1024;
+        let jobs = Some((jobs, workers));
+        Self::spawn_limited(
+            redis_url,
+            settings,
+            max_bytes,
+            jobs,
+            Default::default(),
+            upload_deadline,
+        )
+        .await
+    }
+
+    async fn spawn_limited(
+        redis_url: &str,
+        settings: RedisSettings,
+        max_bytes: u64,
+        jobs: Option<(server::jobs::JobsConfig, usize)>,
+        auth: server::auth::AuthConfig,
+        upload_deadline: std::time::Duration,
+    ) -> Self {
         let pool = Arc::new(RedisPool::new(redis_url, &settings).expect("valid URL"));
         let health = Arc::new(HealthProbe::new(
             pool.clone(),
@@ -200,6 +236,7 @@ impl TestApp {
                     blobs,
                     scratch: data_dir.join("scratch"),
                     max_bytes,
+                    deadline: upload_deadline,
                 }),
                 queue: queue.clone(),
                 jobs: Arc::new(jobs),
