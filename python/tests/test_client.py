@@ -160,7 +160,9 @@ def test_catboost_matches_its_own_shap_values(client):
 
     X, y = table(rows=200)
     X = X.fillna(0.0)
-    model = catboost.CatBoostRegressor(iterations=30, depth=4, verbose=False, random_seed=0)
+    model = catboost.CatBoostRegressor(
+        iterations=30, depth=4, verbose=False, random_seed=0, allow_writing_files=False
+    )
     model.fit(X, y)
     e = client.explain(model, X, progress=False)
     contribs = model.get_feature_importance(catboost.Pool(X), type="ShapValues")
