@@ -5,14 +5,14 @@ SHELL := /bin/bash
 PORT ?= 3000
 CARGO ?= cargo
 
-.PHONY: run test install site release check fmt-check clippy unit python e2e bench clean
+.PHONY: run test install site release check fmt-check clippy unit python fuzz-smoke e2e bench clean
 
 ## make run: install what is missing, build, and serve http://127.0.0.1:$(PORT)
 run: install site release
 	PORT=$(PORT) LEPTOS_SITE_ROOT=target/site ./target/release/shaplab serve
 
 ## make test: install what is missing, then formatting, lints, unit + integration tests, e2e
-test: install fmt-check clippy unit python site e2e
+test: install fmt-check clippy unit python fuzz-smoke site e2e
 
 install:
 	@./scripts/install.sh
@@ -46,6 +46,11 @@ unit:
 python:
 	$(CARGO) build -p server
 	PYTHONPATH=python SHAPLAB_BIN=target/debug/shaplab .venv/bin/python -m pytest python/tests -q -p no:warnings
+
+# Every libFuzzer target for 10 s (nightly + cargo-fuzz; skipped without nightly). The corpora
+# and past crashes are also replayed on stable by `cargo test` (tests/fuzz_replay.rs).
+fuzz-smoke:
+	./scripts/fuzz.sh 10
 
 ## make bench: the engine against xgboost/LightGBM pred_contribs and the treeshap crate (W1, LW),
 ## then categorical XGBoost/LightGBM (CW, CL) and a skops random forest against shap (RF)

@@ -46,6 +46,12 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.b
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# cargo-fuzz for the fuzz smoke run, where a nightly toolchain exists (crates.io).
+if rustup run nightly rustc --version >/dev/null 2>&1 && ! command -v cargo-fuzz >/dev/null; then
+  say "cargo install cargo-fuzz (~2 min, once)"
+  cargo install cargo-fuzz --locked
+fi
+
 # The Python client (python/) and what its tests train and compare with, from PyPI, once per
 # change of python/pyproject.toml.
 stamp=.venv/.shaplab-python-deps

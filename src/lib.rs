@@ -36,6 +36,8 @@
 //! - `cli`: `shaplab explain` — the clap arguments the server embeds and the streaming driver.
 //! - `io`: size-capped file reading.
 //! - `rng`: SplitMix64, for seeded background sampling.
+//! - `fuzzing`: the entry points for outside input that the fuzz targets (`fuzz/`) and their
+//!   replay test (`tests/fuzz_replay.rs`) drive.
 
 pub mod cells;
 pub mod cli;
@@ -44,6 +46,7 @@ pub mod data;
 pub mod describe;
 pub mod error;
 pub mod explain;
+pub mod fuzzing;
 pub mod io;
 pub mod model;
 pub mod output;
