@@ -6,8 +6,9 @@
 //! always agree; nothing here talks to Redis or the engine.
 //!
 //! # Layout
-//! - [`wire`], [`wire_team`]: the JSON types of the API (the SHAP results; sign-in, the job
-//!   list, share links and keys), serialised by the server and read by the page.
+//! - [`wire`], [`wire_views`], [`wire_team`]: the JSON types of the API (the SHAP results;
+//!   comparisons and partial dependence; sign-in, the job list, share links and keys),
+//!   serialised by the server and read by the page.
 //! - [`backoff`], [`poll`]: pure timing rules of the health checks and of job polling
 //!   (jitter, backoff, Retry-After, pause while hidden) — unit-tested.
 //! - [`view_state`]: the view carried in the job page's URL (deep links).
@@ -38,6 +39,7 @@ pub mod status;
 pub mod view_state;
 pub mod wire;
 pub mod wire_team;
+pub mod wire_views;
 
 pub use shell::{App, shell};
 

@@ -219,6 +219,29 @@ pub fn max_upload_bytes_from(lookup: impl Fn(&str) -> Option<String>) -> Result<
     }
 }
 
+/// A whole-number setting of at least 1: `default` when unset or empty, an error naming `var`
+/// and `expected` when it is anything else.
+pub fn positive_number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    expected: &'static str,
+) -> Result<u64, ConfigError> {
+    match lookup(var).map(|v| v.trim().to_owned()) {
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or(ConfigError {
+                var,
+                value: v,
+                expected,
+            }),
+    }
+}
+
 /// `SHAPLAB_UPLOAD_DEADLINE` (default 15 min): the longest one upload may take to arrive.
 /// Seconds, or `90s`, `30m`, `1h`.
 pub fn upload_deadline_from(

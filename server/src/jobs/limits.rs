@@ -46,18 +46,8 @@ pub fn over(what: &str, value: u64, limit: u64, var: &str) -> String {
 impl Limits {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Limits::default();
-        let get = |var: &'static str, default: u64| match lookup(var).map(|v| v.trim().to_owned()) {
-            None => Ok(default),
-            Some(v) if v.is_empty() => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or(ConfigError {
-                    var,
-                    value: v,
-                    expected: "a whole number, at least 1",
-                }),
+        let get = |var, default| {
+            crate::config::positive_number(lookup, var, default, "a whole number, at least 1")
         };
         Ok(Limits {
             rows: get("SHAPLAB_MAX_ROWS", d.rows)?,

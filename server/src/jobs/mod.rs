@@ -132,20 +132,8 @@ impl JobsConfig {
     /// Reads `CHUNK_ROWS` and `SHAPLAB_JOB_CACHE_MB` (numbers ≥ 1), `RESULT_TTL` and
     /// `UPLOAD_TTL` through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let number = |var: &'static str, default: u64, expected: &'static str| match lookup(var)
-            .map(|v| v.trim().to_owned())
-        {
-            None => Ok(default),
-            Some(v) if v.is_empty() => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or(ConfigError {
-                    var,
-                    value: v,
-                    expected,
-                }),
+        let number = |var, default, expected| {
+            crate::config::positive_number(&lookup, var, default, expected)
         };
         let chunk_rows = number(
             "CHUNK_ROWS",
