@@ -51,7 +51,16 @@ impl AuthStore {
     }
 
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, QueueError> {
-        Ok(self.pool.query(cmd).await?)
+        // These are plain one-key commands: a refusal here is the cluster between states (a
+        // killed primary not yet replaced answers errors the queue's scripts never see), so
+        // it is "try again shortly" (503), never a 500.
+        self.pool
+            .query(cmd)
+            .await
+            .map_err(|e| match QueueError::from(e) {
+                QueueError::Rejected(e) => QueueError::Unavailable(e),
+                other => other,
+            })
     }
 }
 
