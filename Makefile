@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PORT ?= 3000
 CARGO ?= cargo
 
-.PHONY: run test install site release check fmt-check clippy unit python fuzz-smoke e2e bench clean
+.PHONY: run test install site release check fmt-check clippy unit python fuzz-smoke e2e bench multihost clean
 
 ## make run: install what is missing, build, and serve http://127.0.0.1:$(PORT)
 run: install site release
@@ -56,6 +56,11 @@ fuzz-smoke:
 ## then categorical XGBoost/LightGBM (CW, CL) and a skops random forest against shap (RF)
 bench:
 	./scripts/bench.sh
+
+## make multihost: several machines in network namespaces (root; prints SKIPPED otherwise):
+## Redis, an S3 server (moto), serve and two workers; one worker host dies mid-job, nothing is lost
+multihost:
+	./scripts/multihost.sh
 
 e2e:
 	cd end2end && npx tsc --noEmit -p . && SHAPLAB_BIN=../target/debug/shaplab npx playwright test

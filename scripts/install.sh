@@ -12,9 +12,11 @@ want_e2e=${1:-all}   # "all" also installs Chromium and the Playwright npm packa
 
 say() { echo "install: $*" >&2; }
 
-# Debian packages: redis-server for the zero-config private Redis and the tests; chromium for e2e.
+# Debian packages: redis-server for the zero-config private Redis and the tests; chromium for e2e;
+# iproute2 (`ip netns`, veth, bridge) for the several-machines test, scripts/multihost.sh.
 apt_pkgs=()
 command -v redis-server >/dev/null || apt_pkgs+=(redis-server)
+command -v ip >/dev/null || apt_pkgs+=(iproute2)
 # The Python client's tests run in .venv (Debian splits venv and ensurepip out of python3).
 command -v python3 >/dev/null || apt_pkgs+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || apt_pkgs+=(python3-venv)
@@ -52,13 +54,17 @@ if rustup run nightly rustc --version >/dev/null 2>&1 && ! command -v cargo-fuzz
   cargo install cargo-fuzz --locked
 fi
 
-# The Python client (python/) and what its tests train and compare with, from PyPI, once per
-# change of python/pyproject.toml.
+# The Python client (python/) and what its tests train and compare with, moto's S3 server
+# (with boto3) for scripts/multihost.sh and schemathesis for scripts/api-contract.sh, from PyPI,
+# once per change of python/pyproject.toml or of a pin (all are in the stamp).
+MOTO_VERSION=5.2.6
+SCHEMATHESIS_VERSION=4.32.5
 stamp=.venv/.shaplab-python-deps
-want=$(sha256sum python/pyproject.toml | cut -d' ' -f1)
+want="$(sha256sum python/pyproject.toml | cut -d' ' -f1) moto=$MOTO_VERSION st=$SCHEMATHESIS_VERSION"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "python venv .venv with ./python[test] (PyPI)"
+  say "python venv .venv: ./python[test], moto[server]==$MOTO_VERSION, schemathesis==$SCHEMATHESIS_VERSION (PyPI)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check './python[test]'
+  .venv/bin/pip install -q --disable-pip-version-check './python[test]' \
+    "moto[server]==$MOTO_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
   echo "$want" > "$stamp"
 fi

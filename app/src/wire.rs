@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Overall verdict. `Degraded` means the process is fine but Redis (the job queue) is not.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Ok,
@@ -13,6 +14,7 @@ pub enum HealthStatus {
 
 /// Everything `/api/health` answers.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct HealthReport {
     pub status: HealthStatus,
     /// shaplab's version (the server binary and the engine are released together).
@@ -26,6 +28,7 @@ pub struct HealthReport {
 
 /// How much work is waiting, running, retrying or dead, across all partitions.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct QueueHealth {
     /// Chunk tasks waiting for a worker.
     pub queued: u64,
@@ -54,6 +57,7 @@ pub struct QueueHealth {
 
 /// What the last probe of Redis found.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RedisHealth {
     pub connected: bool,
     /// Round trip of the probe, when it succeeded.
@@ -76,6 +80,7 @@ pub struct RedisHealth {
 
 /// The circuit breaker's state and counters (see the server's `redis::breaker`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct BreakerReport {
     /// `closed` (calls flow), `open` (calls fail fast), `half_open` (one probe in flight).
     pub state: String,
@@ -94,6 +99,7 @@ pub struct BreakerReport {
 
 /// Facts read from `INFO` on the Redis server.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RedisServerInfo {
     pub version: String,
     pub role: String,
@@ -114,6 +120,7 @@ pub struct RedisServerInfo {
 
 /// `CLUSTER INFO` of the node that answered the health probe.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RedisClusterInfo {
     /// `ok` while every slot is served; `fail` otherwise (writes to unserved slots fail).
     pub state: String,
@@ -127,6 +134,7 @@ pub struct RedisClusterInfo {
 
 /// The Redis settings in effect, as read from the environment (the password is never shown).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct EffectiveRedisConfig {
     pub redis_url: String,
     pub redis_timeout_s: f64,
@@ -144,6 +152,7 @@ impl HealthReport {
 
 /// What an uploaded file is for.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UploadKind {
     Model,
@@ -152,6 +161,7 @@ pub enum UploadKind {
 
 /// `POST /api/uploads` → 201: a stored, validated file and what it holds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Upload {
     pub id: String,
     pub kind: UploadKind,
@@ -169,6 +179,7 @@ pub struct Upload {
 
 /// The description of an uploaded file.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum UploadSummary {
     Model(ModelSummary),
@@ -177,6 +188,7 @@ pub enum UploadSummary {
 
 /// What a model file holds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ModelSummary {
     /// `XGBoost JSON`, `XGBoost UBJSON` or `LightGBM text`.
     pub format: String,
@@ -207,6 +219,7 @@ fn covers_model() -> String {
 
 /// A categorical feature of a model.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct CategoricalFeature {
     pub name: String,
     /// Category names in code order; empty when the model stores only integer codes.
@@ -221,6 +234,7 @@ pub struct CategoricalFeature {
 
 /// What a data file holds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DataSummary {
     pub rows: u64,
     pub columns: Vec<String>,
@@ -239,6 +253,7 @@ fn format_csv() -> String {
 
 /// A column of words in a data file.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct TextColumn {
     pub name: String,
     /// Distinct values, sorted (at most 256).
@@ -253,6 +268,7 @@ pub struct TextColumn {
 
 /// Which scale a job explains: the raw margin or the model's prediction after its link.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobOutput {
     #[default]
@@ -263,6 +279,7 @@ pub enum JobOutput {
 /// `POST /api/jobs`: what to explain. Unknown fields are refused, so a typo is a 422 rather
 /// than a silently ignored option.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
     /// Upload id of the model.
@@ -287,6 +304,7 @@ pub struct JobRequest {
 
 /// A job's lifecycle, as the page sees it.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     Queued,
@@ -308,6 +326,7 @@ impl JobState {
 
 /// How far a job has come (chunks finish in any order; rows are summed over finished chunks).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobProgress {
     pub rows_done: u64,
     pub rows_total: u64,
@@ -317,6 +336,7 @@ pub struct JobProgress {
 
 /// Why a job failed or stopped: a stable `code` and a message for people.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobFailure {
     pub code: String,
     pub message: String,
@@ -324,6 +344,7 @@ pub struct JobFailure {
 
 /// `GET /api/jobs/{id}` (and the answer to `POST /api/jobs`, `DELETE /api/jobs/{id}`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Job {
     pub id: String,
     pub state: JobState,
@@ -343,6 +364,7 @@ pub struct Job {
 /// The request a job was submitted with: lets the page show the files and options, build the
 /// JSON export, and resubmit an expired job with the same files.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobInputs {
     /// Upload id of the model.
     pub model: String,
@@ -364,6 +386,7 @@ pub struct JobInputs {
 
 /// `GET /api/jobs/{id}/rows/{i}`: one explained row, loaded on demand by the row explorer.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobRow {
     /// 0-based, in the data file's order.
     pub row: u64,
@@ -377,6 +400,7 @@ pub struct JobRow {
 /// `POST /api/jobs/{id}/whatif`: a row with some values changed, explained again; the fields
 /// of [`JobRow`] plus what changed and notes in words.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct WhatIfRow {
     pub row: u64,
     pub features: Vec<RowFeature>,
@@ -402,6 +426,7 @@ impl WhatIfRow {
 
 /// One feature of one row.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RowFeature {
     pub name: String,
     /// `None` when the cell is missing.
@@ -415,6 +440,7 @@ pub struct RowFeature {
 
 /// The model's output for one row.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RowPredictions {
     /// Raw margin per output.
     pub margin: Vec<f64>,
@@ -425,6 +451,7 @@ pub struct RowPredictions {
 /// `GET /api/jobs/{id}/summary`: bounded aggregates for the plots, from the finished chunks.
 /// Its size does not grow with the number of rows.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobSummary {
     /// True while some chunks are not done (the job runs, or ended early).
     pub partial: bool,
@@ -473,6 +500,7 @@ pub struct JobSummary {
 /// max |base value + ΣSHAP − f(x)| over rows and outputs, f(x) the model's own prediction on
 /// the explained scale.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Additivity {
     pub max_abs_error: f64,
     pub rows: u64,
@@ -480,6 +508,7 @@ pub struct Additivity {
 
 /// The cohort a summary covers.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct CohortSummary {
     /// The conditions, as the server read them (`age>=60; city=paris`).
     pub expression: String,
@@ -489,6 +518,7 @@ pub struct CohortSummary {
 
 /// Mean |SHAP interaction value| between the most important features, over the covered rows.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct InteractionSummary {
     /// Feature indices included (the most important first; at most 30, to bound the size).
     pub features: Vec<usize>,
@@ -499,6 +529,7 @@ pub struct InteractionSummary {
 
 /// Rows sampled for the beeswarm: columns per feature, `rows[n]` is the n-th dot's row.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct BeeswarmSample {
     /// How the rows were chosen (plain words, shown under the plot).
     pub method: String,
@@ -519,6 +550,7 @@ pub struct BeeswarmSample {
 
 /// Dependence scatters: per feature x = value, y = SHAP, colour = the partner's value.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DependenceSample {
     pub method: String,
     /// How the strongest partner was chosen (a proxy: interaction values are not computed).
@@ -529,6 +561,7 @@ pub struct DependenceSample {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DependenceFeature {
     pub feature: usize,
     /// The feature's value on each sampled row.
@@ -538,6 +571,7 @@ pub struct DependenceFeature {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct DependenceOutput {
     /// SHAP value of the feature on each sampled row.
     pub y: Vec<f32>,
@@ -550,6 +584,7 @@ pub struct DependenceOutput {
 
 /// Equal-width bins over `[min, max]`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Histogram {
     pub min: f64,
     pub max: f64,
@@ -560,6 +595,7 @@ pub struct Histogram {
 /// the rows at the top (or bottom) of a ranking over the finished chunks, so the row
 /// explorer can jump to "the highest prediction" or "the largest SHAP value of `age`".
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RankedRows {
     /// `prediction` or `shap`.
     pub by: String,
@@ -576,6 +612,7 @@ pub struct RankedRows {
 
 /// One row of a ranking.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct RankedRow {
     pub row: u64,
     /// Base value + ΣSHAP on the job's scale (`raw` margin or `probability`).
@@ -586,6 +623,7 @@ pub struct RankedRow {
 
 /// The API's one error envelope (every 4xx/5xx answer of `/api/*`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ApiErrorBody {
     pub code: String,
     pub message: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /api/me`: who the server takes this browser (or key) for.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Me {
     /// The signed-in user; `None` when nobody is (only share-link viewers and the sign-in
     /// page see that).
@@ -24,6 +25,7 @@ pub struct Me {
 
 /// `POST /api/session`: sign in (answers 204 with the session cookie set).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct SignIn {
     pub user: String,
     pub password: String,
@@ -31,6 +33,7 @@ pub struct SignIn {
 
 /// `GET /api/jobs?q=&page=&per_page=`: the signed-in user's jobs, newest first.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobList {
     pub jobs: Vec<JobListItem>,
     /// Jobs matching `q` (all pages).
@@ -42,6 +45,7 @@ pub struct JobList {
 
 /// One line of the job list.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobListItem {
     pub id: String,
     /// The name the user gave the job (`PATCH /api/jobs/{id}`), if any.
@@ -60,12 +64,14 @@ pub struct JobListItem {
 
 /// `PATCH /api/jobs/{id}`: rename a job (an empty label removes the name).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobRename {
     pub label: String,
 }
 
 /// `POST /api/jobs/{id}/shares`: make a read-only link.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ShareRequest {
     /// The link stops working after this many hours; `None`: until revoked.
     pub expires_in_hours: Option<u32>,
@@ -73,6 +79,7 @@ pub struct ShareRequest {
 
 /// A share link (`GET /api/jobs/{id}/shares` lists them; `DELETE …/shares/{id}` revokes one).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct Share {
     pub id: String,
     pub job: String,
@@ -84,12 +91,14 @@ pub struct Share {
 
 /// `POST /api/keys`: make an API key for scripts.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct KeyRequest {
     pub label: String,
 }
 
 /// An API key (`GET /api/keys` lists them; `DELETE /api/keys/{id}` revokes one).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ApiKey {
     pub id: String,
     pub label: String,

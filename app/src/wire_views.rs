@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// against v2 on the same data, or one model on January against June data), from their
 /// summaries.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct JobComparison {
     pub a: ComparedJob,
     pub b: ComparedJob,
@@ -18,6 +19,7 @@ pub struct JobComparison {
 
 /// One side of a comparison.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct ComparedJob {
     pub id: String,
     pub rows_covered: u64,
@@ -32,6 +34,7 @@ pub struct ComparedJob {
 
 /// One feature in both jobs, for one output.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct FeatureShift {
     pub name: String,
     pub mean_abs_a: f64,
@@ -47,6 +50,7 @@ pub struct FeatureShift {
 /// by side, mean |SHAP| per feature with 95 % bootstrap intervals (shap's cohort bar plot),
 /// over every covered row.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct CohortComparison {
     pub features: Vec<String>,
     pub outputs: usize,
@@ -60,6 +64,7 @@ pub struct CohortComparison {
 
 /// One cohort's importance with its interval.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct CohortBars {
     /// The conditions (empty: every row).
     pub expression: String,
@@ -75,6 +80,7 @@ pub struct CohortBars {
 /// on a grid of one feature's values over a seeded sample of the job's rows, on the scale the
 /// job explains.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 pub struct PartialDependence {
     /// Feature index and name.
     pub feature: usize,

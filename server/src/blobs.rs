@@ -15,8 +15,10 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Size of the parts files are copied in.
-const PART: usize = 1 << 20;
+/// Size of the parts files are copied in. S3 (and MinIO, R2, moto) refuse a multipart upload
+/// whose parts but the last are under 5 MiB, so anything smaller fails every upload over one
+/// part with `EntityTooSmall` (found by scripts/multihost.sh); 8 MiB keeps ~40 MiB in flight.
+const PART: usize = 8 << 20;
 
 #[derive(Debug, Error)]
 pub enum BlobError {

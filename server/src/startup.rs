@@ -7,8 +7,8 @@ use crate::queue::Worker;
 use crate::redis::PrivateRedis;
 use crate::redis::probe::HealthProbe;
 use crate::routes::{
-    admin, compare, downloads, events, health, jobs, metrics, report, session, team, uploads,
-    whatif,
+    admin, compare, downloads, events, health, jobs, metrics, openapi, report, session, summary,
+    team, uploads, whatif,
 };
 use crate::uploads::UploadService;
 use app::{App, shell};
@@ -96,7 +96,7 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
             "/api/jobs/{id}/interactions.csv",
             get(downloads::interactions),
         )
-        .route("/api/jobs/{id}/summary", get(jobs::summary))
+        .route("/api/jobs/{id}/summary", get(summary::summary))
         .route("/api/jobs/{id}/rows/{i}", get(jobs::row))
         .route("/api/jobs/{id}/ranked", get(jobs::ranked))
         .route("/api/jobs/{id}/whatif", post(whatif::whatif))
@@ -107,6 +107,9 @@ pub fn router(state: AppState, leptos: LeptosOptions) -> Router {
         .route("/api/compare", get(compare::compare_jobs))
         .route("/api/admin/dead/requeue", post(admin::requeue_dead))
         .route("/metrics", get(metrics::metrics))
+        .route("/api/openapi.json", get(openapi::openapi))
+        // Last: it applies to the routes above. A wrong method gets the envelope too.
+        .method_not_allowed_fallback(crate::routes::error::method_not_allowed)
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .with_state(state.clone());
     let routes = generate_route_list(App);

@@ -109,6 +109,32 @@ async fn finished_summary_matches_the_cli(name: &str, outputs: usize) {
     // The second poll is served from the cache, byte for byte.
     let (_, again) = get(&app, &format!("/api/jobs/{id}/summary")).await;
     assert_eq!(again, bytes);
+
+    // A browser (Accept-Encoding: gzip) gets the stored gzip of the same bytes, and the same
+    // stored gzip again on the next poll (not compressed anew per request).
+    let gzipped = || async {
+        let response = reqwest::Client::new()
+            .get(app.url(&format!("/api/jobs/{id}/summary")))
+            .header("accept-encoding", "gzip, br")
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.headers()["content-encoding"], "gzip");
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        response.bytes().await.expect("a body").to_vec()
+    };
+    let (gz, gz_again) = (gzipped().await, gzipped().await);
+    assert_eq!(gz, gz_again);
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
+        .expect("valid gzip");
+    assert_eq!(unzipped, bytes);
+    assert!(
+        gz.len() * 3 < bytes.len(),
+        "{} vs {}",
+        gz.len(),
+        bytes.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

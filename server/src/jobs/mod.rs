@@ -28,6 +28,7 @@
 //! - [`ranked`]: the top rows by prediction or by one feature's SHAP value (streamed top-k).
 //! - [`rank_query`]: a ranking's query parameters, parsed and checked.
 //! - [`summary`]: the bounded aggregates and samples the plots draw, from finished chunks.
+//! - [`summary_cache`]: the summary kept as JSON and gzip per number of finished chunks.
 //! - [`warm`]: the worker that finishes a job computes its summary right away (cache warm).
 //! - [`partner`]: the strongest interaction partner of a feature, by a cheap proxy.
 //! - [`pdp`]: partial dependence with ICE lines, the model evaluated on a grid in the API.
@@ -54,6 +55,7 @@ pub mod rows;
 pub mod spec;
 pub mod submit;
 pub mod summary;
+pub mod summary_cache;
 pub mod warm;
 pub mod whatif;
 pub mod workers;

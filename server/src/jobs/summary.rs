@@ -17,8 +17,8 @@
 //! Cost: one pass over the finished chunk blobs (one chunk in memory at a time) plus a scan
 //! of the data CSV up to the last sampled row for the sampled rows' feature values; memory
 //! is the sample plus one f64 per covered row and output (the predictions, binned at the
-//! end once their range is known). The caller caches the result per number of finished
-//! chunks, so repeated polls do not recompute it.
+//! end once their range is known). [`super::summary_cache`] keeps the result (and its gzip)
+//! per number of finished chunks, so repeated polls do not recompute it.
 //!
 //! An interaction job adds a third pass over its interaction blobs ([`super::pairs`]): the
 //! mean |interaction value| matrix between the top features, and dependence partners chosen
@@ -35,7 +35,6 @@ use app::wire::{
     Additivity, BeeswarmSample, CohortSummary, DependenceFeature, DependenceOutput,
     DependenceSample, Histogram, JobOutput, JobSummary,
 };
-use sha2::Digest;
 use shaplab::Ensemble;
 use shaplab::rng::SplitMix64;
 use std::collections::{BinaryHeap, HashMap};
@@ -483,71 +482,6 @@ pub fn compute(input: &SummaryInput<'_>) -> Result<JobSummary, ReadError> {
         },
         groups: input.groups.map(|g| g.expression.clone()),
     })
-}
-
-/// The summary of `job` as JSON: from the blob store when this number of finished chunks was
-/// summarised before (the set of finished chunks only grows, and a chunk's values never
-/// change once recorded, so the count identifies the set), else computed on a blocking
-/// thread and stored for the next poll.
-pub async fn summary_json(
-    blobs: &BlobStore,
-    scratch: &std::path::Path,
-    spec: &super::spec::JobSpec,
-    results: &[Option<String>],
-    rows_total: u64,
-    (cohort, groups): (&str, &str),
-) -> Result<bytes::Bytes, ReadError> {
-    let done = super::read::done_chunks(results)?;
-    // A cohort's or grouping's summary is cached under a digest of them as given.
-    let (cohort, groups) = (cohort.trim(), groups.trim());
-    let cache_key = if cohort.is_empty() && groups.is_empty() {
-        format!("{}/summary-{:06}.json", spec.results, done.len())
-    } else {
-        let digest = sha2::Sha256::digest(format!("{cohort}\n{groups}").as_bytes());
-        let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}/summary-{:06}-view-{tag}.json", spec.results, done.len())
-    };
-    if let Ok(cached) = blobs.get_bytes(&cache_key).await {
-        return Ok(cached);
-    }
-    let model = super::read::model(blobs, spec).await?;
-    let cohort = Cohort::parse(cohort, &model)?;
-    let data = if done.is_empty() {
-        None
-    } else {
-        Some(DataFile::fetch(blobs, spec, scratch).await?)
-    };
-    let groups = Grouping::parse(groups, &model, data.as_ref())?;
-    let runtime = tokio::runtime::Handle::current();
-    let task_blobs = blobs.clone();
-    let output = spec.output;
-    let chunks_total = results.len() as u64;
-    let spec = spec.clone();
-    let json = tokio::task::spawn_blocking(move || {
-        let summary = compute(&SummaryInput {
-            blobs: &task_blobs,
-            runtime: &runtime,
-            model: &model,
-            data: data.as_ref(),
-            output,
-            done: &done,
-            rows_total,
-            chunks_total,
-            interactions: spec.interactions.then_some(&spec),
-            cohort: cohort.as_ref(),
-            results: &spec.results,
-            groups: groups.as_ref(),
-        })?;
-        serde_json::to_vec(&summary)
-            .map_err(|e| ReadError::Internal(format!("cannot encode the summary: {e}")))
-    })
-    .await
-    .map_err(|e| ReadError::Internal(format!("the summary task failed: {e}")))??;
-    if let Err(e) = blobs.put_bytes(&cache_key, json.clone()).await {
-        // Only a cache: the next poll computes it again.
-        tracing::warn!(blob = %cache_key, "cannot cache a job summary: {e}");
-    }
-    Ok(bytes::Bytes::from(json))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Warming a job's summary as soon as it succeeds: the worker whose chunk was the last one
-//! computes the summary and stores it in the blob cache ([`super::summary::summary_json`]),
-//! so the page's first `/summary` after "succeeded" is a cache read instead of a pass over
-//! every chunk blob and the data file.
+//! computes the summary and stores it, JSON and gzip, in the blob cache
+//! ([`super::summary_cache`]), so the page's first `/summary` after "succeeded" is a cache
+//! read instead of a pass over every chunk blob and the data file.
 //!
 //! Why the worker and not the API: the API may be on another machine and would only start
 //! when someone asks; the worker has just finished the job and its machine is already set up
@@ -10,7 +10,7 @@
 //! would have happened anyway.
 
 use super::spec::JobSpec;
-use super::summary::summary_json;
+use super::summary_cache::summary_gzip;
 use crate::blobs::BlobStore;
 use crate::queue::worker::SucceededHook;
 use crate::queue::{JobId, Queue, TaskPayload};
@@ -48,8 +48,8 @@ async fn warm(
     let spec = JobSpec::parse(payload.as_str())?;
     let status = queue.job(job).await.map_err(|e| e.to_string())?;
     let results = queue.chunk_results(job).await.map_err(|e| e.to_string())?;
-    let json = summary_json(blobs, scratch, &spec, &results, status.rows_total, ("", ""))
+    let gz = summary_gzip(blobs, scratch, &spec, &results, status.rows_total, ("", ""))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(json.len())
+    Ok(gz.len())
 }

@@ -36,7 +36,7 @@ type Range = Option<(f64, f64)>;
 type Slot = Arc<OnceCell<Arc<WhatIfInputs>>>;
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhatIfRequest {
     /// 0-based row of the job's data.

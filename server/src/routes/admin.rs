@@ -15,14 +15,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Default, Deserialize)]
+/// The body (optional): `{"job": "<id>"}` requeues that job's dead tasks only.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RequeueRequest {
-    job: Option<String>,
+pub struct RequeueRequest {
+    pub job: Option<String>,
 }
 
 /// What was requeued.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RequeueReport {
     /// Tasks that went back to ready.
     pub requeued: u64,

@@ -69,7 +69,7 @@ fn a_and_b(query: Option<&str>, usage: &str) -> Result<(Option<String>, Option<S
 
 async fn summary(state: &AppState, id: &str) -> Result<JobSummary, ApiError> {
     let (status, spec, results) = finished_chunks(state, id).await?;
-    let json = crate::jobs::summary::summary_json(
+    let json = crate::jobs::summary_cache::summary_json(
         &state.uploads.blobs,
         &state.uploads.scratch,
         &spec,

@@ -88,6 +88,15 @@ impl ApiError {
     }
 }
 
+/// A path that exists asked with a method it does not take (axum adds the `Allow` header).
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::invalid(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not an operation of this path; the Allow header lists those that are"),
+    )
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.envelope();

@@ -19,7 +19,7 @@ use crate::queue::{Cancellation, IdempotencyKey, JobId, JobState, JobStatus, Que
 use crate::redis::pool::now_ms;
 use crate::startup::AppState;
 use app::wire::{Job, JobFailure, JobProgress, JobRequest};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -197,36 +197,6 @@ pub async fn cancel(
     }
     let status = state.queue.job(&id).await.map_err(queue_error)?;
     Ok(Json(view(&status)))
-}
-
-/// The bounded aggregates for the plots, from the chunks finished so far (`partial` while
-/// some are not). Answers for a job in any state; cached per number of finished chunks.
-/// `?cohort=<conditions>` restricts it to a cohort's rows ([`crate::jobs::cohort`]).
-pub async fn summary(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (cohort, groups) = view_params(query.as_deref())?;
-    let (status, spec, results) = finished_chunks(&state, &id).await?;
-    let json = crate::jobs::summary::summary_json(
-        &state.uploads.blobs,
-        &state.uploads.scratch,
-        &spec,
-        &results,
-        status.rows_total,
-        (&cohort, &groups),
-    )
-    .await
-    .map_err(read_error)?;
-    let mut response = Body::from(json).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
 }
 
 /// One row (0-based, in input order): feature values, SHAP values, base values, predictions.

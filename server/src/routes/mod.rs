@@ -6,9 +6,11 @@
 //! - [`downloads`]: `GET /api/jobs/{id}/shap.csv` and `/interactions.csv`, streamed.
 //! - [`error`]: the JSON error envelope every API failure is rendered as.
 //! - [`health`]: `/healthz` (liveness), `/readyz` (readiness), `/api/health` (the full report).
+//! - [`openapi`]: `GET /api/openapi.json`, the API as OpenAPI 3.0 (schemas from the wire types).
 //! - [`metrics`]: `GET /metrics`, this process's metrics and the queue's, for Prometheus.
 //! - [`jobs`]: `POST /api/jobs`, `GET`/`DELETE /api/jobs/{id}` and the results read by the
-//!   page (`summary`, `rows/{i}`, `ranked`).
+//!   page (`rows/{i}`, `ranked`).
+//! - [`summary`]: `GET /api/jobs/{id}/summary`, the plots' aggregates (stored gzip served as is).
 //! - [`whatif`]: `POST /api/jobs/{id}/whatif`, one row with edited values explained again.
 //! - [`report`]: `GET /api/jobs/{id}/report.html`, the self-contained HTML report.
 //! - [`session`]: `POST`/`DELETE /api/session` (sign in/out), `GET /api/me`, `GET /s/{token}`.
@@ -23,8 +25,10 @@ pub mod events;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod openapi;
 pub mod report;
 pub mod session;
+pub mod summary;
 pub mod team;
 pub mod uploads;
 pub mod whatif;

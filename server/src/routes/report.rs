@@ -87,7 +87,7 @@ pub async fn report(
         )));
     }
     let (blobs, scratch) = (&state.uploads.blobs, &state.uploads.scratch);
-    let json = crate::jobs::summary::summary_json(
+    let json = crate::jobs::summary_cache::summary_json(
         blobs,
         scratch,
         &spec,

@@ -5,6 +5,7 @@ use crate::auth::Identity;
 use crate::blobs::BlobError;
 use crate::startup::AppState;
 use crate::uploads::{UploadId, receive::receive};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -12,8 +13,18 @@ use axum::{Extension, Json};
 pub async fn create(
     State(state): State<AppState>,
     Extension(by): Extension<Identity>,
-    form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<app::wire::Upload>), ApiError> {
+    // axum's own refusal is plain text; every API error is the JSON envelope.
+    let form = form.map_err(|e| {
+        ApiError::invalid(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "send the file as multipart/form-data with the fields `kind` (model or data)                  and `file` ({e})"
+            ),
+        )
+    })?;
     let deadline = state.uploads.deadline;
     let outcome = match tokio::time::timeout(deadline, receive(&state.uploads, form, by.user)).await
     {
