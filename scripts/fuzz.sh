@@ -16,7 +16,7 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   exit 0
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-for target in model table; do
+for target in model table upload api; do
   mkdir -p "target/fuzz-corpus/$target"
   log="target/fuzz-$target.log"
   echo "fuzz: $target for ${secs}s (log: $log)" >&2

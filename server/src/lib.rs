@@ -19,12 +19,15 @@
 //! - [`periodic`]: the shape every background loop shares (reaper, sweeps, presence).
 //! - [`startup`]: builds the axum router (API + Leptos SSR) and runs it until shutdown.
 //! - [`commands`]: what each subcommand does, end to end.
+//! - [`fuzzing`]: entry points for the libFuzzer targets of the upload and the API's inputs.
 
 pub mod auth;
 pub mod blobs;
 pub mod cli;
 pub mod commands;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jobs;
 pub mod periodic;
 pub mod queue;
