@@ -5,14 +5,14 @@ SHELL := /bin/bash
 PORT ?= 3000
 CARGO ?= cargo
 
-.PHONY: run test install site release check fmt-check clippy unit python fuzz-smoke e2e bench multihost clean
+.PHONY: run test install site release check fmt-check clippy unit python contract fuzz-smoke e2e bench multihost soak clean
 
 ## make run: install what is missing, build, and serve http://127.0.0.1:$(PORT)
 run: install site release
 	PORT=$(PORT) LEPTOS_SITE_ROOT=target/site ./target/release/shaplab serve
 
 ## make test: install what is missing, then formatting, lints, unit + integration tests, e2e
-test: install fmt-check clippy unit python fuzz-smoke site e2e
+test: install fmt-check clippy unit python contract multihost soak fuzz-smoke site e2e
 
 install:
 	@./scripts/install.sh
@@ -57,10 +57,21 @@ fuzz-smoke:
 bench:
 	./scripts/bench.sh
 
+# The API against /api/openapi.json with schemathesis (two bounded passes, ~30 s): no 5xx, every
+# answer (errors included) as the document says.
+contract:
+	$(CARGO) build -p server
+	./scripts/api-contract.sh
+
 ## make multihost: several machines in network namespaces (root; prints SKIPPED otherwise):
 ## Redis, an S3 server (moto), serve and two workers; one worker host dies mid-job, nothing is lost
 multihost:
 	./scripts/multihost.sh
+
+## make soak: a minute of seeded chaos (workers and Redis killed, paused, cut off) under a stream
+## of jobs; every job must succeed with the values of `shaplab explain` (needs target/debug/shaplab)
+soak:
+	./scripts/soak.sh --minutes 1
 
 e2e:
 	cd end2end && npx tsc --noEmit -p . && SHAPLAB_BIN=../target/debug/shaplab npx playwright test
