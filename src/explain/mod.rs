@@ -8,6 +8,7 @@
 mod batch;
 pub mod interactions;
 mod interventional;
+mod lanes;
 mod linear;
 mod pairs;
 pub mod path;
