@@ -161,6 +161,49 @@ async fn after_a_redis_restart_the_first_probe_already_succeeds() {
     assert_eq!(pong, "PONG");
 }
 
+/// QUEUE.md bar 19: every consumer is back within 5 s of a Redis restart. A restart breaks every
+/// pooled connection at once; a call that meets a broken one fails (a script is not resent),
+/// so before the pool woke them all, each of the 10 connections cost one failure and another
+/// breaker interval: ~11 s for the API and ~21 s for workers (scripts/soak.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_every_pooled_connection_is_usable_again_within_five_seconds() {
+    let mut redis = TestRedis::start();
+    let mut settings = settings(&redis.url(), Duration::from_secs(1));
+    settings.pool_size = 10;
+    let pool = RedisPool::new(&redis.url(), &settings).expect("pool");
+    let incr = || {
+        let mut cmd = redis::cmd("INCR");
+        cmd.arg("restart-probe");
+        cmd
+    };
+    for _ in 0..10 {
+        let _: i64 = pool
+            .query(&incr())
+            .await
+            .expect("every connection is opened");
+    }
+    // Killed and back before anything is sent: every connection holds a dead socket.
+    redis.kill();
+    redis.restart();
+    let restarted = Instant::now();
+    // A worker's loop: call, and on a failure wait a little and call again, until ten calls
+    // in a row (every connection, round-robin) have succeeded.
+    let mut in_a_row = 0;
+    while in_a_row < 10 {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(5),
+            "the pool was not usable again within 5 s of the restart"
+        );
+        match pool.query::<i64>(&incr()).await {
+            Ok(_) => in_a_row += 1,
+            Err(_) => {
+                in_a_row = 0;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackholed_call_fails_within_one_timeout_and_counts_towards_a_rebuild() {
     let redis = TestRedis::start();

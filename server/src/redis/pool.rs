@@ -30,6 +30,9 @@ use thiserror::Error;
 /// after which it is replaced.
 const REBUILD_AFTER_TIMEOUTS: u32 = 3;
 
+/// At most one [`RedisPool::wake_all`] per this many milliseconds.
+const WAKE_EVERY_MS: u64 = 1_000;
+
 /// Why a Redis call failed.
 #[derive(Debug, Error)]
 pub enum RedisCallError {
@@ -119,6 +122,8 @@ pub struct RedisPool {
     breakers: Breakers,
     history: Mutex<History>,
     rebuilds: AtomicU64,
+    /// When [`RedisPool::wake_all`] last ran (ms since the epoch).
+    woken_at_ms: AtomicU64,
 }
 
 impl RedisPool {
@@ -143,6 +148,7 @@ impl RedisPool {
             breakers: Breakers::new(by_tag),
             history: Mutex::new(History::default()),
             rebuilds: AtomicU64::new(0),
+            woken_at_ms: AtomicU64::new(0),
         })
     }
 
@@ -408,11 +414,50 @@ impl RedisPool {
                 self.rebuild(slot);
             }
         }
+        if let Err(RedisCallError::Redis(e)) = outcome
+            && (e.is_connection_dropped() || e.is_io_error())
+            && !e.is_connection_refusal()
+        {
+            self.wake_all();
+        }
         if let Ok(mut history) = self.history.lock() {
             match outcome {
                 Ok(_) => history.last_ok_at_ms = Some(now_ms()),
                 Err(e) => history.last_error = Some(e.to_string()),
             }
+        }
+    }
+
+    /// A connection was dropped under a call: Redis restarted (or a proxy in front of it cut
+    /// every connection), so the other pooled connections are very likely dead too. Left
+    /// alone, each would fail the next real call sent on it, and a script is not resent, so
+    /// every failure re-opened the breaker for another probe interval: recovery took about
+    /// pool size × 2 s (21 s with the default 10, found by scripts/soak.sh) where QUEUE.md
+    /// asks for 5 s. A PING on each makes its manager notice and reconnect now, so the
+    /// breaker's next probe meets a fresh connection.
+    fn wake_all(&self) {
+        let now = now_ms();
+        let last = self.woken_at_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < WAKE_EVERY_MS
+            || self
+                .woken_at_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for slot in &self.slots {
+            let Some(mut conn) = slot.manager.lock().ok().map(|m| m.clone()) else {
+                continue;
+            };
+            let limit = self.timeout;
+            runtime.spawn(async move {
+                let ping = redis::cmd("PING");
+                let _ = tokio::time::timeout(limit, ping.query_async::<()>(&mut conn)).await;
+            });
         }
     }
 
