@@ -16,6 +16,10 @@ Bounded: M minutes of faults, then at most --drain s (default 180) for the jobs 
 loopback only; kills every process it started and removes its temp dir on exit, Ctrl-C and
 failure included (--keep-logs DIR copies the logs out first).
 
+This file is the soak's plan and verdict: job submission, the fault schedule, verification
+against `shaplab explain` and the report. The processes, the proxies and the signals that hurt
+them are in scripts/soak_procs.py.
+
     scripts/soak.sh [--minutes M] [--seed S] [--rate JOBS_PER_S] [--keep-logs DIR]
 """
 
@@ -25,27 +29,26 @@ import math
 import os
 import random
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
+
+# soak.sh runs `python3 scripts/soak.py`; the script's own dir makes soak_procs importable from
+# any working directory and under `python3 -P` (which leaves it off sys.path).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from soak_procs import (ANSI, CHUNK_ROWS, WORKERS, System,  # noqa: E402
+                        exit_on_signals, http, redis_cli, wait_until)
 
 # A LightGBM regressor, an XGBoost binary classifier and an XGBoost multiclass model (several
 # outputs per row): chunks of different shapes. 60 rows each, so 6 chunks per job.
 FIXTURES = [("lgb_reg_d3", "model.txt"), ("xgb_binary_d6", "model.json"),
             ("xgb_multi_d4", "model.json")]
-WORKERS, CHUNK_ROWS = 3, 10
 PREFIX = "{shaplab:p0}:"  # QUEUE_PARTITIONS=1: every queue key (server/src/queue/keys.rs)
-ANSI, TASK = re.compile(r"\x1b\[[0-9;]*m"), re.compile(r"task=(\S+)")
+TASK = re.compile(r"task=(\S+)")
 KINDS = ["worker_kill", "redis_kill", "worker_stop", "redis_stop", "blackhole"]
 LENGTH = {"worker_kill": (0.5, 3), "redis_kill": (0.5, 3), "worker_stop": (3, 20),
           "redis_stop": (2, 5), "blackhole": (5, 20)}  # seconds down / paused / cut off
@@ -55,25 +58,6 @@ MEANING = {"worker_kill": "restart -> first chunk finished by the new process",
            "redis_stop": "SIGCONT -> every worker finished a chunk again",
            "blackhole": "proxy passes again -> next chunk finished by that worker"}
 BAR_S = 5  # QUEUE.md bar 19: all workers consuming again within 5 s of a Redis restart
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(ok, within, every=0.05):
-    """Seconds until `ok()` holds (polled every `every`), or None after `within`."""
-    start = time.time()
-    while time.time() < start + within:
-        if ok():
-            return time.time() - start
-        time.sleep(every)
-    return None
-
-
-# --- Redis, read directly (never through the proxies) with redis-cli ------------------------
 
 # Everything the report reads from Redis, in one script (so one consistent moment): jobs'
 # idempotency keys, each task's state / claims / stalls / finish, the queue's counters.
@@ -94,167 +78,7 @@ return cjson.encode(out)
 """
 
 
-def redis_cli(port, *args):
-    run = subprocess.run(["redis-cli", "-p", str(port), "--raw", *args], capture_output=True,
-                         text=True, timeout=30)
-    return run.stdout.strip()
-
-
-# --- the fault-injecting proxy ----------------------------------------------------------
-
-class Proxy:
-    """Loopback TCP proxy to Redis. Blackholed, it keeps every connection open (and accepts
-    new ones) but forwards nothing either way; the bytes wait in the socket buffers and flow
-    when it passes again, as TCP retransmission would deliver them, so a stream never loses
-    bytes in the middle (the semantics of server/tests/support/proxy.rs). With Redis down it
-    accepts and closes at once, as a TCP load balancer or docker-proxy does."""
-
-    def __init__(self, upstream):
-        self.upstream, self.passing = upstream, threading.Event()
-        self.passing.set()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            try:
-                server = socket.create_connection(("127.0.0.1", self.upstream), timeout=2)
-                server.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    def _pump(self, src, dst):
-        try:
-            while data := src.recv(65536):
-                self.passing.wait()  # blackholed: hold this read and stop reading
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):  # one side closed: close both, so the other pump ends too
-            try:
-                s.shutdown(socket.SHUT_RDWR)  # wakes a recv blocked in the other thread
-            except OSError:
-                pass
-            s.close()
-
-    def blackhole(self, seconds):
-        self.passing.clear()
-        time.sleep(seconds)
-        self.passing.set()
-
-
-# --- the processes ----------------------------------------------------------------------
-
-class System:
-    """redis-server, `serve` and the workers. Remembers every process it ever started, so
-    `stop` kills them all, and the worker slot of every worker pid."""
-
-    def __init__(self, binary, tmp):
-        self.bin, self.tmp, self.logs = binary, tmp, tmp / "logs"
-        for d in ("logs", "redis", "blobs", "serve"):
-            (tmp / d).mkdir()
-        self.redis_port, self.port = free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.started, self.runs, self.slot_of_pid, self.proxies = [], {}, {}, []
-        self.redis = self.serve = None
-        self.workers = [None] * WORKERS
-
-    def spawn(self, name, argv, env=None):
-        n = self.runs[name] = self.runs.get(name, 0) + 1
-        with open(self.logs / f"{name}.{n}.log", "ab") as out:
-            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                 env={**os.environ, **(env or {})})
-        self.started.append(p)
-        return p
-
-    def start_redis(self):
-        # appendfsync always: a kill -9 loses no acknowledged write (operations.md); no RDB
-        # snapshots, so every restart replays the AOF in the same --dir.
-        self.redis = self.spawn("redis", [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
-            "--dir", str(self.tmp / "redis"), "--appendonly", "yes", "--appendfsync", "always",
-            "--maxmemory-policy", "noeviction", "--save", "", "--daemonize", "no"])
-
-    def env(self, redis_port, data_dir):
-        return {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "QUEUE_PARTITIONS": "1",
-                "SHAPLAB_DATA_DIR": str(data_dir), "CHUNK_ROWS": str(CHUNK_ROWS),
-                # One blob store for all, as a shared mount would be on several machines.
-                "BLOB_STORE_URL": f"file://{self.tmp / 'blobs'}"}
-
-    def start_serve(self):
-        # serve reaches Redis directly: the faults under test are the workers' and Redis's.
-        env = self.env(self.redis_port, self.tmp / "serve")
-        env.update(PORT=str(self.port), SHAPLAB_RATE_LIMIT="0",
-                   SHAPLAB_MAX_ACTIVE_JOBS="1000000", SHAPLAB_WORKERS="0")
-        self.serve = self.spawn("serve", [self.bin, "serve", "--workers", "0"], env)
-        if wait_until(lambda: http(self.base, "/healthz")[0] == 200, 30) is None:
-            raise SystemExit("soak: serve did not answer /healthz within 30 s")
-
-    def start_worker(self, slot):
-        if len(self.proxies) <= slot:
-            self.proxies.append(Proxy(self.redis_port))
-        (self.tmp / f"worker{slot}").mkdir(exist_ok=True)
-        env = self.env(self.proxies[slot].port, self.tmp / f"worker{slot}")
-        # The debug line "claimed" counts chunk executions (see claims_received).
-        env["SHAPLAB_LOG"] = "info,server::queue::worker=debug"
-        p = self.spawn(f"worker{slot}", [self.bin, "worker", "--workers", "1"], env)
-        self.workers[slot], self.slot_of_pid[p.pid] = p, slot
-
-    def log_mark(self, slot):
-        """Where worker `slot`'s current log ends now."""
-        path = self.logs / f"worker{slot}.{self.runs[f'worker{slot}']}.log"
-        return path, path.stat().st_size
-
-    @staticmethod
-    def claimed_since(mark):
-        """Whether that worker has claimed a chunk since `mark` (its debug line "claimed")."""
-        with open(mark[0], "rb") as f:
-            f.seek(mark[1])
-            return b" claimed " in f.read()
-
-    def check(self):
-        """Fails the run if a process exited that no fault stopped: a crash (a product bug,
-        exit 1) or a signal from outside this soak (inconclusive, exit 2)."""
-        for name, p in [("serve", self.serve), ("redis", self.redis)] + [
-                (f"worker{i}", w) for i, w in enumerate(self.workers)]:
-            if p.poll() is not None:
-                log = (self.logs / f"{name}.{self.runs[name]}.log").read_text(errors="replace")
-                outside = "shutting down" in log or p.returncode in (-2, -15)
-                print(f"soak: {name} (pid {p.pid}) exited with {p.returncode}, not by a fault: "
-                      + ("a signal from outside this soak; rerun" if outside else
-                         "it crashed; its log ends:\n" + ANSI.sub("", log[-3000:])))
-                raise SystemExit(2 if outside else 1)
-
-    def stop(self):
-        for p in self.started:
-            if p.poll() is None:
-                p.kill()  # SIGKILL also ends a SIGSTOPped process
-        for p in self.started:
-            p.wait()
-        for proxy in self.proxies:
-            proxy.listener.close()  # its connections died with the workers
-
-
 # --- the API ----------------------------------------------------------------------------
-
-def http(base, path, body=None, headers=None, timeout=10):
-    req = urllib.request.Request(base + path, data=body, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read(), r.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers
-    except OSError:
-        return 0, b"", {}
-
 
 def multipart(kind, name, content):
     boundary = uuid.uuid4().hex
@@ -351,20 +175,8 @@ def inject(system, rng, until, probe, t0):
         kind, slot = bag.pop(), rng.randrange(WORKERS)
         length, gap = rng.uniform(*LENGTH[kind]), rng.uniform(2, 5)
         on_redis = kind.startswith("redis")
-        proc = system.redis if on_redis else system.workers[slot]
         f = {"kind": kind, "slot": None if on_redis else slot, "start": time.time()}
-        if kind.endswith("kill"):
-            proc.kill()
-            proc.wait()
-            time.sleep(length)
-            # Redis restarts in the same --dir, so on its AOF; a worker with a new pid.
-            system.start_redis() if on_redis else system.start_worker(slot)
-        elif kind.endswith("stop"):
-            proc.send_signal(signal.SIGSTOP)
-            time.sleep(length)
-            proc.send_signal(signal.SIGCONT)
-        else:
-            system.proxies[slot].blackhole(length)
+        system.fault(kind, slot, length)
         f["end"] = time.time()
         marks = [system.log_mark(s) for s in (range(WORKERS) if on_redis else [slot])]
         # Until the API reads a job from Redis again (/healthz never touches Redis).
@@ -552,22 +364,13 @@ def main():
     args = ap.parse_args()
     print(f"soak: seed {args.seed} (rerun: scripts/soak.sh --minutes {args.minutes} "
           f"--seed {args.seed})", flush=True)
-    binary, tmp = str(Path(args.bin).resolve()), Path(tempfile.mkdtemp(prefix="shaplab-soak-"))
-    system = System(binary, tmp)
-    # Ctrl-C even when started from a shell that ignores SIGINT in background jobs; SIGTERM
-    # and SIGHUP take the same way out (the `finally` below).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: sys.exit(130))
+    binary = str(Path(args.bin).resolve())
+    system = System(binary)
+    exit_on_signals()  # SIGINT, SIGTERM, SIGHUP: through the `finally` below
     try:
         t0 = time.time()
-        refs = references(binary, tmp)
-        system.start_redis()
-        if wait_until(lambda: redis_cli(system.redis_port, "PING") == "PONG", 30) is None:
-            raise SystemExit("soak: redis-server did not start")
-        system.start_serve()
-        for slot in range(WORKERS):
-            system.start_worker(slot)
+        refs = references(binary, system.tmp)
+        system.start()
         sub = Submitter(system.base, args.seed, args.rate)
         sub.start()
         print(f"[{time.time() - t0:6.1f}s] redis :{system.redis_port}, serve :{system.port}, "
@@ -588,11 +391,7 @@ def main():
         print("soak: interrupted", file=sys.stderr)
         return 130
     finally:
-        system.stop()
-        if args.keep_logs:
-            shutil.copytree(tmp / "logs", args.keep_logs, dirs_exist_ok=True)
-            print(f"soak: logs kept in {args.keep_logs}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        system.cleanup(args.keep_logs)
 
 
 if __name__ == "__main__":

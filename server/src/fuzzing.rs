@@ -100,9 +100,8 @@ pub fn api_input(bytes: &[u8]) -> bool {
         5 => Cohort::parse(&text, model()).is_ok(),
         6 => Grouping::parse(&text, model(), None).is_ok(),
         _ => {
-            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(rest)
-                .into_owned()
-                .collect();
+            let pairs: Vec<(String, String)> =
+                url::form_urlencoded::parse(rest).into_owned().collect();
             RankQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).is_ok()
         }
     }
