@@ -46,8 +46,6 @@ pub struct Batch {
     /// Edge variant per level and row: 0 row follows, 1 row leaves here, 2 already cold.
     /// u64 rather than u8 so the variant compares in the same lane width as the f64 it selects.
     var: Vec<u64>,
-    /// Split direction per level and row.
-    left: Vec<bool>,
     /// AVX2 available: run the AVX2 copy of the DFS.
     avx2: bool,
     classic: PathScratch,
@@ -72,7 +70,6 @@ impl Batch {
             p: Vec::new(),
             g: Vec::new(),
             var: Vec::new(),
-            left: Vec::new(),
             avx2: has_avx2(),
             classic: PathScratch::default(),
             row: vec![0.0; nf],
@@ -117,7 +114,6 @@ impl Batch {
         }
         if self.var.len() < levels * s {
             self.var.resize(levels * s, 0);
-            self.left.resize(levels * s, false);
         }
         self.p[..Q * s].fill(1.0);
         self.var[..s].fill(0);
@@ -195,24 +191,19 @@ macro_rules! define_visit {
             }
             let feature = tree.split_feature(node);
             let (l, r) = tree.children(node);
-            tree.route_batch(
-                node,
-                &b.xt[feature * s..feature * s + np],
-                &mut b.left[d * s..d * s + np],
-            );
             let at = phi_at + feature * s;
+            // Both edges have the same previous edge on this feature (if any).
+            let prev = pt.edges[l].prev;
+            {
+                let (upper, lower) = b.var.split_at_mut((d + 1) * s);
+                let prev = (prev != u16::MAX)
+                    .then(|| &upper[prev as usize * s..prev as usize * s + np]);
+                k::route(tree, node, &b.xt[feature * s..], prev, lower, np);
+            }
             for (child, is_left) in [(l, true), (r, false)] {
                 let e = &pt.edges[child];
-                {
-                    let (upper, lower) = b.var.split_at_mut((d + 1) * s);
-                    let prev = (e.prev != u16::MAX)
-                        .then(|| &upper[e.prev as usize * s..e.prev as usize * s + np]);
-                    lanes::variants(
-                        &mut lower[..np],
-                        &b.left[d * s..d * s + np],
-                        prev,
-                        is_left,
-                    );
+                if !is_left {
+                    lanes::flip(&mut b.var[(d + 1) * s..(d + 1) * s + np]);
                 }
                 let var = &b.var[(d + 1) * s..(d + 1) * s + np];
                 if tree.is_leaf(child) {
@@ -236,8 +227,8 @@ macro_rules! define_visit {
                 let var = &b.var[(d + 1) * s..(d + 1) * s + np];
                 let (upper, lower) = b.g.split_at_mut(lvl(d + 1));
                 let gc = &lower[..Q * s];
-                k::credit(gc, var, &e.coef, &mut b.phi[at..at + np], s, np);
-                lanes::merge::<Q>(&mut upper[lvl(d)..], gc, is_left, s, np);
+                let parent = &mut upper[lvl(d)..];
+                k::credit(gc, var, &e.coef, &mut b.phi[at..at + np], parent, is_left, s, np);
             }
         }
     };
