@@ -1,21 +1,22 @@
 //! The per-edge row loops of the batched Linear TreeSHAP kernel (`batch`), written so the
 //! compiler vectorises them across rows.
 //!
-//! Layout: every per-row buffer has a row stride `s` (a multiple of [`LANES`]), and P(t) / G(t)
-//! of one path level are Q rows of `s` values, one per quadrature point (`q * s + b`), so for a
-//! fixed point the rows are contiguous. Two implementations with one interface: `portable`,
-//! row by row, and `avx2`, four rows per instruction with explicit intrinsics (the
-//! auto-vectoriser kept the per-row variant pick as branches and scalar code, measured slower
-//! than the row-major original under callgrind). Both do the same IEEE operations in the same order per row, so
-//! the results do not depend on the instruction set or on the batch a row lands in.
+//! Layout: every per-row buffer has a row stride `s` (a multiple of [`LANES`]; the batch passes a
+//! compile-time constant so that, inlined, each point's rows are a fixed displacement away), and
+//! P(t) / G(t) of one path level are Q rows of `s` values, one per quadrature point (`q * s + b`),
+//! so for a fixed point the rows are contiguous. Two implementations with one interface:
+//! `portable`, row by row, and `avx2`, four rows per instruction with explicit intrinsics (the
+//! auto-vectoriser kept the per-row variant pick as branches and scalar code, measured slower than
+//! the row-major original under callgrind). Both do the same IEEE operations in the same order per
+//! row, so the results do not depend on the instruction set or on the batch a row lands in.
 //!
 //! A row's edge variant (0 follows the edge, 1 leaves the feature's path here, 2 already cold)
-//! picks one of three model-only constants per point; in `avx2` that pick is two compares and
-//! two blends per four rows rather than an indexed load, which would be a gather. Variants come
-//! straight from routing (`route`, the node's split test applied four rows at a time for
-//! numeric splits) for the left child and are flipped in place for the right child, and each
-//! child's credit pass also merges its G into the parent's, so no pass over rows exists only
-//! to move data.
+//! picks one of three model-only constants per point; in `avx2` that pick is one lane permute of
+//! the point's four table slots per four rows (an indexed load would be a gather; compare and blend
+//! took five instructions per pick: callgrind W1 1433 -> 1176 per row and tree). Variants come
+//! straight from routing (`route`, the node's split test applied four rows at a time for numeric
+//! splits) for the left child and are flipped in place for the right child, and each child's credit
+//! pass also merges its G into the parent's, so no pass over rows exists only to move data.
 //!
 //! Padding rows (from the batch's row count up to a multiple of LANES) are computed like the
 //! others and never read back; their inputs are finite or NaN left-overs, which cannot trap.
@@ -56,6 +57,7 @@ pub fn leaf_node(v: f64, p: &[f64], g: &mut [f64]) {
 
 /// Row-by-row kernels: any CPU. The reference for the arithmetic order of `avx2`.
 pub mod portable {
+    use super::super::linear::Table;
     use crate::model::{NumericTest, Tree};
 
     /// The variants of the edge into `node`'s left child for the first `np` rows, `xs` their
@@ -93,14 +95,14 @@ pub mod portable {
         src: &[f64],
         dst: &mut [f64],
         var: &[u64],
-        ratio: &[[f64; Q]; 3],
+        ratio: &Table<Q>,
         s: usize,
         np: usize,
     ) {
         for q in 0..Q {
             let (src, dst) = (&src[q * s..q * s + np], &mut dst[q * s..q * s + np]);
             for ((d, &p), &w) in dst.iter_mut().zip(src).zip(var) {
-                *d = p * ratio[(w as usize).min(2)][q];
+                *d = p * ratio[q][(w as usize).min(2)];
             }
         }
     }
@@ -113,7 +115,7 @@ pub mod portable {
     pub fn credit<const Q: usize>(
         g: &[f64],
         var: &[u64],
-        coef: &[[f64; Q]; 3],
+        coef: &Table<Q>,
         phi: &mut [f64],
         parent: &mut [f64],
         is_left: bool,
@@ -121,11 +123,11 @@ pub mod portable {
         np: usize,
     ) {
         for (b, (ph, &w)) in phi[..np].iter_mut().zip(var).enumerate() {
-            let k = &coef[(w as usize).min(2)];
+            let w = (w as usize).min(2);
             let mut acc = 0.0;
             for q in 0..Q {
-                let x = g[q * s + b];
-                acc = if q == 0 { x * k[0] } else { acc + x * k[q] };
+                let (x, k) = (g[q * s + b], coef[q][w]);
+                acc = if q == 0 { x * k } else { acc + x * k };
                 let pq = &mut parent[q * s + b];
                 *pq = if is_left { x } else { *pq + x };
             }
@@ -140,7 +142,7 @@ pub mod portable {
     #[inline(always)]
     pub fn leaf<const Q: usize>(
         v: f64,
-        (ratio, coef): (&[[f64; Q]; 3], &[[f64; Q]; 3]),
+        (ratio, coef): (&Table<Q>, &Table<Q>),
         is_left: bool,
         p: &[f64],
         g: &mut [f64],
@@ -150,11 +152,14 @@ pub mod portable {
     ) {
         for (b, (ph, &w)) in phi[..np].iter_mut().zip(var).enumerate() {
             let w = (w as usize).min(2);
-            let (rt, ct) = (&ratio[w], &coef[w]);
             let mut acc = 0.0;
             for q in 0..Q {
-                let g1 = v * (p[q * s + b] * rt[q]);
-                acc = if q == 0 { g1 * ct[q] } else { acc + g1 * ct[q] };
+                let g1 = v * (p[q * s + b] * ratio[q][w]);
+                acc = if q == 0 {
+                    g1 * coef[q][w]
+                } else {
+                    acc + g1 * coef[q][w]
+                };
                 let gq = &mut g[q * s + b];
                 *gq = if is_left { g1 } else { *gq + g1 };
             }
@@ -168,6 +173,7 @@ pub mod portable {
 /// unaligned; each kernel asserts its bounds once, up front, then uses raw pointers.
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
+    use super::super::linear::Table;
     use super::LANES;
     use crate::model::{NumericTest, Tree};
     use std::arch::x86_64::*;
@@ -175,26 +181,30 @@ pub mod avx2 {
     const W: usize = 4;
     const _: () = assert!(LANES.is_multiple_of(W));
 
-    /// Lane masks (all ones) for variant 0 and variant 1 of the four rows at `w`.
+    /// Permute indices that pick each of the four rows' variant at `w` from a register
+    /// holding one point's four table slots: 32-bit lanes (2v, 2v + 1) for variant v.
     ///
     /// # Safety
     /// `w` must point to four readable u64.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn masks(w: *const u64) -> (__m256d, __m256d) {
+    unsafe fn index(w: *const u64) -> __m256i {
         // SAFETY: the caller guarantees four u64 at `w` (unaligned load).
         let w = unsafe { _mm256_loadu_si256(w.cast()) };
-        let m0 = _mm256_cmpeq_epi64(w, _mm256_setzero_si256());
-        let m1 = _mm256_cmpeq_epi64(w, _mm256_set1_epi64x(1));
-        (_mm256_castsi256_pd(m0), _mm256_castsi256_pd(m1))
+        let lo = _mm256_slli_epi64::<1>(w);
+        let both = _mm256_or_si256(lo, _mm256_slli_epi64::<32>(lo));
+        _mm256_or_si256(both, _mm256_set1_epi64x(1 << 32))
     }
 
-    /// `v[variant]` per lane; variant 2 where neither mask is set.
+    /// `slots[variant]` per row: one permute across the register (vpermps) instead of the
+    /// three broadcasts and two blends of compare-and-select. Only the low three bits of each
+    /// index are used, so no index can reach outside the register.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn pick(m: (__m256d, __m256d), v0: f64, v1: f64, v2: f64) -> __m256d {
-        let x = _mm256_blendv_pd(_mm256_set1_pd(v2), _mm256_set1_pd(v1), m.1);
-        _mm256_blendv_pd(x, _mm256_set1_pd(v0), m.0)
+    fn pick(idx: __m256i, slots: &[f64; 4]) -> __m256d {
+        // SAFETY: `slots` is four f64 (unaligned load).
+        let t = unsafe { _mm256_loadu_pd(slots.as_ptr()) };
+        _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(t), idx))
     }
 
     /// As `portable::route`, four rows per step for numeric splits (categorical splits are
@@ -244,7 +254,7 @@ pub mod avx2 {
         src: &[f64],
         dst: &mut [f64],
         var: &[u64],
-        ratio: &[[f64; Q]; 3],
+        ratio: &Table<Q>,
         s: usize,
         np: usize,
     ) {
@@ -256,9 +266,9 @@ pub mod avx2 {
         for c in (0..np / W).map(|i| i * W) {
             // SAFETY: in bounds by the assertion above.
             unsafe {
-                let m = masks(vp.add(c));
+                let m = index(vp.add(c));
                 for q in 0..Q {
-                    let r = pick(m, ratio[0][q], ratio[1][q], ratio[2][q]);
+                    let r = pick(m, &ratio[q]);
                     let x = _mm256_loadu_pd(sp.add(q * s + c));
                     _mm256_storeu_pd(dp.add(q * s + c), _mm256_mul_pd(x, r));
                 }
@@ -273,7 +283,7 @@ pub mod avx2 {
     pub fn credit<const Q: usize>(
         g: &[f64],
         var: &[u64],
-        coef: &[[f64; Q]; 3],
+        coef: &Table<Q>,
         phi: &mut [f64],
         parent: &mut [f64],
         is_left: bool,
@@ -289,10 +299,10 @@ pub mod avx2 {
         for c in (0..np / W).map(|i| i * W) {
             // SAFETY: in bounds by the assertions above.
             unsafe {
-                let m = masks(vp.add(c));
+                let m = index(vp.add(c));
                 let mut acc = _mm256_setzero_pd();
                 for q in 0..Q {
-                    let k = pick(m, coef[0][q], coef[1][q], coef[2][q]);
+                    let k = pick(m, &coef[q]);
                     let x = _mm256_loadu_pd(gp.add(q * s + c));
                     let t = _mm256_mul_pd(x, k);
                     acc = if q == 0 { t } else { _mm256_add_pd(acc, t) };
@@ -316,7 +326,7 @@ pub mod avx2 {
     #[target_feature(enable = "avx2")]
     pub fn leaf<const Q: usize>(
         v: f64,
-        (ratio, coef): (&[[f64; Q]; 3], &[[f64; Q]; 3]),
+        (ratio, coef): (&Table<Q>, &Table<Q>),
         is_left: bool,
         p: &[f64],
         g: &mut [f64],
@@ -333,11 +343,11 @@ pub mod avx2 {
         for c in (0..np / W).map(|i| i * W) {
             // SAFETY: in bounds by the assertions above.
             unsafe {
-                let m = masks(vp.add(c));
+                let m = index(vp.add(c));
                 let mut acc = _mm256_setzero_pd();
                 for q in 0..Q {
-                    let r = pick(m, ratio[0][q], ratio[1][q], ratio[2][q]);
-                    let k = pick(m, coef[0][q], coef[1][q], coef[2][q]);
+                    let r = pick(m, &ratio[q]);
+                    let k = pick(m, &coef[q]);
                     let x = _mm256_loadu_pd(pp.add(q * s + c));
                     let g1 = _mm256_mul_pd(vv, _mm256_mul_pd(x, r));
                     let t = _mm256_mul_pd(g1, k);
