@@ -62,12 +62,18 @@ pub(super) struct Edge<const Q: usize> {
     /// Depth (in the path) of the previous node reached through an edge on the same feature,
     /// or `u16::MAX` when the feature is new on this path.
     pub(super) prev: u16,
-    /// F_new/F_old at the quadrature points, per variant: [row follows this edge, row leaves
-    /// the feature's path here, feature already cold (then it is the edge's cover fraction)].
-    pub(super) ratio: [[f64; Q]; 3],
-    /// Weighted coefficients c(t_q) per variant (zero when already cold: the credits cancel).
-    pub(super) coef: [[f64; Q]; 3],
+    /// F_new/F_old per quadrature point and variant: [row follows this edge, row leaves the
+    /// feature's path here, feature already cold (then it is the edge's cover fraction),
+    /// unused]. Point-major, padded to four, so one point's variants fill an AVX2 register
+    /// and a lane permute picks each row's (`lanes::avx2`).
+    pub(super) ratio: Table<Q>,
+    /// Weighted coefficients c(t_q) per point and variant (zero when already cold: the credits
+    /// cancel), laid out like `ratio`.
+    pub(super) coef: Table<Q>,
 }
+
+/// Per quadrature point, a value for each edge variant (0, 1, 2) and an unused slot.
+pub(super) type Table<const Q: usize> = [[f64; 4]; Q];
 
 /// One tree prepared for a fixed number of quadrature points.
 pub(super) struct Prepared<const Q: usize> {
@@ -196,8 +202,8 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
     let n = tree.num_nodes();
     let empty = Edge {
         prev: u16::MAX,
-        ratio: [[1.0; Q]; 3],
-        coef: [[0.0; Q]; 3],
+        ratio: [[1.0; 4]; Q],
+        coef: [[0.0; 4]; Q],
     };
     let mut edges = vec![empty; n];
     let mut leaf_value = vec![0.0; n];
@@ -230,7 +236,9 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
             let z_new = z_old * z_edge;
             let mut e = empty;
             e.prev = prev;
-            e.ratio[2] = [z_edge; Q];
+            for r in &mut e.ratio {
+                r[2] = z_edge;
+            }
             for (v, hot) in [(0usize, true), (1, false)] {
                 for q in 0..Q {
                     let t = nodes[q];
@@ -240,13 +248,13 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
                     } else {
                         1.0
                     };
-                    e.ratio[v][q] = factor(z_new, hot, t) / old;
+                    e.ratio[q][v] = factor(z_new, hot, t) / old;
                     let old_coef = if previous.is_some() {
                         coefficient(z_old, true, t, weights[q])
                     } else {
                         0.0
                     };
-                    e.coef[v][q] = coefficient(z_new, hot, t, weights[q]) - old_coef;
+                    e.coef[q][v] = coefficient(z_new, hot, t, weights[q]) - old_coef;
                 }
             }
             edges[child] = e;

@@ -7,6 +7,7 @@ mod catboost;
 mod covers;
 mod lightgbm;
 mod onnx;
+mod route;
 mod skops;
 mod tree;
 mod ubjson;
@@ -18,6 +19,7 @@ pub use skops::{ZipLimits as SkopsLimits, from_zip_with_limits as from_skops_wit
 pub use tree::{MAX_CATEGORY, MAX_DEPTH, MissingType, Split, Tree, TreeBuilder, bitset_of};
 
 pub(crate) use catboost::cat_feature_hash;
+pub(crate) use route::NumericTest;
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -57,25 +57,10 @@ pub enum MissingType {
     NaN,
 }
 
-/// LightGBM's `kZeroThreshold`.
-const ZERO_THRESHOLD: f64 = 1e-35;
-
 /// Category codes a set may hold: 0..MAX_CATEGORY. XGBoost allows 2^24, but a set is a bitset
 /// sized by its largest code, so a hostile file naming huge codes on many nodes would take
 /// gigabytes; 65,536 categories per feature is far beyond what trees split on usefully.
 pub const MAX_CATEGORY: u32 = 1 << 16;
-
-/// True when the integer part of `x` (truncated toward zero, as both libraries cast) is a
-/// member of the LSB-first bitset `words`.
-#[inline]
-fn in_set(words: &[u32], x: f64) -> bool {
-    if x.is_nan() || x < 0.0 {
-        return false;
-    }
-    let code = x as u64;
-    let word = (code / 32) as usize;
-    word < words.len() && (words[word] >> (code % 32)) & 1 == 1
-}
 
 /// A validated tree. Node 0 is the root; leaves have `left == right == LEAF`.
 #[derive(Clone, Debug)]
@@ -219,125 +204,6 @@ impl Tree {
         self.cover = cover;
         self.expected = expected_value(self);
         true
-    }
-
-    #[inline]
-    fn category_set(&self, node: usize) -> &[u32] {
-        let (start, len) = self.set[node];
-        &self.set_words[start as usize..(start + len) as usize]
-    }
-
-    /// The child a row with feature value `x` (NaN = missing) goes to from internal `node`.
-    #[inline]
-    pub fn goes_left(&self, node: usize, x: f64) -> bool {
-        let t = self.threshold[node];
-        match self.split[node] {
-            Split::LessF32 => {
-                if x.is_nan() {
-                    self.default_left[node]
-                } else {
-                    ((x as f32) as f64) < t
-                }
-            }
-            Split::LessEqF32 => {
-                if x.is_nan() {
-                    self.default_left[node]
-                } else {
-                    ((x as f32) as f64) <= t
-                }
-            }
-            Split::EqF32 => {
-                if x.is_nan() {
-                    self.default_left[node]
-                } else {
-                    (x as f32) == (t as f32)
-                }
-            }
-            Split::Lgb(missing) => {
-                let mut v = x;
-                if v.is_nan() && missing != MissingType::NaN {
-                    v = 0.0;
-                }
-                if (missing == MissingType::Zero && (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&v))
-                    || (missing == MissingType::NaN && v.is_nan())
-                {
-                    self.default_left[node]
-                } else {
-                    v <= t
-                }
-            }
-            Split::XgbCategory => {
-                if x.is_nan() {
-                    self.default_left[node]
-                } else {
-                    !in_set(self.category_set(node), (x as f32) as f64)
-                }
-            }
-            Split::LgbCategory => in_set(self.category_set(node), x),
-            Split::InSetF32 => {
-                if x.is_nan() {
-                    self.default_left[node]
-                } else {
-                    let v = x as f32;
-                    v.fract() == 0.0 && in_set(self.category_set(node), v as f64)
-                }
-            }
-        }
-    }
-
-    /// `goes_left` for many rows at once (one feature column), with the routing decided once.
-    /// Inlined so the explainers' AVX2 code paths compile these loops with AVX2 as well.
-    #[inline]
-    pub fn route_batch(&self, node: usize, xs: &[f64], left: &mut [bool]) {
-        let t = self.threshold[node];
-        let dl = self.default_left[node];
-        let pairs = left.iter_mut().zip(xs);
-        match self.split[node] {
-            Split::LessF32 => {
-                for (l, &x) in pairs {
-                    *l = if x.is_nan() {
-                        dl
-                    } else {
-                        ((x as f32) as f64) < t
-                    };
-                }
-            }
-            Split::LessEqF32 => {
-                for (l, &x) in pairs {
-                    *l = if x.is_nan() {
-                        dl
-                    } else {
-                        ((x as f32) as f64) <= t
-                    };
-                }
-            }
-            Split::Lgb(MissingType::NaN) => {
-                for (l, &x) in pairs {
-                    *l = if x.is_nan() { dl } else { x <= t };
-                }
-            }
-            Split::Lgb(MissingType::Zero) => {
-                for (l, &x) in pairs {
-                    let v = if x.is_nan() { 0.0 } else { x };
-                    *l = if (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&v) {
-                        dl
-                    } else {
-                        v <= t
-                    };
-                }
-            }
-            Split::Lgb(MissingType::None) => {
-                for (l, &x) in pairs {
-                    let v = if x.is_nan() { 0.0 } else { x };
-                    *l = v <= t;
-                }
-            }
-            Split::EqF32 | Split::XgbCategory | Split::LgbCategory | Split::InSetF32 => {
-                for (l, &x) in pairs {
-                    *l = self.goes_left(node, x);
-                }
-            }
-        }
     }
 
     /// The child index of internal `node` for a row.
