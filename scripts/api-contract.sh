@@ -61,9 +61,22 @@ negative_data_rejection.enabled = false
 ensure_resource_availability.enabled = false
 EOF
 }
+# CPython 3.11.7's ast module can fail inside schemathesis's own code generation with
+# "SystemError: AST constructor recursion depth mismatch" (a CPython bug, fixed in later
+# 3.11 releases); schemathesis reports it as a runtime error of whichever operation it was
+# generating for. That one error, and only it, earns the pass a second run.
 run() {
-  (cd "$WORK" && timeout 600 "$ST" run "$BASE/api/openapi.json" --max-examples "$EXAMPLES" \
-    --workers 2 --seed 20261206 --no-color --output-truncate true "$@")
+  local out="$WORK/st.out"
+  for attempt in 1 2; do
+    if (cd "$WORK" && timeout 600 "$ST" run "$BASE/api/openapi.json" \
+        --max-examples "$EXAMPLES" --workers 2 --seed 20261206 --no-color \
+        --output-truncate true "$@") > "$out" 2>&1; then
+      cat "$out"; return 0
+    fi
+    cat "$out"
+    grep -q 'AST constructor recursion depth mismatch' "$out" && [ "$attempt" = 1 ] || return 1
+    echo "== schemathesis hit the CPython ast bug (not an API failure); running the pass again"
+  done
 }
 # The job pass first: the random pass's stateful phase finds the job through GET /api/jobs and
 # may purge it.
