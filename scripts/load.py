@@ -17,8 +17,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import defaultdict
+
+from upload_form import multipart
 
 
 def request(base, path, body=None, headers=None, method=None):
@@ -30,16 +31,6 @@ def request(base, path, body=None, headers=None, method=None):
         return e.code, e.read()
     except OSError:
         return 0, b""
-
-
-def multipart(kind, name, content):
-    boundary = uuid.uuid4().hex
-    body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
 def upload(base, kind, name, content):

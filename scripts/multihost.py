@@ -29,7 +29,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
+
+from upload_form import multipart
 
 # (name, fixture, model file, rows, job options, the same options for `shaplab explain`),
 # in submit order: the queue is first in, first out, so the two short jobs run on both hosts
@@ -81,14 +82,8 @@ class Api:
             return e.code, e.read()
 
     def upload(self, kind, name, content):
-        boundary = uuid.uuid4().hex
-        body = (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
-        status, answer = self.call("/api/uploads", body,
-                                   {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        body, headers = multipart(kind, name, content)
+        status, answer = self.call("/api/uploads", body, headers)
         if status != 201:
             raise SystemExit(f"FAIL: upload of {name} answered {status}: {answer[:300]!r}")
         return json.loads(answer)["id"]

@@ -33,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from soak_procs import (ANSI, CHUNK_ROWS, WORKERS, System,  # noqa: E402
                         exit_on_signals, http, redis_cli, wait_until)
+from upload_form import multipart  # noqa: E402
 
 # A LightGBM regressor, an XGBoost binary classifier and an XGBoost multiclass model (several
 # outputs per row): chunks of different shapes. 60 rows each, so 6 chunks per job.
@@ -79,16 +79,6 @@ return cjson.encode(out)
 
 
 # --- the API ----------------------------------------------------------------------------
-
-def multipart(kind, name, content):
-    boundary = uuid.uuid4().hex
-    body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
 
 class Submitter:
     """Submits job n at t0 + n/rate from a few threads (one submit retrying through an outage

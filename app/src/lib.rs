@@ -6,8 +6,9 @@
 //! always agree; nothing here talks to Redis or the engine.
 //!
 //! # Layout
-//! - [`wire`], [`wire_views`], [`wire_team`]: the JSON types of the API (the SHAP results;
-//!   comparisons and partial dependence; sign-in, the job list, share links and keys),
+//! - [`wire`], [`wire_health`], [`wire_views`], [`wire_team`]: the JSON types of the API (the
+//!   SHAP results; the health report; comparisons and partial dependence; sign-in, the job
+//!   list, share links and keys),
 //!   serialised by the server and read by the page.
 //! - [`backoff`], [`poll`]: pure timing rules of the health checks and of job polling
 //!   (jitter, backoff, Retry-After, pause while hidden) — unit-tested.
@@ -38,6 +39,7 @@ pub mod shell;
 pub mod status;
 pub mod view_state;
 pub mod wire;
+pub mod wire_health;
 pub mod wire_team;
 pub mod wire_views;
 

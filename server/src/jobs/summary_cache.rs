@@ -88,16 +88,21 @@ pub async fn summary_json(
     Ok(Bytes::from(json))
 }
 
-/// The same summary gzipped: the stored copy when there is one, else [`summary_json`]
-/// compressed once (on a blocking thread) and stored beside it.
-pub async fn summary_gzip(
+/// The summary as the client takes it: [`summary_json`] when `gzip` is false, else the same
+/// bytes gzipped — the stored copy when there is one, else compressed once (on a blocking
+/// thread) and stored beside the JSON.
+pub async fn summary_encoded(
     blobs: &BlobStore,
     scratch: &std::path::Path,
     spec: &JobSpec,
     results: &[Option<String>],
     rows_total: u64,
     view: (&str, &str),
+    gzip: bool,
 ) -> Result<Bytes, ReadError> {
+    if !gzip {
+        return summary_json(blobs, scratch, spec, results, rows_total, view).await;
+    }
     let done = super::read::done_chunks(results)?;
     let key = format!(
         "{}.gz",
@@ -107,7 +112,7 @@ pub async fn summary_gzip(
         return Ok(cached);
     }
     let json = summary_json(blobs, scratch, spec, results, rows_total, view).await?;
-    let gz = tokio::task::spawn_blocking(move || gzip(&json))
+    let gz = tokio::task::spawn_blocking(move || gzip_bytes(&json))
         .await
         .map_err(|e| ReadError::Internal(format!("the gzip task failed: {e}")))?
         .map_err(|e| ReadError::Internal(format!("cannot gzip the summary: {e}")))?;
@@ -119,7 +124,7 @@ pub async fn summary_gzip(
 
 /// gzip at the default level: stored once and served many times, so a better ratio than the
 /// per-request layer's fast setting is worth its few milliseconds.
-fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+fn gzip_bytes(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4),
         flate2::Compression::default(),
@@ -136,7 +141,7 @@ mod tests {
     #[test]
     fn gzip_round_trips_and_shrinks_json() {
         let json = serde_json::to_vec(&vec![[0.125_f64, -3.5, 1e-7]; 2000]).unwrap();
-        let gz = gzip(&json).unwrap();
+        let gz = gzip_bytes(&json).unwrap();
         assert!(gz.len() * 4 < json.len(), "{} vs {}", gz.len(), json.len());
         let mut back = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])

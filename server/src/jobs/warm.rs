@@ -10,7 +10,7 @@
 //! would have happened anyway.
 
 use super::spec::JobSpec;
-use super::summary_cache::summary_gzip;
+use super::summary_cache::summary_encoded;
 use crate::blobs::BlobStore;
 use crate::queue::worker::SucceededHook;
 use crate::queue::{JobId, Queue, TaskPayload};
@@ -48,8 +48,16 @@ async fn warm(
     let spec = JobSpec::parse(payload.as_str())?;
     let status = queue.job(job).await.map_err(|e| e.to_string())?;
     let results = queue.chunk_results(job).await.map_err(|e| e.to_string())?;
-    let gz = summary_gzip(blobs, scratch, &spec, &results, status.rows_total, ("", ""))
-        .await
-        .map_err(|e| e.to_string())?;
+    let gz = summary_encoded(
+        blobs,
+        scratch,
+        &spec,
+        &results,
+        status.rows_total,
+        ("", ""),
+        true,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(gz.len())
 }

@@ -24,27 +24,16 @@ pub async fn summary(
     let (blobs, scratch) = (&state.uploads.blobs, &state.uploads.scratch);
     let view = (cohort.as_str(), groups.as_str());
     let gzip = accepts_gzip(&headers);
-    let body = if gzip {
-        crate::jobs::summary_cache::summary_gzip(
-            blobs,
-            scratch,
-            &spec,
-            &results,
-            status.rows_total,
-            view,
-        )
-        .await
-    } else {
-        crate::jobs::summary_cache::summary_json(
-            blobs,
-            scratch,
-            &spec,
-            &results,
-            status.rows_total,
-            view,
-        )
-        .await
-    }
+    let body = crate::jobs::summary_cache::summary_encoded(
+        blobs,
+        scratch,
+        &spec,
+        &results,
+        status.rows_total,
+        view,
+        gzip,
+    )
+    .await
     .map_err(read_error)?;
     let mut response = Body::from(body).into_response();
     let h = response.headers_mut();
