@@ -6,7 +6,7 @@
 mod support;
 
 use shaplab::model::{MissingType, Split, TreeBuilder};
-use shaplab::{Background, Ensemble, Matrix, Output, Tree};
+use shaplab::{Background, Ensemble, Link, Matrix, Output, Tree};
 use support::oracle::{
     Rng, assert_interventional_is_brute_force, assert_path_dependent_is_brute_force, ensemble,
     random_rows, random_tree,
@@ -94,6 +94,50 @@ fn interventional_values_equal_brute_force_shapley_values_on_random_trees() {
         let rows = random_rows(&mut rng, 3, f);
         let bg_rows = random_rows(&mut rng, 5, f);
         assert_interventional_is_brute_force(&model, &rows, &bg_rows, trial);
+    }
+}
+
+/// The two interventional methods — background grouped per leaf, and the per-row walk — on
+/// deep random trees with repeated features and NaNs, one or two outputs, raw and logistic,
+/// over more than one block of rows: the same values up to summation order.
+#[test]
+fn leaf_groups_and_the_per_row_walk_give_the_same_interventional_values() {
+    let mut rng = Rng::new(9);
+    // Nine features and paths up to nine deep: both leaves whose groups are listed per failed
+    // set (at most six distinct features on the path) and leaves whose groups are scanned.
+    let f = 9;
+    for trial in 0..12 {
+        let trees: Vec<Tree> = (0..6)
+            .map(|i| random_tree(&mut rng, f, 4 + trial % 6, i))
+            .collect();
+        let n = trees.len();
+        let model = Ensemble::new(
+            shaplab::ModelFormat::LightgbmText,
+            "binary".into(),
+            f,
+            1 + trial % 2,
+            None,
+            vec![0.2; 1 + trial % 2],
+            Link::Logistic { scale: 1.0 },
+            trees,
+            (0..n).map(|i| i % (1 + trial % 2)).collect(),
+        )
+        .unwrap();
+        let rows = random_rows(&mut rng, 40, f);
+        let bg_rows = random_rows(&mut rng, 70 + trial, f);
+        let grouped = Background::new(&model, bg_rows.clone()).unwrap();
+        let walked = Background::without_groups(&model, bg_rows).unwrap();
+        assert!(grouped.is_grouped() && !walked.is_grouped());
+        for output in [Output::Raw, Output::Probability] {
+            let a = shaplab::interventional_values(&model, &rows, &grouped, output).unwrap();
+            let b = shaplab::interventional_values(&model, &rows, &walked, output).unwrap();
+            for (i, (x, y)) in a.values.iter().zip(&b.values).enumerate() {
+                assert!(
+                    (x - y).abs() < 1e-12,
+                    "trial {trial} {output:?} value {i}: {x} vs {y}"
+                );
+            }
+        }
     }
 }
 

@@ -8,11 +8,16 @@
 //! For a non-identity output (probability), each pair's values are rescaled by
 //! `(T(f(x)) − T(f(r))) / (f(x) − f(r))`, exactly as shap's `dense_independent` does.
 //!
-//! Unlike shap, which walks each tree once per (x, r) pair, one walk per tree and x carries
-//! the whole set of background rows, split at each node by their precomputed directions
-//! (node-major bitsets); rows whose pairs take the same path share every step, and a leaf
-//! credits its group at once, weighted by the pairs' rescale factors (known before the walk).
+//! Unlike shap, which walks each tree once per (x, r) pair, the background is grouped per leaf
+//! once (`groups`): per x, each leaf credits every group of background rows that can reach
+//! it with x at once, in a pass over leaves independent of the walk of any pair. Where that is
+//! out of its limits (over 64 distinct features on a path, backgrounds too large to group), one
+//! walk per tree and x carries the whole set of background rows, split at each node by their
+//! precomputed directions (node-major bitsets); rows whose pairs take the same path share every
+//! step, and a leaf credits them at once. Either way a leaf credits a group of background rows
+//! weighted by the sum of the pairs' rescale factors (known before the walk).
 
+use super::groups::{LeafGroups, Rescale, weight_table};
 use super::{Explanation, Output, check_shape};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
@@ -29,9 +34,9 @@ const MAX_ROUTE_BITS: usize = 1 << 26;
 pub struct Background {
     pub rows: Matrix,
     /// Raw margins, rows × outputs.
-    margins: Vec<f64>,
+    pub(in crate::explain) margins: Vec<f64>,
     /// First node of each tree in the flattened node numbering.
-    offsets: Vec<usize>,
+    pub(in crate::explain) offsets: Vec<usize>,
     /// Total nodes over all trees.
     total: usize,
     /// Node-major bitsets: word `(offsets[t] + n) * words + j / 64`, bit `j % 64`, says that
@@ -40,6 +45,9 @@ pub struct Background {
     routes: Vec<u64>,
     /// Words per node in `routes`.
     words: usize,
+    /// The background grouped per leaf (the fast method); `None` outside its limits, where
+    /// each x walks the trees with all background rows (`routes`).
+    pub(in crate::explain) groups: Option<LeafGroups>,
 }
 
 /// Flattened node numbering of a model: per-tree offsets and the total.
@@ -66,6 +74,10 @@ fn route_all(model: &Ensemble, offsets: &[usize], row: &[f64], mut set: impl FnM
 
 impl Background {
     pub fn new(model: &Ensemble, rows: Matrix) -> Result<Self> {
+        Self::build(model, rows, true)
+    }
+
+    fn build(model: &Ensemble, rows: Matrix, grouped: bool) -> Result<Self> {
         check_shape(model, &rows)?;
         if rows.rows == 0 {
             return Err(Error::InvalidData("the background has no rows".into()));
@@ -89,6 +101,22 @@ impl Background {
                 });
             }
         }
+        let groups = grouped
+            .then(|| {
+                LeafGroups::new(model, &offsets, total, rows.rows, |t, n, j| {
+                    let tree = &model.trees[t];
+                    if routes.is_empty() {
+                        tree.goes_left(n, rows.row(j)[tree.split_feature(n)])
+                    } else {
+                        routes[(offsets[t] + n) * words + j / 64] >> (j % 64) & 1 == 1
+                    }
+                })
+            })
+            .flatten();
+        if groups.is_some() {
+            // The groups hold everything the per-row walk would read from the routes.
+            routes = Vec::new();
+        }
         Ok(Background {
             rows,
             margins,
@@ -96,7 +124,28 @@ impl Background {
             total,
             routes,
             words,
+            groups,
         })
+    }
+
+    /// Bytes held (rows, margins and precomputed routing), for cache accounting.
+    pub fn heap_bytes(&self) -> usize {
+        (self.rows.values.len() + self.margins.len()) * 8
+            + self.routes.len() * 8
+            + self.groups.as_ref().map_or(0, LeafGroups::heap_bytes)
+    }
+
+    /// True when x is explained against the leaf groups (else by the per-row walk).
+    #[doc(hidden)]
+    pub fn is_grouped(&self) -> bool {
+        self.groups.is_some()
+    }
+
+    /// A background explained by the per-row walk even where leaf groups would do (tests
+    /// compare the two methods).
+    #[doc(hidden)]
+    pub fn without_groups(model: &Ensemble, rows: Matrix) -> Result<Self> {
+        Self::build(model, rows, false)
     }
 
     /// The precomputed directions of all background rows at `node` of tree `tree`, if stored.
@@ -130,23 +179,6 @@ impl Background {
         }
         Self::new(model, Matrix::new(n, data.cols, values)?)
     }
-}
-
-/// `weights[a][b] = (a−1)!·b!/(a+b)!` for a ≥ 1: the Shapley weight of a feature in A.
-fn weight_table(max: usize) -> Vec<Vec<f64>> {
-    let mut w = vec![vec![0.0; max + 1]; max + 1];
-    for (a, row) in w.iter_mut().enumerate().skip(1) {
-        for (b, cell) in row.iter_mut().enumerate() {
-            // (a−1)! b! / (a+b)! = 1 / ((a+b) · C(a+b−1, b))
-            let n = a + b - 1;
-            let mut c = 1.0f64;
-            for i in 0..b {
-                c = c * (n - i) as f64 / (i + 1) as f64;
-            }
-            *cell = 1.0 / ((a + b) as f64 * c);
-        }
-    }
-    w
 }
 
 /// Interventional SHAP values on the raw or probability scale.
@@ -186,7 +218,6 @@ pub fn interventional_values(
     let f = model.num_features;
     let k = model.num_outputs;
     let stride = k * (f + 1);
-    let weights = weight_table(model.max_depth() + 1);
     let nb = background.rows.rows;
     let tf = |m: f64| transform.map_or(m, |t| t(model, m));
     // Base value per output: mean over background rows of T(f(r)).
@@ -198,7 +229,56 @@ pub fn interventional_values(
                 / nb as f64
         })
         .collect();
+    // Each pair's values are rescaled by (T(f(x)) − T(f(r))) / (f(x) − f(r)); since that factor
+    // is known before the walk, a leaf can credit a whole group of background rows at once with
+    // the sum of their factors. Per x: one factor per (output, background row).
+    let rescale = |margin: &[f64], scale: &mut [f64]| {
+        for o in 0..k {
+            for j in 0..nb {
+                let (fx, fr) = (margin[o], background.margins[j * k + o]);
+                scale[o * nb + j] = if fx != fr {
+                    (tf(fx) - tf(fr)) / (fx - fr)
+                } else {
+                    1.0
+                };
+            }
+        }
+    };
+    let rescale = transform.map(|_| &rescale as Rescale);
     let mut values = vec![0.0; rows.rows * stride];
+    match &background.groups {
+        Some(groups) => groups.explain(model, &background.offsets, rows, rescale, &mut values),
+        None => walk_all(model, rows, background, rescale, &mut values),
+    }
+    for row in values.chunks_exact_mut(stride.max(1)) {
+        for o in 0..k {
+            for v in &mut row[o * (f + 1)..o * (f + 1) + f] {
+                *v /= nb as f64;
+            }
+            row[o * (f + 1) + f] = base[o];
+        }
+    }
+    Ok(Explanation {
+        rows: rows.rows,
+        num_features: f,
+        num_outputs: k,
+        values,
+    })
+}
+
+/// Interventional values summed over background rows, by the per-row walk: see the module doc.
+fn walk_all(
+    model: &Ensemble,
+    rows: &Matrix,
+    background: &Background,
+    rescale: Option<Rescale>,
+    values: &mut [f64],
+) {
+    let (f, k) = (model.num_features, model.num_outputs);
+    let stride = k * (f + 1);
+    let max_bits = model.max_depth() + 1;
+    let weights = weight_table(max_bits);
+    let nb = background.rows.rows;
     values
         .par_chunks_mut(stride.max(1))
         .enumerate()
@@ -213,21 +293,12 @@ pub fn interventional_values(
             },
             |s, (i, out)| {
                 let x = rows.row(i);
-                model.predict_margin(x, &mut s.margin);
                 // x meets every background row: route it through every tree once.
                 let x_left = &mut s.x_left;
                 route_all(model, &background.offsets, x, |i, left| x_left[i] = left);
-                // Each pair's values are rescaled by (T(f(x)) − T(f(r))) / (f(x) − f(r)); since
-                // that factor is known before the walk, each leaf can credit a whole group of
-                // background rows at once with the sum of their factors.
-                for o in 0..k {
-                    for j in 0..nb {
-                        let (fx, fr) = (s.margin[o], background.margins[j * k + o]);
-                        s.scale[o * nb + j] = match transform {
-                            Some(_) if fx != fr => (tf(fx) - tf(fr)) / (fx - fr),
-                            _ => 1.0,
-                        };
-                    }
+                if let Some(rescale) = rescale {
+                    model.predict_margin(x, &mut s.margin);
+                    rescale(&s.margin, &mut s.scale);
                 }
                 for (t, (tree, &o)) in model.trees.iter().zip(&model.tree_output).enumerate() {
                     s.arena.clear();
@@ -238,6 +309,7 @@ pub fn interventional_values(
                         background,
                         x_left: &s.x_left[background.offsets[t]..],
                         weights: &weights,
+                        stride: max_bits + 1,
                         scale: &s.scale[o * nb..(o + 1) * nb],
                         phi: &mut out[o * (f + 1)..o * (f + 1) + f],
                         state: &mut s.state,
@@ -246,20 +318,8 @@ pub fn interventional_values(
                     };
                     walk.recurse(0, 0, 0, 0, nb);
                 }
-                for o in 0..k {
-                    for v in &mut out[o * (f + 1)..o * (f + 1) + f] {
-                        *v /= nb as f64;
-                    }
-                    out[o * (f + 1) + f] = base[o];
-                }
             },
         );
-    Ok(Explanation {
-        rows: rows.rows,
-        num_features: f,
-        num_outputs: k,
-        values,
-    })
 }
 
 struct Scratch {
@@ -285,7 +345,9 @@ struct Walk<'a> {
     background: &'a Background,
     /// x's directions in this tree, indexed by node.
     x_left: &'a [bool],
-    weights: &'a [Vec<f64>],
+    /// Shapley weights, `weights[a * stride + b]` (see [`weight_table`]).
+    weights: &'a [f64],
+    stride: usize,
     scale: &'a [f64],
     phi: &'a mut [f64],
     state: &'a mut [u8],
@@ -311,12 +373,12 @@ impl Walk<'_> {
                 .sum();
             let v = tree.value[node] * group;
             let pos = if nx > 0 {
-                v * self.weights[nx][nr]
+                v * self.weights[nx * self.stride + nr]
             } else {
                 0.0
             };
             let neg = if nr > 0 {
-                -v * self.weights[nr][nx]
+                -v * self.weights[nr * self.stride + nx]
             } else {
                 0.0
             };

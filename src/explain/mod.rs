@@ -6,6 +6,7 @@
 //! for any thread count and any chunking. Rows run in parallel on the current rayon pool.
 
 mod batch;
+mod groups;
 pub mod interactions;
 mod interventional;
 mod lanes;

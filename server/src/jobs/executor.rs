@@ -131,7 +131,7 @@ impl ShapExecutor {
         let model_bytes = std::fs::metadata(&model_path).map_or(0, |m| m.len() as usize);
         let bytes = model_bytes
             + rows.values.len() * 8
-            + background.as_ref().map_or(0, |b| b.rows.values.len() * 8);
+            + background.as_ref().map_or(0, Background::heap_bytes);
         Ok(Prepared {
             model,
             rows,

@@ -1,0 +1,98 @@
+//! The two inner loops of explaining a block of rows against leaf groups, each portable and
+//! with AVX2: a node's routing of the block into its children's failed bits, and the sum of a
+//! group's rescale factors. Both versions make the same IEEE operations in the same order, so
+//! their results are the same numbers.
+
+use super::block::BLOCK;
+use crate::model::{NumericTest, Tree};
+
+/// The failed bits of `node`'s children for a block: a row's bit `bit` is set in the child it
+/// does not go to. `xs` are the rows' values of the node's feature.
+#[inline(always)]
+pub(super) fn split(
+    tree: &Tree,
+    node: usize,
+    test: Option<&NumericTest>,
+    xs: &[f64],
+    parent: &[u64; BLOCK],
+    bit: u64,
+    (left, right): (&mut [u64], &mut [u64]),
+) {
+    let (xs, left, right) = (&xs[..BLOCK], &mut left[..BLOCK], &mut right[..BLOCK]);
+    for i in 0..BLOCK {
+        let goes_left = match test {
+            Some(test) => test.goes_left(xs[i]),
+            None => tree.goes_left(node, xs[i]),
+        };
+        // All ones when the row goes left.
+        let l = (goes_left as u64).wrapping_neg();
+        left[i] = parent[i] | (!l & bit);
+        right[i] = parent[i] | (l & bit);
+    }
+}
+
+/// [`split`] for a numeric split, four rows per step.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn split_avx2(
+    test: &NumericTest,
+    xs: &[f64],
+    parent: &[u64; BLOCK],
+    bit: u64,
+    (left, right): (&mut [u64], &mut [u64]),
+) {
+    use std::arch::x86_64::*;
+    let (xs, left, right) = (&xs[..BLOCK], &mut left[..BLOCK], &mut right[..BLOCK]);
+    let bit = _mm256_set1_epi64x(bit as i64);
+    for c in (0..BLOCK).step_by(4) {
+        // SAFETY: c + 4 ≤ BLOCK, and every slice above has BLOCK elements (unaligned loads
+        // and stores).
+        unsafe {
+            let l = _mm256_castpd_si256(test.left4(_mm256_loadu_pd(xs.as_ptr().add(c))));
+            let p = _mm256_loadu_si256(parent.as_ptr().add(c).cast());
+            let to_left = _mm256_or_si256(p, _mm256_andnot_si256(l, bit));
+            let to_right = _mm256_or_si256(p, _mm256_and_si256(l, bit));
+            _mm256_storeu_si256(left.as_mut_ptr().add(c).cast(), to_left);
+            _mm256_storeu_si256(right.as_mut_ptr().add(c).cast(), to_right);
+        }
+    }
+}
+
+/// `Σ values[i]` over `at` (a multiple of four indices) in four running sums, one per lane of
+/// a quad: a single sum would wait on each addition's latency.
+#[inline(always)]
+pub(super) fn sum_quads(values: &[f64], at: &[u16]) -> f64 {
+    let mut sums = [0.0f64; 4];
+    for q in at.chunks_exact(4) {
+        for (s, &i) in sums.iter_mut().zip(q) {
+            *s += values[i as usize];
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3])
+}
+
+/// [`sum_quads`] with one AVX2 gather per quad.
+///
+/// # Safety
+/// The CPU has AVX2, and every index in `at` is below `values.len()` (a gather has no bounds
+/// check).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn sum_quads_avx2(values: &[f64], at: &[u16]) -> f64 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm256_setzero_pd();
+    for q in at.chunks_exact(4) {
+        // SAFETY: `q` holds four u16 (an unaligned 8-byte load); the indices are in bounds by
+        // the caller's contract.
+        unsafe {
+            let idx = _mm_cvtepu16_epi32(_mm_loadl_epi64(q.as_ptr().cast()));
+            acc = _mm256_add_pd(acc, _mm256_i32gather_pd::<8>(values.as_ptr(), idx));
+        }
+    }
+    let mut sums = [0.0f64; 4];
+    // SAFETY: `sums` holds four f64 (an unaligned store).
+    unsafe { _mm256_storeu_pd(sums.as_mut_ptr(), acc) };
+    (sums[0] + sums[1]) + (sums[2] + sums[3])
+}
