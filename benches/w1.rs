@@ -117,28 +117,38 @@ fn extras(
         .build()
         .map_err(|e| e.to_string())?;
     let some = rows.slice(0, 500);
+    // Best of 3, as for the path-dependent runs: one slow run on a shared machine is noise.
+    let best_of_3 = |run: &dyn Fn() -> Result<(), String>| -> Result<f64, String> {
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let t = Instant::now();
+            run()?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    };
+    let secs = best_of_3(&|| {
+        pool.install(|| shaplab::interaction_values(&model, &some))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    report(results, "W1/interactions/1", some.rows, secs);
+    // Prepared once per job by the service, so timed apart.
     let t = Instant::now();
-    pool.install(|| shaplab::interaction_values(&model, &some))
-        .map_err(|e| e.to_string())?;
-    report(
-        results,
-        "W1/interactions/1",
-        some.rows,
-        t.elapsed().as_secs_f64(),
-    );
     let background =
         shaplab::Background::sample(&model, &rows, 100, 1).map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    pool.install(|| {
-        shaplab::interventional_values(&model, &some, &background, shaplab::Output::Probability)
-    })
-    .map_err(|e| e.to_string())?;
-    report(
-        results,
-        "W1/interventional/1",
-        some.rows,
-        t.elapsed().as_secs_f64(),
+    results.insert(
+        "W1/interventional/background_secs".into(),
+        t.elapsed().as_secs_f64().into(),
     );
+    let secs = best_of_3(&|| {
+        pool.install(|| {
+            shaplab::interventional_values(&model, &some, &background, shaplab::Output::Probability)
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    })?;
+    report(results, "W1/interventional/1", some.rows, secs);
     Ok(())
 }
 

@@ -22,6 +22,10 @@ if [ ! -e "$SRC/.git" ] || [ "$(git -C "$SRC" rev-parse HEAD)" != "$(git rev-par
     git worktree prune
     git worktree add --detach "$SRC" "$REV" >/dev/null
 fi
+# The same harness for both (best of 3 everywhere): today's benches over REV's engine; the
+# public API they call has not changed since f9daf82.
+git -C "$SRC" checkout -q -- benches
+cp benches/w1.rs benches/formats.rs "$SRC/benches/"
 run() { # run NAME SRCDIR TARGETDIR
     local out="target/bench-$1"
     mkdir -p "$out"

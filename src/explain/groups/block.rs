@@ -241,7 +241,8 @@ impl LeafGroups {
 
     /// Credits one row at a listed leaf with failed set `b`: the groups reaching the leaf with
     /// it are `entries` of the leaf's list, with no test per group (and no mispredicted branch
-    /// on it); the leaf's per-bit sums go to `phi` at the end.
+    /// on it); the leaf's per-bit sums go to `phi` at the end. The hottest loop of the
+    /// explainer: its indices were all checked once in `LeafGroups::validate`.
     #[inline(always)]
     fn credit_listed<const NATIVE: bool>(
         &self,
@@ -251,23 +252,49 @@ impl LeafGroups {
         scale: Option<&[f64]>,
         phi: &mut [f64],
     ) {
-        let groups = &self.groups[leaf.groups_at as usize..][..leaf.groups_len as usize];
-        let nb = b.count_ones() as usize;
+        debug_assert!(scale.is_none_or(|s| s.len() == self.background_rows + 1));
+        debug_assert_eq!(phi.len(), self.num_features + 1);
+        let w = &self.listed_weights[(b.count_ones() & 7) as usize];
         let mut sums = [0.0f64; LANES];
         let mut neg = 0.0;
         for e in &self.entries[leaf.entries_at as usize..][entries] {
-            let g = &groups[e.group as usize];
-            let (pos, lost) = self.pair_weights::<NATIVE>(leaf, g, e.a as u64, nb, scale);
+            // SAFETY: `validate` checked that every listed group is one of its leaf's groups
+            // and that every group's members (padding included) lie inside `members` and are
+            // at most nb; `scale` has nb + 1 factors (sliced so in `block`).
+            let weight = unsafe {
+                let g = self
+                    .groups
+                    .get_unchecked(leaf.groups_at as usize + e.group as usize);
+                match scale {
+                    None => g.len as f64,
+                    Some(scale) => {
+                        let at = self.members.get_unchecked(
+                            g.at as usize..(g.at + g.len.next_multiple_of(4)) as usize,
+                        );
+                        kernels::sum_quads(scale, at)
+                    }
+                }
+            };
+            let v = leaf.value * weight;
+            let [gain, loss] = w[(e.a.count_ones() & 7) as usize];
+            let pos = v * gain;
             // pos · 1 on A's bits, pos · 0 elsewhere: the same sums as adding pos on A's bits
             // (x + ±0 = x for the nonzero sums that matter), without a branch per bit.
-            for (s, &on) in sums.iter_mut().zip(&ONES[e.a as usize]) {
+            for (s, &on) in sums.iter_mut().zip(&ONES[(e.a & 63) as usize]) {
                 *s += pos * on;
             }
-            neg -= lost;
+            neg -= v * loss;
         }
-        let features = &self.features[leaf.features_at as usize..][..MAX_LISTED];
-        for (i, (&feature, &s)) in features.iter().zip(&sums).enumerate() {
-            phi[feature as usize] += s + if b >> i & 1 == 1 { neg } else { 0.0 };
+        // SAFETY: `validate` checked that a listed leaf has MAX_LISTED features, each at most
+        // the number of features (`phi` has one more slot: the base value's, written last).
+        unsafe {
+            let features = self
+                .features
+                .get_unchecked(leaf.features_at as usize..leaf.features_at as usize + MAX_LISTED);
+            for (i, (&feature, &s)) in features.iter().zip(&sums).enumerate() {
+                *phi.get_unchecked_mut(feature as usize) +=
+                    s + if b >> i & 1 == 1 { neg } else { 0.0 };
+            }
         }
     }
 
@@ -325,20 +352,10 @@ impl LeafGroups {
             None => g.len as f64,
             Some(scale) => {
                 let at = &self.members[g.at as usize..][..g.len.next_multiple_of(4) as usize];
-                #[cfg(target_arch = "x86_64")]
-                if NATIVE {
-                    debug_assert_eq!(scale.len(), self.background_rows + 1);
-                    // SAFETY: NATIVE is only set inside `block_native` (AVX2); members are
-                    // background rows or the padding nb, built so in `new`, and `scale` has
-                    // nb + 1 entries (sliced so in `block`).
-                    return self.weights_of(
-                        leaf,
-                        unsafe { kernels::sum_quads_avx2(scale, at) },
-                        a,
-                        nb,
-                    );
-                }
-                kernels::sum_quads(scale, at)
+                assert_eq!(scale.len(), self.background_rows + 1);
+                // SAFETY: members are background rows or the padding nb (checked by
+                // `validate`), and `scale` has nb + 1 factors (asserted just above).
+                unsafe { kernels::sum_quads(scale, at) }
             }
         };
         self.weights_of(leaf, weight, a, nb)

@@ -106,6 +106,9 @@ pub(super) struct LeafGroups {
     background_rows: usize,
     /// `weights[a * (max_bits + 1) + b] = (a−1)!·b!/(a+b)!` for a ≥ 1.
     weights: Vec<f64>,
+    /// The same weights for listed leaves, `[|B|][|A|] = [gain of A, loss of B]`, small
+    /// enough to index without bounds checks.
+    listed_weights: [[[f64; 2]; 8]; 8],
 }
 
 impl LeafGroups {
@@ -139,6 +142,7 @@ impl LeafGroups {
             num_features: model.num_features,
             background_rows: nb,
             weights: Vec::new(),
+            listed_weights: [[[0.0; 2]; 8]; 8],
         };
         let mut failed = Vec::new();
         let mut masks: Vec<(u64, u16)> = Vec::new();
@@ -209,7 +213,56 @@ impl LeafGroups {
             }
         }
         g.weights = weight_table(g.max_bits);
-        Some(g)
+        let w = weight_table(MAX_LISTED);
+        let stride = MAX_LISTED + 1;
+        for nb in 0..=MAX_LISTED {
+            for na in 0..=MAX_LISTED {
+                g.listed_weights[nb][na] = [w[na * stride + nb], w[nb * stride + na]];
+            }
+        }
+        // The explainer's hottest loop indexes by these without bounds checks.
+        g.validate().then_some(g)
+    }
+
+    /// True when every index the explainer's unchecked loop uses is in bounds: each listed
+    /// entry names one of its leaf's groups, each group's members (padded to a multiple of
+    /// four) lie inside `members` and are at most nb (the padding's zero factor), and each
+    /// listed leaf has `MAX_LISTED` features, each at most the number of features.
+    fn validate(&self) -> bool {
+        let nb = self.background_rows;
+        let groups_ok = self.groups.iter().all(|g| {
+            let end = (g.at + g.len.next_multiple_of(4)) as usize;
+            end <= self.members.len()
+                && self.members[g.at as usize..end]
+                    .iter()
+                    .all(|&j| j as usize <= nb)
+        });
+        let leaves_ok = self.leaves.iter().all(|leaf| {
+            let groups_end = leaf.groups_at as usize + leaf.groups_len as usize;
+            if groups_end > self.groups.len() {
+                return false;
+            }
+            if leaf.lists_at == u32::MAX {
+                return true;
+            }
+            let lists = self
+                .lists
+                .get(leaf.lists_at as usize..leaf.lists_at as usize + (1 << leaf.bits) + 1);
+            let features = self
+                .features
+                .get(leaf.features_at as usize..leaf.features_at as usize + MAX_LISTED);
+            let (Some(lists), Some(features)) = (lists, features) else {
+                return false;
+            };
+            let entries = self.entries.get(
+                leaf.entries_at as usize
+                    ..leaf.entries_at as usize + lists[lists.len() - 1] as usize,
+            );
+            lists.is_sorted()
+                && entries.is_some_and(|e| e.iter().all(|e| (e.group as u32) < leaf.groups_len))
+                && features.iter().all(|&f| f as usize <= self.num_features)
+        });
+        groups_ok && leaves_ok
     }
 
     /// Records `node`'s subtree: bits of split nodes (`path` holds the distinct features from
