@@ -141,6 +141,37 @@ fn leaf_groups_and_the_per_row_walk_give_the_same_interventional_values() {
     }
 }
 
+/// A background too large to group per leaf (leaves × background rows past the grouping's
+/// memory cap) is explained by the per-row walk, and its values still add up: Σφ = f(x) −
+/// mean f(r) over the background.
+#[test]
+fn a_background_too_large_to_group_is_walked_and_its_values_add_up() {
+    let mut rng = Rng::new(12);
+    let f = 6;
+    let trees: Vec<Tree> = (0..48).map(|i| random_tree(&mut rng, f, 9, i)).collect();
+    let model = ensemble(trees, f, 1, 0.3);
+    let leaves = model.total_leaves();
+    // Enough rows that leaves × rows passes the 2^24 memberships the grouping keeps.
+    let n = (1usize << 24) / leaves + 1;
+    let bg_rows = random_rows(&mut rng, n, f);
+    let bg = Background::new(&model, bg_rows.clone()).unwrap();
+    assert!(
+        !bg.is_grouped(),
+        "{leaves} leaves × {n} rows should not be grouped"
+    );
+    let rows = random_rows(&mut rng, 2, f);
+    let ex = shaplab::interventional_values(&model, &rows, &bg, Output::Raw).unwrap();
+    let mean: f64 = (0..n)
+        .map(|j| model.predict(bg_rows.row(j))[0])
+        .sum::<f64>()
+        / n as f64;
+    for r in 0..2 {
+        let sum: f64 = ex.block(r, 0)[..f].iter().sum();
+        let want = model.predict(rows.row(r))[0] - mean;
+        assert!((sum - want).abs() < 1e-9, "row {r}: Σφ {sum} vs {want}");
+    }
+}
+
 /// Two trees of identical shape, one on feature 0 and one on feature 1; feature 2 splits but
 /// both of its children hold the same value.
 fn crafted() -> Ensemble {

@@ -33,8 +33,13 @@ pub(super) use block::Rescale;
 
 use crate::model::{Ensemble, NumericTest, Tree};
 
-/// Most (leaf, background row) memberships kept: 64 MiB of u16 row numbers.
-const MAX_MEMBERS: usize = 1 << 25;
+/// Most (leaf, background row) memberships kept: 32 MiB of u16 row numbers (and at most as
+/// many groups). W1 (21,500 leaves) with 100 background rows holds 2.2 million.
+const MAX_MEMBERS: usize = 1 << 24;
+
+/// Most list entries kept (32 MiB); past it, further leaves scan their groups instead. W1 with
+/// 100 background rows lists 5.4 million.
+const MAX_ENTRIES: usize = 1 << 24;
 
 /// Most distinct path features for which a leaf lists its groups per failed set of x: 2^6 + 1
 /// list bounds per leaf, and a leaf has at most 64 groups, so an entry fits in two bytes.
@@ -191,7 +196,14 @@ impl LeafGroups {
                     g.members.extend(std::iter::repeat_n(nb as u16, padded));
                 }
                 leaf.groups_len = g.groups.len() as u32 - leaf.groups_at;
-                if leaf.bits as usize <= MAX_LISTED {
+                // A listed leaf names each group once per subset of the path features it passes.
+                let listing = || -> usize {
+                    g.groups[leaf.groups_at as usize..]
+                        .iter()
+                        .map(|grp| 1usize << grp.mask.count_ones())
+                        .sum()
+                };
+                if leaf.bits as usize <= MAX_LISTED && g.entries.len() + listing() <= MAX_ENTRIES {
                     let groups = &g.groups[leaf.groups_at as usize..];
                     leaf.lists_at = g.lists.len() as u32;
                     leaf.entries_at = g.entries.len() as u32;
