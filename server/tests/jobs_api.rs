@@ -150,8 +150,8 @@ async fn an_interventional_probability_job_equals_shaplab_explain_too() {
     let (status, job) = submit(&app, None, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     let id = job["id"].as_str().expect("an id").to_owned();
-    // Interventional chunks shrink with the background: 16 × 5 / 20 = 4 rows → 15 chunks.
-    assert_eq!(job["progress"]["chunks_total"], 15);
+    // Interventional chunks shrink with the background: 16 × 9 / 20 = 7 rows → 9 chunks.
+    assert_eq!(job["progress"]["chunks_total"], 9);
 
     let done = wait_for_end(&app, &id, Duration::from_secs(120)).await;
     assert_eq!(done["state"], "succeeded", "{done}");

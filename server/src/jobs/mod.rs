@@ -71,10 +71,12 @@ use crate::config::ConfigError;
 /// shared one or for bigger models.
 pub const DEFAULT_CHUNK_ROWS: u64 = 5_000;
 
-/// Interventional TreeSHAP costs about `background_rows / 4.4` times path-dependent on W1
-/// (212 vs 4,800 rows/s with 100 background rows), so interventional chunks are
-/// `CHUNK_ROWS × 5 / background_rows` rows to keep them in the same 1–5 s band.
-pub const INTERVENTIONAL_FACTOR: u64 = 5;
+/// Interventional TreeSHAP with 100 background rows costs about 11 times path-dependent on W1
+/// (`make bench`: ~1,000 vs ~11,000 rows/s per thread), so interventional chunks are
+/// `CHUNK_ROWS × 9 / background_rows` rows (450 with 100) to keep them in the same band. Its
+/// cost grows more slowly than the background (rows sharing a leaf's pattern are grouped), so
+/// larger backgrounds make shorter chunks: the safe side.
+pub const INTERVENTIONAL_FACTOR: u64 = 9;
 
 /// Interaction values per chunk (rows × outputs × (features + 1)²) an interaction job aims
 /// for: its chunks are `min(CHUNK_ROWS, 2,000,000 / values per row)` rows (at least 1).
@@ -205,8 +207,8 @@ mod tests {
             ..JobsConfig::default()
         };
         assert_eq!(c.chunk_rows_for(None), 5_000);
-        // 5,000 × 5 / 100 = 250 rows.
-        assert_eq!(c.chunk_rows_for(Some(100)), 250);
+        // 5,000 × 9 / 100 = 450 rows.
+        assert_eq!(c.chunk_rows_for(Some(100)), 450);
         assert_eq!(c.chunk_rows_for(Some(1_000_000)), 1);
     }
 
