@@ -31,7 +31,10 @@
 //!   values credit every feature pair of each leaf in one pass (`explain/pairs`); the classic
 //!   algorithm (`explain/path`) serves trees too deep for the quadrature and, with the classic
 //!   interaction algorithm (`explain/interactions`), is the oracle in tests; interventional
-//!   TreeSHAP with background rows lives in `explain/interventional`.
+//!   TreeSHAP with background rows lives in `explain/interventional`, which groups the
+//!   background per leaf once (`explain/groups`: each leaf credits whole groups of background
+//!   rows per row explained, blocks of rows routed with AVX2) and keeps a per-row walk for
+//!   models and backgrounds beyond the grouping's limits.
 //! - `output`: CSV writers for SHAP and interaction values with round-trip float precision.
 //! - `cli`: `shaplab explain` — the clap arguments the server embeds and the streaming driver.
 //! - `io`: size-capped file reading.

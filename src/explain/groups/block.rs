@@ -12,14 +12,18 @@ use rayon::prelude::*;
 /// Per-bit sums of a listed leaf: `MAX_LISTED` rounded up to whole AVX2 vectors.
 const LANES: usize = 8;
 
-/// `ONES[a][i]` is 1 when bit i of `a` is set, else 0.
-const ONES: [[f64; LANES]; 1 << MAX_LISTED] = {
-    let mut t = [[0.0; LANES]; 1 << MAX_LISTED];
+/// `KEEP[a][i]` is all ones when bit i of `a` is set, else 0: `pos & KEEP[a][i]` is pos on A's
+/// bits and +0 elsewhere, a select without a branch per bit (and, unlike `pos · 0`, no NaN
+/// from an infinite pos).
+const KEEP: [[u64; LANES]; 1 << MAX_LISTED] = {
+    let mut t = [[0; LANES]; 1 << MAX_LISTED];
     let mut a = 0;
     while a < 1 << MAX_LISTED {
         let mut i = 0;
         while i < MAX_LISTED {
-            t[a][i] = ((a >> i) & 1) as f64;
+            if (a >> i) & 1 == 1 {
+                t[a][i] = u64::MAX;
+            }
             i += 1;
         }
         a += 1;
@@ -278,10 +282,9 @@ impl LeafGroups {
             let v = leaf.value * weight;
             let [gain, loss] = w[(e.a.count_ones() & 7) as usize];
             let pos = v * gain;
-            // pos · 1 on A's bits, pos · 0 elsewhere: the same sums as adding pos on A's bits
-            // (x + ±0 = x for the nonzero sums that matter), without a branch per bit.
-            for (s, &on) in sums.iter_mut().zip(&ONES[(e.a & 63) as usize]) {
-                *s += pos * on;
+            // pos on A's bits, +0 elsewhere (x + 0 = x): the sums of adding pos on A's bits.
+            for (s, &keep) in sums.iter_mut().zip(&KEEP[(e.a & 63) as usize]) {
+                *s += f64::from_bits(pos.to_bits() & keep);
             }
             neg -= v * loss;
         }
