@@ -255,24 +255,11 @@ define_visit!(
 mod tests {
     use super::*;
     use crate::explain::linear::LinearTrees;
-    use crate::{CsvRows, Ensemble};
-    use std::path::Path;
 
     /// Every tree of a fixture through one batch, with or without AVX2; the SHAP values of
     /// each row as stored.
     fn explain(dir: &str, avx2: bool) -> Vec<f64> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures")
-            .join(dir);
-        let file = ["model.json", "model.txt"]
-            .into_iter()
-            .map(|f| root.join(f))
-            .find(|p| p.exists())
-            .expect("a model file");
-        let model = Ensemble::from_path(&file).expect("model");
-        let rows = CsvRows::open(&root.join("data.csv"), &model)
-            .and_then(|mut r| r.read_all())
-            .expect("rows");
+        let (model, rows) = crate::explain::fixture(dir);
         let (f, k) = (model.num_features, model.num_outputs);
         let prepared = LinearTrees::new(&model.trees);
         let n = rows.rows.min(BATCH);

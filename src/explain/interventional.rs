@@ -247,7 +247,9 @@ pub fn interventional_values(
     let rescale = transform.map(|_| &rescale as Rescale);
     let mut values = vec![0.0; rows.rows * stride];
     match &background.groups {
-        Some(groups) => groups.explain(model, &background.offsets, rows, rescale, &mut values),
+        Some(groups) => {
+            groups.explain(model, &background.offsets, rows, rescale, &mut values, true)
+        }
         None => walk_all(model, rows, background, rescale, &mut values),
     }
     for row in values.chunks_exact_mut(stride.max(1)) {

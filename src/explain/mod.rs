@@ -153,3 +153,22 @@ impl<'m> PathExplainer<'m> {
         })
     }
 }
+
+/// A fixture's model (`model.json` or `model.txt`) and its `data.csv` rows, for the explainers'
+/// unit tests that compare two kernels of the same method.
+#[cfg(test)]
+pub(crate) fn fixture(dir: &str) -> (Ensemble, Matrix) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir);
+    let file = ["model.json", "model.txt"]
+        .into_iter()
+        .map(|f| root.join(f))
+        .find(|p| p.exists())
+        .expect("a model file");
+    let model = Ensemble::from_path(&file).expect("model");
+    let rows = crate::CsvRows::open(&root.join("data.csv"), &model)
+        .and_then(|mut r| r.read_all())
+        .expect("rows");
+    (model, rows)
+}

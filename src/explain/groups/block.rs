@@ -80,20 +80,9 @@ impl LeafGroups {
     /// Interventional values of `rows`, summed over background rows (not yet averaged), into
     /// `values` (rows × outputs × (features + 1); each base value's slot is scratch, to be
     /// overwritten). With `rescale`, each pair's values are scaled by the factor
-    /// `rescale(x's margins, out)` writes per (output, background row).
+    /// `rescale(x's margins, out)` writes per (output, background row). `native` runs the AVX2
+    /// block where the CPU has it (tests compare it with the portable one).
     pub(in crate::explain) fn explain(
-        &self,
-        model: &Ensemble,
-        offsets: &[usize],
-        rows: &Matrix,
-        rescale: Option<Rescale>,
-        values: &mut [f64],
-    ) {
-        self.explain_with(model, offsets, rows, rescale, values, has_native());
-    }
-
-    /// [`explain`](Self::explain) with the AVX2 block when `native` (and the CPU has it).
-    fn explain_with(
         &self,
         model: &Ensemble,
         offsets: &[usize],
@@ -120,7 +109,7 @@ impl LeafGroups {
     }
 
     /// [`block`](Self::block) compiled for CPUs with AVX2, BMI1 and POPCNT: routing four rows
-    /// per instruction, gathers for the rescale sums, single-instruction bit counts and scans.
+    /// per instruction, and single-instruction bit counts and scans.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,popcnt")]
     fn block_native(&self, job: Job, out: &mut [f64], s: &mut Scratch) {
@@ -179,8 +168,8 @@ impl LeafGroups {
                     let phi = &mut out[r * stride + o * (f + 1)..][..f + 1];
                     let scale = rescale.map(|_| &s.scale[(r * k + o) * (nb + 1)..][..nb + 1]);
                     match entries {
-                        Some(entries) => self.credit_listed::<NATIVE>(leaf, b, entries, scale, phi),
-                        None => self.credit_scanned::<NATIVE>(leaf, b, scale, phi),
+                        Some(entries) => self.credit_listed(leaf, b, entries, scale, phi),
+                        None => self.credit_scanned(leaf, b, scale, phi),
                     }
                 }
             }
@@ -248,7 +237,7 @@ impl LeafGroups {
     /// on it); the leaf's per-bit sums go to `phi` at the end. The hottest loop of the
     /// explainer: its indices were all checked once in `LeafGroups::validate`.
     #[inline(always)]
-    fn credit_listed<const NATIVE: bool>(
+    fn credit_listed(
         &self,
         leaf: &Leaf,
         b: u64,
@@ -262,23 +251,12 @@ impl LeafGroups {
         let mut sums = [0.0f64; LANES];
         let mut neg = 0.0;
         for e in &self.entries[leaf.entries_at as usize..][entries] {
-            // SAFETY: `validate` checked that every listed group is one of its leaf's groups
-            // and that every group's members (padding included) lie inside `members` and are
-            // at most nb; `scale` has nb + 1 factors (sliced so in `block`).
-            let weight = unsafe {
-                let g = self
-                    .groups
-                    .get_unchecked(leaf.groups_at as usize + e.group as usize);
-                match scale {
-                    None => g.len as f64,
-                    Some(scale) => {
-                        let at = self.members.get_unchecked(
-                            g.at as usize..(g.at + g.len.next_multiple_of(4)) as usize,
-                        );
-                        kernels::sum_quads(scale, at)
-                    }
-                }
+            // SAFETY: `validate` checked that every listed group is one of its leaf's groups.
+            let g = unsafe {
+                self.groups
+                    .get_unchecked(leaf.groups_at as usize + e.group as usize)
             };
+            let weight = self.group_weight(g, scale);
             let v = leaf.value * weight;
             let [gain, loss] = w[(e.a.count_ones() & 7) as usize];
             let pos = v * gain;
@@ -303,13 +281,7 @@ impl LeafGroups {
 
     /// Credits one row at a leaf with a long path: every group is tested against `b`.
     #[inline(always)]
-    fn credit_scanned<const NATIVE: bool>(
-        &self,
-        leaf: &Leaf,
-        b: u64,
-        scale: Option<&[f64]>,
-        phi: &mut [f64],
-    ) {
+    fn credit_scanned(&self, leaf: &Leaf, b: u64, scale: Option<&[f64]>, phi: &mut [f64]) {
         if b & !leaf.any != 0 {
             return;
         }
@@ -323,7 +295,13 @@ impl LeafGroups {
             if g.mask & b != b || a | b == 0 {
                 continue;
             }
-            let (pos, lost) = self.pair_weights::<NATIVE>(leaf, g, a, nb, scale);
+            let v = leaf.value * self.group_weight(g, scale);
+            let na = a.count_ones() as usize;
+            let stride = self.max_bits + 1;
+            let (pos, lost) = (
+                v * self.weights[na * stride + nb],
+                v * self.weights[nb * stride + na],
+            );
             let mut bits = a;
             while bits != 0 {
                 phi[features[bits.trailing_zeros() as usize] as usize] += pos;
@@ -338,41 +316,25 @@ impl LeafGroups {
         }
     }
 
-    /// For group `g` reaching `leaf` with sets A (`a`) and B (|B| = `nb`): what each feature of
-    /// A gains, `v·(|A|−1)!|B|!/(|A|+|B|)!`, and what each feature of B loses,
-    /// `v·|A|!(|B|−1)!/(|A|+|B|)!`, where v is the leaf value times the group's size (raw
-    /// output) or the sum of its rows' rescale factors.
+    /// What a group of background rows weighs at a leaf: its size (raw output) or the sum of
+    /// its rows' rescale factors (`scale`: nb + 1 factors, the last the padding's 0).
     #[inline(always)]
-    fn pair_weights<const NATIVE: bool>(
-        &self,
-        leaf: &Leaf,
-        g: &Group,
-        a: u64,
-        nb: usize,
-        scale: Option<&[f64]>,
-    ) -> (f64, f64) {
-        let weight = match scale {
+    fn group_weight(&self, g: &Group, scale: Option<&[f64]>) -> f64 {
+        match scale {
             None => g.len as f64,
             Some(scale) => {
-                let at = &self.members[g.at as usize..][..g.len.next_multiple_of(4) as usize];
                 assert_eq!(scale.len(), self.background_rows + 1);
-                // SAFETY: members are background rows or the padding nb (checked by
-                // `validate`), and `scale` has nb + 1 factors (asserted just above).
-                unsafe { kernels::sum_quads(scale, at) }
+                // SAFETY: `validate` checked that every group's members (padding included)
+                // lie inside `members` and are at most nb, and `scale` has nb + 1 factors
+                // (asserted just above).
+                unsafe {
+                    let at = self
+                        .members
+                        .get_unchecked(g.at as usize..(g.at + g.len.next_multiple_of(4)) as usize);
+                    kernels::sum_quads(scale, at)
+                }
             }
-        };
-        self.weights_of(leaf, weight, a, nb)
-    }
-
-    #[inline(always)]
-    fn weights_of(&self, leaf: &Leaf, weight: f64, a: u64, nb: usize) -> (f64, f64) {
-        let v = leaf.value * weight;
-        let stride = self.max_bits + 1;
-        let na = a.count_ones() as usize;
-        (
-            v * self.weights[na * stride + nb],
-            v * self.weights[nb * stride + na],
-        )
+        }
     }
 }
 
@@ -388,24 +350,11 @@ fn two_rows(buf: &mut [u64], a: usize, b: usize) -> (&mut [u64], &mut [u64]) {
 mod tests {
     use super::*;
     use crate::explain::Background;
-    use crate::{CsvRows, Ensemble};
-    use std::path::Path;
 
     /// Interventional values of a fixture's rows against its first 60 rows, raw and on the
     /// probability scale, with or without the AVX2 block.
     fn explain(dir: &str, native: bool) -> Vec<f64> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures")
-            .join(dir);
-        let file = ["model.json", "model.txt"]
-            .into_iter()
-            .map(|f| root.join(f))
-            .find(|p| p.exists())
-            .expect("a model file");
-        let model = Ensemble::from_path(&file).expect("model");
-        let rows = CsvRows::open(&root.join("data.csv"), &model)
-            .and_then(|mut r| r.read_all())
-            .expect("rows");
+        let (model, rows) = crate::explain::fixture(dir);
         let background = Background::new(&model, rows.slice(0, 60.min(rows.rows))).expect("bg");
         let groups = background.groups.as_ref().expect("grouped");
         let nb = background.rows.rows;
@@ -422,7 +371,7 @@ mod tests {
         for rescale in [None, Some(&rescale as Rescale)] {
             let mut values = vec![0.0; rows.rows * k * (model.num_features + 1)];
             let offsets = &background.offsets;
-            groups.explain_with(&model, offsets, &rows, rescale, &mut values, native);
+            groups.explain(&model, offsets, &rows, rescale, &mut values, native);
             all.extend(values);
         }
         all
