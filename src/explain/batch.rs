@@ -52,8 +52,9 @@ pub struct Batch {
     p: Vec<f64>,
     /// G(t), laid out like `p`.
     g: Vec<f64>,
-    /// Edge variant per level and row: 0 row follows, 1 row leaves here, 2 already cold.
-    /// u64 rather than u8 so the variant compares in the same lane width as the f64 it selects.
+    /// Edge variant per level and row: 0 row follows, 1 row leaves here, 2 already cold,
+    /// encoded as the AVX2 permute index that picks it (`lanes::encode`): u64, the lane width
+    /// of the f64 it selects.
     var: Vec<u64>,
     /// AVX2 available: run the AVX2 copy of the DFS.
     avx2: bool,
@@ -124,7 +125,7 @@ impl Batch {
             self.var.resize(levels * PS, 0);
         }
         self.p[..Q * PS].fill(1.0);
-        self.var[..PS].fill(0);
+        self.var[..PS].fill(lanes::HOT);
         let phi_at = output * self.nf * self.stride;
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
@@ -216,13 +217,35 @@ macro_rules! define_visit {
                 let var = &b.var[(d + 1) * PS..(d + 1) * PS + np];
                 if tree.is_leaf(child) {
                     k::leaf(
-                        pt.leaf_value[child],
-                        (&e.ratio, &e.coef),
+                        e,
                         is_left,
                         &b.p[lvl(d)..lvl(d + 1)],
                         &mut b.g[lvl(d)..lvl(d + 1)],
                         var,
                         &mut b.phi[at..at + np],
+                        (PS, np),
+                    );
+                    continue;
+                }
+                let twig = pt.twig_of[child];
+                if twig != u32::MAX {
+                    // A twig (the most common subtree of depth-wise trees): route its rows,
+                    // then the twig and its edge in one pass.
+                    let (cl, _) = tree.children(child);
+                    let fc = tree.split_feature(child);
+                    let prev = pt.edges[cl].prev;
+                    let (upper, lower) = b.var.split_at_mut((d + 2) * PS);
+                    let prev = (prev != u16::MAX)
+                        .then(|| &upper[prev as usize * PS..prev as usize * PS + np]);
+                    k::route(tree, child, &b.xt[fc * s..], prev, lower, np);
+                    k::twig(
+                        (e, &pt.twigs[twig as usize]),
+                        is_left,
+                        &b.p[lvl(d)..lvl(d + 1)],
+                        &mut b.g[lvl(d)..lvl(d + 1)],
+                        (&upper[(d + 1) * PS..(d + 1) * PS + np], &lower[..np]),
+                        &mut b.phi,
+                        (at, phi_at + fc * s),
                         (PS, np),
                     );
                     continue;

@@ -27,23 +27,49 @@
 /// Rows per group: every row count is padded to a multiple (two AVX2 registers of f64).
 pub const LANES: usize = 8;
 
-/// The right child's variants from the left child's, in place: a row that goes left (0) leaves
-/// the right edge's feature path (1) and vice versa; already cold (2) stays cold. Routing
-/// once per node and flipping saves a second pass over the feature column.
+/// A row's edge variant (0 follows the edge, 1 leaves the feature's path here, 2 already cold),
+/// stored as the 32-bit lane pair (2v, 2v + 1) that `avx2`'s permute uses to pick the variant's
+/// f64 out of a point's four table slots: storing the permute index itself saves rebuilding it
+/// from v in every kernel (five instructions per four rows and kernel).
+#[inline(always)]
+pub const fn encode(v: u64) -> u64 {
+    (2 * v) | ((2 * v + 1) << 32)
+}
+
+/// The variant of an encoded `w`: 0, 1 or 2.
+#[inline(always)]
+pub fn variant(w: u64) -> usize {
+    ((w & 0xF) >> 1) as usize
+}
+
+/// Encoded variant 0: the row follows the edge (the root's level holds it too).
+pub const HOT: u64 = encode(0);
+const COLD_HERE: u64 = encode(1);
+const ALREADY_COLD: u64 = encode(2);
+
+/// The right child's variant from the left child's: a row that goes left (0) leaves the right
+/// edge's feature path (1) and vice versa; already cold (2) stays cold. On the encoding, each
+/// 32-bit half flips bit 1 unless bit 2 is set (0 ↔ 2, 1 ↔ 3, 4 and 5 stay).
+#[inline(always)]
+pub const fn flip_one(w: u64) -> u64 {
+    w ^ (0x2_0000_0002 & !(w >> 1))
+}
+
+/// [`flip_one`] over a level's rows, in place. Routing once per node and flipping saves a
+/// second pass over the feature column.
 #[inline(always)]
 pub fn flip(var: &mut [u64]) {
     for v in var {
-        *v ^= 1 ^ (*v >> 1);
+        *v = flip_one(*v);
     }
 }
 
 /// Where `prev` (the variants of the previous edge on the same feature along the path) is
-/// not 0, the row had already left that feature's path: variant 2 (branch-free).
+/// not hot, the row had already left that feature's path: variant 2 (branch-free).
 #[inline(always)]
 fn mark_cold(var: &mut [u64], prev: &[u64]) {
     for (v, &h) in var.iter_mut().zip(prev) {
-        let cold = (h != 0) as u64;
-        *v = cold * 2 + (1 - cold) * *v;
+        *v = if h == HOT { *v } else { ALREADY_COLD };
     }
 }
 
@@ -58,6 +84,8 @@ pub fn leaf_node(v: f64, p: &[f64], g: &mut [f64]) {
 /// Row-by-row kernels: any CPU. The reference for the arithmetic order of `avx2`.
 pub mod portable {
     use super::super::linear::Table;
+    use super::super::linear::{Edge, Twig};
+    use super::{COLD_HERE, HOT};
     use crate::model::{NumericTest, Tree};
 
     /// The variants of the edge into `node`'s left child for the first `np` rows, `xs` their
@@ -76,12 +104,16 @@ pub mod portable {
         match NumericTest::of(tree, node) {
             Some(test) => {
                 for (v, &x) in var.iter_mut().zip(xs) {
-                    *v = !test.goes_left(x) as u64;
+                    *v = if test.goes_left(x) { HOT } else { COLD_HERE };
                 }
             }
             None => {
                 for (v, &x) in var.iter_mut().zip(xs) {
-                    *v = !tree.goes_left(node, x) as u64;
+                    *v = if tree.goes_left(node, x) {
+                        HOT
+                    } else {
+                        COLD_HERE
+                    };
                 }
             }
         }
@@ -102,7 +134,7 @@ pub mod portable {
         for q in 0..Q {
             let (src, dst) = (&src[q * s..q * s + np], &mut dst[q * s..q * s + np]);
             for ((d, &p), &w) in dst.iter_mut().zip(src).zip(var) {
-                *d = p * ratio[q][(w as usize).min(2)];
+                *d = p * ratio[q][super::variant(w)];
             }
         }
     }
@@ -123,7 +155,7 @@ pub mod portable {
         np: usize,
     ) {
         for (b, (ph, &w)) in phi[..np].iter_mut().zip(var).enumerate() {
-            let w = (w as usize).min(2);
+            let w = super::variant(w);
             let mut acc = 0.0;
             for q in 0..Q {
                 let (x, k) = (g[q * s + b], coef[q][w]);
@@ -135,14 +167,14 @@ pub mod portable {
         }
     }
 
-    /// A leaf child in one pass: its P (`p` · ratio), v·P, its credit to `phi`, and G of the
-    /// parent (`g`, written for the left child, added for the right) — what `descend`, the
-    /// leaf, `credit` and `merge` would do, without the round trip through the child's level.
+    /// A leaf child in one pass: v·P at the leaf (`p` · v·ratio), its credit to `phi`
+    /// (`p` · v·ratio·c, see `linear::Edge`), and G of the parent (`g`, written for the left
+    /// child, added for the right) — what `descend`, the leaf, `credit` and `merge` would do,
+    /// without the round trip through the child's level.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn leaf<const Q: usize>(
-        v: f64,
-        (ratio, coef): (&Table<Q>, &Table<Q>),
+        e: &Edge<Q>,
         is_left: bool,
         p: &[f64],
         g: &mut [f64],
@@ -151,19 +183,53 @@ pub mod portable {
         (s, np): (usize, usize),
     ) {
         for (b, (ph, &w)) in phi[..np].iter_mut().zip(var).enumerate() {
-            let w = (w as usize).min(2);
+            let w = super::variant(w);
             let mut acc = 0.0;
             for q in 0..Q {
-                let g1 = v * (p[q * s + b] * ratio[q][w]);
-                acc = if q == 0 {
-                    g1 * coef[q][w]
-                } else {
-                    acc + g1 * coef[q][w]
-                };
+                let x = p[q * s + b];
+                let (g1, t) = (x * e.ratio[q][w], x * e.coef[q][w]);
+                acc = if q == 0 { t } else { acc + t };
                 let gq = &mut g[q * s + b];
                 *gq = if is_left { g1 } else { *gq + g1 };
             }
             *ph += acc;
+        }
+    }
+
+    /// A child that is a twig (both its children leaves) and its edge in one pass: the twig's
+    /// P, G and credit to its own feature from the folded tables (`linear::Twig`), its edge's
+    /// credit to the parent's feature, and the merge into the parent's G — what `descend`, two
+    /// `leaf` calls and `credit` would do, without the round trips through the twig's level.
+    /// `var` is the edge into the twig, `var2` the edge into its left leaf.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn twig<const Q: usize>(
+        (e, t): (&Edge<Q>, &Twig<Q>),
+        is_left: bool,
+        p: &[f64],
+        g: &mut [f64],
+        (var, var2): (&[u64], &[u64]),
+        phi: &mut [f64],
+        (at_e, at_c): (usize, usize),
+        (s, np): (usize, usize),
+    ) {
+        for (b, (&we, &wl)) in var[..np].iter().zip(&var2[..np]).enumerate() {
+            let (we, wl) = (super::variant(we), super::variant(wl));
+            let (mut acc_c, mut acc_e) = (0.0, 0.0);
+            for q in 0..Q {
+                let pc = p[q * s + b] * e.ratio[q][we];
+                let (gc, tc) = (pc * t.g[q][wl], pc * t.credit[q][wl]);
+                let te = gc * e.coef[q][we];
+                (acc_c, acc_e) = if q == 0 {
+                    (tc, te)
+                } else {
+                    (acc_c + tc, acc_e + te)
+                };
+                let gq = &mut g[q * s + b];
+                *gq = if is_left { gc } else { *gq + gc };
+            }
+            phi[at_c + b] += acc_c;
+            phi[at_e + b] += acc_e;
         }
     }
 }
@@ -174,6 +240,7 @@ pub mod portable {
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
     use super::super::linear::Table;
+    use super::super::linear::{Edge, Twig};
     use super::LANES;
     use crate::model::{NumericTest, Tree};
     use std::arch::x86_64::*;
@@ -181,8 +248,7 @@ pub mod avx2 {
     const W: usize = 4;
     const _: () = assert!(LANES.is_multiple_of(W));
 
-    /// Permute indices that pick each of the four rows' variant at `w` from a register
-    /// holding one point's four table slots: 32-bit lanes (2v, 2v + 1) for variant v.
+    /// Four rows' encoded variants (see [`super::encode`]): the permute index of each.
     ///
     /// # Safety
     /// `w` must point to four readable u64.
@@ -190,10 +256,7 @@ pub mod avx2 {
     #[target_feature(enable = "avx2")]
     unsafe fn index(w: *const u64) -> __m256i {
         // SAFETY: the caller guarantees four u64 at `w` (unaligned load).
-        let w = unsafe { _mm256_loadu_si256(w.cast()) };
-        let lo = _mm256_slli_epi64::<1>(w);
-        let both = _mm256_or_si256(lo, _mm256_slli_epi64::<32>(lo));
-        _mm256_or_si256(both, _mm256_set1_epi64x(1 << 32))
+        unsafe { _mm256_loadu_si256(w.cast()) }
     }
 
     /// `slots[variant]` per row: one permute across the register (vpermps) instead of the
@@ -226,20 +289,20 @@ pub mod avx2 {
         assert!(np.is_multiple_of(W) && xs.len() >= np && var.len() >= np);
         assert!(prev.is_none_or(|p| p.len() >= np));
         let (xp, vp) = (xs.as_ptr(), var.as_mut_ptr());
-        let (one, two) = (_mm256_set1_epi64x(1), _mm256_set1_epi64x(2));
+        let hot = _mm256_set1_epi64x(super::HOT as i64);
+        let cold_here = _mm256_set1_epi64x(super::COLD_HERE as i64);
+        let already = _mm256_set1_epi64x(super::ALREADY_COLD as i64);
         let mut c = 0;
         while c < np {
             // SAFETY: in bounds by the assertions above.
             unsafe {
                 let left = _mm256_castpd_si256(test.left4(_mm256_loadu_pd(xp.add(c))));
                 // All-ones lanes go left (variant 0), the others right (1).
-                let mut v = _mm256_andnot_si256(left, one);
+                let mut v = _mm256_blendv_epi8(cold_here, hot, left);
                 if let Some(prev) = prev {
-                    let hot = _mm256_cmpeq_epi64(
-                        _mm256_loadu_si256(prev.as_ptr().add(c).cast()),
-                        _mm256_setzero_si256(),
-                    );
-                    v = _mm256_blendv_epi8(two, v, hot);
+                    let was_hot =
+                        _mm256_cmpeq_epi64(_mm256_loadu_si256(prev.as_ptr().add(c).cast()), hot);
+                    v = _mm256_blendv_epi8(already, v, was_hot);
                 }
                 _mm256_storeu_si256(vp.add(c).cast(), v);
             }
@@ -321,12 +384,10 @@ pub mod avx2 {
     }
 
     /// As `portable::leaf`.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2")]
     pub fn leaf<const Q: usize>(
-        v: f64,
-        (ratio, coef): (&Table<Q>, &Table<Q>),
+        e: &Edge<Q>,
         is_left: bool,
         p: &[f64],
         g: &mut [f64],
@@ -339,18 +400,15 @@ pub mod avx2 {
         assert!(np.is_multiple_of(W) && var.len() >= np && phi.len() >= np);
         assert!(p.len() >= end && g.len() >= end);
         let (pp, gp, vp, php) = (p.as_ptr(), g.as_mut_ptr(), var.as_ptr(), phi.as_mut_ptr());
-        let vv = _mm256_set1_pd(v);
         for c in (0..np / W).map(|i| i * W) {
             // SAFETY: in bounds by the assertions above.
             unsafe {
                 let m = index(vp.add(c));
                 let mut acc = _mm256_setzero_pd();
                 for q in 0..Q {
-                    let r = pick(m, &ratio[q]);
-                    let k = pick(m, &coef[q]);
                     let x = _mm256_loadu_pd(pp.add(q * s + c));
-                    let g1 = _mm256_mul_pd(vv, _mm256_mul_pd(x, r));
-                    let t = _mm256_mul_pd(g1, k);
+                    let g1 = _mm256_mul_pd(x, pick(m, &e.ratio[q]));
+                    let t = _mm256_mul_pd(x, pick(m, &e.coef[q]));
                     acc = if q == 0 { t } else { _mm256_add_pd(acc, t) };
                     let at = gp.add(q * s + c);
                     let out = if is_left {
@@ -362,6 +420,63 @@ pub mod avx2 {
                 }
                 let ph = _mm256_loadu_pd(php.add(c));
                 _mm256_storeu_pd(php.add(c), _mm256_add_pd(ph, acc));
+            }
+        }
+    }
+
+    /// As `portable::twig`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub fn twig<const Q: usize>(
+        (e, t): (&Edge<Q>, &Twig<Q>),
+        is_left: bool,
+        p: &[f64],
+        g: &mut [f64],
+        (var, var2): (&[u64], &[u64]),
+        phi: &mut [f64],
+        (at_e, at_c): (usize, usize),
+        (s, np): (usize, usize),
+    ) {
+        // One bounds check per call (see `descend`).
+        let end = (Q - 1) * s + np;
+        assert!(np.is_multiple_of(W) && var.len() >= np && var2.len() >= np);
+        assert!(p.len() >= end && g.len() >= end);
+        assert!(phi.len() >= at_e.max(at_c) + np);
+        let (pp, gp, vp, v2p) = (p.as_ptr(), g.as_mut_ptr(), var.as_ptr(), var2.as_ptr());
+        // Both feature rows of `phi` through one pointer: they are the same row when the twig
+        // splits on its parent's feature again.
+        let php = phi.as_mut_ptr();
+        for c in (0..np / W).map(|i| i * W) {
+            // SAFETY: in bounds by the assertions above.
+            unsafe {
+                let (me, ml) = (index(vp.add(c)), index(v2p.add(c)));
+                let mut acc_c = _mm256_setzero_pd();
+                let mut acc_e = _mm256_setzero_pd();
+                for q in 0..Q {
+                    let x = _mm256_loadu_pd(pp.add(q * s + c));
+                    let pc = _mm256_mul_pd(x, pick(me, &e.ratio[q]));
+                    let gc = _mm256_mul_pd(pc, pick(ml, &t.g[q]));
+                    let tc = _mm256_mul_pd(pc, pick(ml, &t.credit[q]));
+                    let te = _mm256_mul_pd(gc, pick(me, &e.coef[q]));
+                    if q == 0 {
+                        (acc_c, acc_e) = (tc, te);
+                    } else {
+                        acc_c = _mm256_add_pd(acc_c, tc);
+                        acc_e = _mm256_add_pd(acc_e, te);
+                    }
+                    let at = gp.add(q * s + c);
+                    let out = if is_left {
+                        gc
+                    } else {
+                        _mm256_add_pd(_mm256_loadu_pd(at), gc)
+                    };
+                    _mm256_storeu_pd(at, out);
+                }
+                let pc = php.add(at_c + c);
+                _mm256_storeu_pd(pc, _mm256_add_pd(_mm256_loadu_pd(pc), acc_c));
+                let pe = php.add(at_e + c);
+                _mm256_storeu_pd(pe, _mm256_add_pd(_mm256_loadu_pd(pe), acc_e));
             }
         }
     }

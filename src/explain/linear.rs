@@ -66,10 +66,24 @@ pub(super) struct Edge<const Q: usize> {
     /// feature's path here, feature already cold (then it is the edge's cover fraction),
     /// unused]. Point-major, padded to four, so one point's variants fill an AVX2 register
     /// and a lane permute picks each row's (`lanes::avx2`).
+    /// On an edge into a leaf, multiplied by the leaf's value v (the leaf kernel's G is then
+    /// one product, P · (v·ratio)).
     pub(super) ratio: Table<Q>,
     /// Weighted coefficients c(t_q) per point and variant (zero when already cold: the credits
-    /// cancel), laid out like `ratio`.
+    /// cancel), laid out like `ratio`. On an edge into a leaf, v·ratio·c: the leaf's credit is
+    /// then P · (v·ratio·c), one product per point instead of three.
     pub(super) coef: Table<Q>,
+}
+
+/// A twig (an internal node whose two children are leaves) folded into one table pair, indexed
+/// by the variant of the edge into its left leaf (the right leaf's is its flip, so one variant
+/// fixes both): G of the twig is P·`g` and its credit to its feature P·`credit`, where P is the
+/// twig's own P. Half the permutes and multiplies of two leaves (`lanes::twig`).
+pub(super) struct Twig<const Q: usize> {
+    /// v_l·ratio_l[w] + v_r·ratio_r[flip w].
+    pub(super) g: Table<Q>,
+    /// v_l·ratio_l[w]·c_l[w] + v_r·ratio_r[flip w]·c_r[flip w].
+    pub(super) credit: Table<Q>,
 }
 
 /// Per quadrature point, a value for each edge variant (0, 1, 2) and an unused slot.
@@ -78,6 +92,9 @@ pub(super) type Table<const Q: usize> = [[f64; 4]; Q];
 /// One tree prepared for a fixed number of quadrature points.
 pub(super) struct Prepared<const Q: usize> {
     pub(super) edges: Vec<Edge<Q>>,
+    /// Per node, its index in `twigs`, or `u32::MAX` when the node is not a twig.
+    pub(super) twig_of: Vec<u32>,
+    pub(super) twigs: Vec<Twig<Q>>,
     pub(super) leaf_value: Vec<f64>,
 }
 
@@ -271,5 +288,49 @@ fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
             });
         }
     }
-    Prepared { edges, leaf_value }
+    // Twigs from the plain tables, then the leaves' edges folded with their values.
+    let mut twig_of = vec![u32::MAX; n];
+    let mut twigs = Vec::new();
+    for node in 0..n {
+        if tree.is_leaf(node) {
+            continue;
+        }
+        let (l, r) = tree.children(node);
+        if !(tree.is_leaf(l) && tree.is_leaf(r)) {
+            continue;
+        }
+        let (el, er) = (&edges[l], &edges[r]);
+        let (vl, vr) = (leaf_value[l], leaf_value[r]);
+        let mut t = Twig {
+            g: [[0.0; 4]; Q],
+            credit: [[0.0; 4]; Q],
+        };
+        for q in 0..Q {
+            // The right leaf's variant is the left's flipped: 0 ↔ 1, 2 stays.
+            for (w, fw) in [(0, 1), (1, 0), (2, 2)] {
+                let (gl, gr) = (vl * el.ratio[q][w], vr * er.ratio[q][fw]);
+                t.g[q][w] = gl + gr;
+                t.credit[q][w] = gl * el.coef[q][w] + gr * er.coef[q][fw];
+            }
+        }
+        twig_of[node] = twigs.len() as u32;
+        twigs.push(t);
+    }
+    for node in 0..n {
+        if node != 0 && tree.is_leaf(node) {
+            let (e, v) = (&mut edges[node], leaf_value[node]);
+            for q in 0..Q {
+                for w in 0..3 {
+                    e.ratio[q][w] *= v;
+                    e.coef[q][w] *= e.ratio[q][w];
+                }
+            }
+        }
+    }
+    Prepared {
+        edges,
+        twig_of,
+        twigs,
+        leaf_value,
+    }
 }
