@@ -15,8 +15,9 @@
 //! instruction set, so batching, threading and the CPU never change a result.
 
 use super::lanes::{self, LANES};
-use super::linear::Prepared;
+use super::linear::Segment;
 use super::path::{Condition, PathScratch, tree_shap};
+use super::prepare::Prepared;
 use crate::model::Tree;
 
 /// Most rows per batch (fewer for very wide models, see `PathExplainer`): big enough to
@@ -114,26 +115,28 @@ impl Batch {
         }
     }
 
-    /// Run one prepared tree over the batch, adding into output `output`.
-    pub(super) fn run<const Q: usize>(&mut self, pt: &Prepared<Q>, tree: &Tree, output: usize) {
+    /// Run one prepared tree (its segments, the root's first) over the batch, adding into
+    /// output `output`.
+    pub(super) fn run(&mut self, segments: &[Segment], tree: &Tree, output: usize) {
+        // Segments below the root use fewer points than the root's, so this bounds them all.
+        let q = segments[0].points();
         let levels = tree.depth() + 1;
-        if self.p.len() < levels * Q * PS {
-            self.p.resize(levels * Q * PS, 0.0);
-            self.g.resize(levels * Q * PS, 0.0);
+        if self.p.len() < levels * q * PS {
+            self.p.resize(levels * q * PS, 0.0);
+            self.g.resize(levels * q * PS, 0.0);
         }
         if self.var.len() < levels * PS {
             self.var.resize(levels * PS, 0);
         }
-        self.p[..Q * PS].fill(1.0);
         self.var[..PS].fill(lanes::HOT);
         let phi_at = output * self.nf * self.stride;
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: `avx2` is set only when the CPU reports AVX2 (`has_avx2`).
-            unsafe { visit_avx2(self, pt, tree, 0, 0, phi_at) };
+            unsafe { enter_avx2(self, segments, 0, tree, (0, 0), phi_at) };
             return;
         }
-        visit_portable(self, pt, tree, 0, 0, phi_at);
+        enter_portable(self, segments, 0, tree, (0, 0), phi_at);
     }
 
     /// Trees too deep for the quadrature sizes: the classic algorithm, row by row.
@@ -171,30 +174,87 @@ fn has_avx2() -> bool {
     }
 }
 
-/// Defines the DFS `visit` under a name and extra attributes: once portable, once with AVX2.
-/// The recursion must call its own copy (a function with `target_feature` is compiled for
-/// those features only, and the `lanes` loops are `inline(always)` so they inherit them).
+/// Defines the DFS under a name and extra attributes: once portable, once with AVX2. The
+/// recursion must call its own copy (a function with `target_feature` is compiled for those
+/// features only, and the `lanes` loops are `inline(always)` so they inherit them). Three
+/// functions per copy:
 ///
-/// `visit` leaves G(t) = Σ over leaves below `node` of v·P(t) at level `d` of `g`, and adds the
-/// credits of every edge below `node` into `phi`.
+/// - `enter`: segment `i` of a tree (see `linear::plan`) rooted at `node`, level `d`, its P / G
+///   blocks starting at `start`: dispatches on the segment's number of points to `segment`.
+/// - `segment`: P at the segment's root (all ones at the tree's root, else rebuilt from the
+///   path's edges at this segment's points), the DFS below it, and below the tree's root the
+///   segment's G credited to the path's edges (it is not merged into the parent's G).
+/// - `visit`: leaves G(t) = Σ over leaves below `node` of v·P(t) at level `d` of `g` (levels of
+///   `p` / `g` at `off + d · Q · PS`), and adds the credits of every edge below `node` into `phi`.
 macro_rules! define_visit {
-    ($(#[$attr:meta])* fn $name:ident, $k:path) => {
+    ($(#[$attr:meta])* fn $enter:ident, $segment:ident, $visit:ident, $k:path) => {
         $(#[$attr])*
-        fn $name<const Q: usize>(
+        fn $enter(
             b: &mut Batch,
+            segs: &[Segment],
+            i: usize,
+            tree: &Tree,
+            at: (usize, usize),
+            phi_at: usize,
+        ) {
+            match &segs[i] {
+                Segment::Q1(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q2(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q3(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q4(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q5(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q6(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q7(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q8(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q9(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q10(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q12(pt) => $segment(b, segs, pt, tree, at, phi_at),
+                Segment::Q16(pt) => $segment(b, segs, pt, tree, at, phi_at),
+            }
+        }
+
+        $(#[$attr])*
+        fn $segment<const Q: usize>(
+            b: &mut Batch,
+            segs: &[Segment],
+            pt: &Prepared<Q>,
+            tree: &Tree,
+            (d, start): (usize, usize),
+            phi_at: usize,
+        ) {
+            use $k as k;
+            let (s, np) = (b.stride, b.np);
+            let block = start..start + Q * PS;
+            if d == 0 {
+                b.p[block.clone()].fill(1.0);
+            } else {
+                k::restart(&pt.path, &b.var, &mut b.p[block.clone()], PS, np);
+            }
+            $visit(b, segs, pt, tree, pt.base, d, phi_at, start.wrapping_sub(d * Q * PS));
+            if d > 0 {
+                k::flush(&pt.path, &b.var, &b.g[block], &mut b.phi, (phi_at, s), PS, np);
+            }
+        }
+
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
+        fn $visit<const Q: usize>(
+            b: &mut Batch,
+            segs: &[Segment],
             pt: &Prepared<Q>,
             tree: &Tree,
             node: usize,
             d: usize,
             phi_at: usize,
+            off: usize,
         ) {
-            let (s, np) = (b.stride, b.np);
-            // Start of level `d`'s block (Q rows of `PS`) in `p` / `g`.
             use $k as k;
-            let lvl = |d: usize| d * Q * PS;
+            let (s, np, base) = (b.stride, b.np, pt.base);
+            // Start of level `d`'s block (Q rows of `PS`) in `p` / `g`.
+            let lvl = |d: usize| off.wrapping_add(d * Q * PS);
             if tree.is_leaf(node) {
                 let at = lvl(d);
-                let v = pt.leaf_value[node];
+                let v = tree.predict_leaf_value(node);
                 lanes::leaf_node(v, &b.p[at..at + Q * PS], &mut b.g[at..at + Q * PS]);
                 return;
             }
@@ -202,23 +262,35 @@ macro_rules! define_visit {
             let (l, r) = tree.children(node);
             let at = phi_at + feature * s;
             // Both edges have the same previous edge on this feature (if any).
-            let prev = pt.edges[l].prev;
+            let prev = pt.edges[l - base].prev;
             {
                 let (upper, lower) = b.var.split_at_mut((d + 1) * PS);
                 let prev = (prev != u16::MAX)
                     .then(|| &upper[prev as usize * PS..prev as usize * PS + np]);
                 k::route(tree, node, &b.xt[feature * s..], prev, lower, np);
             }
+            // A child entering a segment keeps its G to itself: then both children add to a
+            // zeroed G here instead of the left one writing it.
+            let entered = pt.enter[l - base] != u32::MAX || pt.enter[r - base] != u32::MAX;
+            if entered {
+                b.g[lvl(d)..lvl(d + 1)].fill(0.0);
+            }
             for (child, is_left) in [(l, true), (r, false)] {
-                let e = &pt.edges[child];
+                let e = &pt.edges[child - base];
+                let write = is_left && !entered;
                 if !is_left {
                     lanes::flip(&mut b.var[(d + 1) * PS..(d + 1) * PS + np]);
+                }
+                let segment = pt.enter[child - base];
+                if segment != u32::MAX {
+                    $enter(b, segs, segment as usize, tree, (d + 1, lvl(d + 1)), phi_at);
+                    continue;
                 }
                 let var = &b.var[(d + 1) * PS..(d + 1) * PS + np];
                 if tree.is_leaf(child) {
                     k::leaf(
                         e,
-                        is_left,
+                        write,
                         &b.p[lvl(d)..lvl(d + 1)],
                         &mut b.g[lvl(d)..lvl(d + 1)],
                         var,
@@ -227,20 +299,20 @@ macro_rules! define_visit {
                     );
                     continue;
                 }
-                let twig = pt.twig_of[child];
+                let twig = pt.twig_of[child - base];
                 if twig != u32::MAX {
                     // A twig (the most common subtree of depth-wise trees): route its rows,
                     // then the twig and its edge in one pass.
                     let (cl, _) = tree.children(child);
                     let fc = tree.split_feature(child);
-                    let prev = pt.edges[cl].prev;
+                    let prev = pt.edges[cl - base].prev;
                     let (upper, lower) = b.var.split_at_mut((d + 2) * PS);
                     let prev = (prev != u16::MAX)
                         .then(|| &upper[prev as usize * PS..prev as usize * PS + np]);
                     k::route(tree, child, &b.xt[fc * s..], prev, lower, np);
                     k::twig(
                         (e, &pt.twigs[twig as usize]),
-                        is_left,
+                        write,
                         &b.p[lvl(d)..lvl(d + 1)],
                         &mut b.g[lvl(d)..lvl(d + 1)],
                         (&upper[(d + 1) * PS..(d + 1) * PS + np], &lower[..np]),
@@ -254,35 +326,36 @@ macro_rules! define_visit {
                     let (upper, lower) = b.p.split_at_mut(lvl(d + 1));
                     k::descend(&upper[lvl(d)..], &mut lower[..Q * PS], var, &e.ratio, PS, np);
                 }
-                $name(b, pt, tree, child, d + 1, phi_at);
+                $visit(b, segs, pt, tree, child, d + 1, phi_at, off);
                 let var = &b.var[(d + 1) * PS..(d + 1) * PS + np];
                 let (upper, lower) = b.g.split_at_mut(lvl(d + 1));
                 let gc = &lower[..Q * PS];
                 let parent = &mut upper[lvl(d)..];
-                k::credit(gc, var, &e.coef, &mut b.phi[at..at + np], parent, is_left, PS, np);
+                k::credit(gc, var, &e.coef, &mut b.phi[at..at + np], parent, write, PS, np);
             }
         }
     };
 }
 
-define_visit!(fn visit_portable, lanes::portable);
+define_visit!(fn enter_portable, segment_portable, visit_portable, lanes::portable);
 
 define_visit!(
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn visit_avx2,
+    fn enter_avx2,
+    segment_avx2,
+    visit_avx2,
     lanes::avx2
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::linear::LinearTrees;
+    use crate::explain::linear::{LinearTrees, lopsided};
 
-    /// Every tree of a fixture through one batch, with or without AVX2; the SHAP values of
+    /// Every tree of `model` through one batch, with or without AVX2; the SHAP values of
     /// each row as stored.
-    fn explain(dir: &str, avx2: bool) -> Vec<f64> {
-        let (model, rows) = crate::explain::fixture(dir);
+    fn explain(model: &crate::Ensemble, rows: &crate::Matrix, avx2: bool) -> Vec<f64> {
         let (f, k) = (model.num_features, model.num_outputs);
         let prepared = LinearTrees::new(&model.trees);
         let n = rows.rows.min(BATCH);
@@ -299,15 +372,19 @@ mod tests {
 
     #[test]
     fn the_avx2_kernels_give_the_portable_kernels_results_bit_for_bit() {
-        for dir in ["xgb_binary_d6", "lgb_binary_d8", "lgb_cat_multi"] {
-            let portable = explain(dir, false);
-            let fast = explain(dir, true);
-            assert!(portable.iter().any(|&v| v != 0.0), "{dir}: no values");
+        let fixtures = ["xgb_binary_d6", "lgb_binary_d8", "lgb_cat_multi"]
+            .map(|dir| (dir.to_string(), crate::explain::fixture(dir)));
+        // Lopsided trees: segments at fewer points (rebuilt P, flushed G), 37 rows (padding).
+        let lopsided = ("lopsided".into(), lopsided::model_and_rows(5, 30, 37));
+        for (name, (model, rows)) in fixtures.into_iter().chain([lopsided]) {
+            let portable = explain(&model, &rows, false);
+            let fast = explain(&model, &rows, true);
+            assert!(portable.iter().any(|&v| v != 0.0), "{name}: no values");
             let same = portable
                 .iter()
                 .zip(&fast)
                 .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "{dir}: AVX2 and portable kernels differ");
+            assert!(same, "{name}: AVX2 and portable kernels differ");
         }
     }
 }

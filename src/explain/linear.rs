@@ -6,10 +6,13 @@
 //! where z_k is the cover fraction of the path's edges on feature k and o_k ∈ {0, 1} says
 //! whether the row follows them all. The integrand is a polynomial of degree (unique features on
 //! the path − 1), integrated exactly by Q-point Gauss–Legendre when 2Q − 1 ≥ that degree; Q is
-//! chosen per tree from its deepest path (3 points for a depth-6 tree).
+//! chosen from the deepest path below (3 points for a depth-6 tree), per tree and, where a big
+//! enough subtree needs fewer points than the tree, per subtree ("segments", see `plan`): every
+//! leaf's terms, the re-merge cancellations included, are then summed at one rule, its own
+//! segment's.
 //!
-//! One DFS per tree and batch of rows (`explain/batch`) carries P(t) = Π_k F_k(t) at the Q points downward and the
-//! leaf-value-weighted sums G(t) = Σ v·P(t) upward; at each edge on feature j, feature j gains
+//! One DFS per tree and batch of rows (`explain/batch`) carries P(t) = Π_k F_k(t) at the Q points
+//! downward and the leaf-value-weighted sums G(t) = Σ v·P(t) upward; at each edge on feature j, feature j gains
 //! Σ_q G(t_q)·c(t_q). A feature seen again deeper on the path is re-merged: the deeper edge
 //! subtracts what the shallower one credited for the leaves below it (the same quadrature sums,
 //! so the cancellation is exact up to rounding). Because o_k is a bit, the per-edge factors
@@ -21,6 +24,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::batch::Batch;
+use super::prepare::{Prepared, Shape, prepare};
 use crate::model::Tree;
 
 /// Most quadrature points used; exact for paths of up to 2·MAX_Q unique features.
@@ -56,51 +60,20 @@ pub(super) fn gauss_legendre(q: usize) -> (Vec<f64>, Vec<f64>) {
     (nodes, weights)
 }
 
-/// Per-edge model-only data, stored at the edge's child node.
-#[derive(Clone, Copy)]
-pub(super) struct Edge<const Q: usize> {
-    /// Depth (in the path) of the previous node reached through an edge on the same feature,
-    /// or `u16::MAX` when the feature is new on this path.
-    pub(super) prev: u16,
-    /// F_new/F_old per quadrature point and variant: [row follows this edge, row leaves the
-    /// feature's path here, feature already cold (then it is the edge's cover fraction),
-    /// unused]. Point-major, padded to four, so one point's variants fill an AVX2 register
-    /// and a lane permute picks each row's (`lanes::avx2`).
-    /// On an edge into a leaf, multiplied by the leaf's value v (the leaf kernel's G is then
-    /// one product, P · (v·ratio)).
-    pub(super) ratio: Table<Q>,
-    /// Weighted coefficients c(t_q) per point and variant (zero when already cold: the credits
-    /// cancel), laid out like `ratio`. On an edge into a leaf, v·ratio·c: the leaf's credit is
-    /// then P · (v·ratio·c), one product per point instead of three.
-    pub(super) coef: Table<Q>,
+/// Sizes the kernels are compiled for: every count up to 10 (leaf-wise LightGBM trees need
+/// 5–9 points), then 12 and 16: each size is one more copy of the kernels.
+fn points(unique: usize) -> Option<usize> {
+    // Degree of the integrand is u − 1; Q points integrate degree 2Q − 1 exactly.
+    match unique.div_ceil(2).max(1) {
+        q @ 1..=10 => Some(q),
+        11 | 12 => Some(12),
+        13..=MAX_Q => Some(16),
+        _ => None,
+    }
 }
 
-/// A twig (an internal node whose two children are leaves) folded into one table pair, indexed
-/// by the variant of the edge into its left leaf (the right leaf's is its flip, so one variant
-/// fixes both): G of the twig is P·`g` and its credit to its feature P·`credit`, where P is the
-/// twig's own P. Half the permutes and multiplies of two leaves (`lanes::twig`).
-pub(super) struct Twig<const Q: usize> {
-    /// v_l·ratio_l[w] + v_r·ratio_r[flip w].
-    pub(super) g: Table<Q>,
-    /// v_l·ratio_l[w]·c_l[w] + v_r·ratio_r[flip w]·c_r[flip w].
-    pub(super) credit: Table<Q>,
-}
-
-/// Per quadrature point, a value for each edge variant (0, 1, 2) and an unused slot.
-pub(super) type Table<const Q: usize> = [[f64; 4]; Q];
-
-/// One tree prepared for a fixed number of quadrature points.
-pub(super) struct Prepared<const Q: usize> {
-    pub(super) edges: Vec<Edge<Q>>,
-    /// Per node, its index in `twigs`, or `u32::MAX` when the node is not a twig.
-    pub(super) twig_of: Vec<u32>,
-    pub(super) twigs: Vec<Twig<Q>>,
-    pub(super) leaf_value: Vec<f64>,
-}
-
-/// One tree prepared for the fastest exact method available to it.
-enum Method {
-    Empty,
+/// One segment of a tree at its number of points (see `prepare::Prepared`).
+pub(super) enum Segment {
     Q1(Prepared<1>),
     Q2(Prepared<2>),
     Q3(Prepared<3>),
@@ -113,7 +86,105 @@ enum Method {
     Q10(Prepared<10>),
     Q12(Prepared<12>),
     Q16(Prepared<16>),
+}
+
+impl Segment {
+    /// Its number of quadrature points.
+    pub(super) fn points(&self) -> usize {
+        match self {
+            Segment::Q1(_) => 1,
+            Segment::Q2(_) => 2,
+            Segment::Q3(_) => 3,
+            Segment::Q4(_) => 4,
+            Segment::Q5(_) => 5,
+            Segment::Q6(_) => 6,
+            Segment::Q7(_) => 7,
+            Segment::Q8(_) => 8,
+            Segment::Q9(_) => 9,
+            Segment::Q10(_) => 10,
+            Segment::Q12(_) => 12,
+            Segment::Q16(_) => 16,
+        }
+    }
+
+    fn new(q: usize, tree: &Tree, shape: &Shape, base: usize, enter: &[(usize, u32)]) -> Self {
+        match q {
+            1 => Segment::Q1(prepare(tree, shape, base, enter)),
+            2 => Segment::Q2(prepare(tree, shape, base, enter)),
+            3 => Segment::Q3(prepare(tree, shape, base, enter)),
+            4 => Segment::Q4(prepare(tree, shape, base, enter)),
+            5 => Segment::Q5(prepare(tree, shape, base, enter)),
+            6 => Segment::Q6(prepare(tree, shape, base, enter)),
+            7 => Segment::Q7(prepare(tree, shape, base, enter)),
+            8 => Segment::Q8(prepare(tree, shape, base, enter)),
+            9 => Segment::Q9(prepare(tree, shape, base, enter)),
+            10 => Segment::Q10(prepare(tree, shape, base, enter)),
+            12 => Segment::Q12(prepare(tree, shape, base, enter)),
+            _ => Segment::Q16(prepare(tree, shape, base, enter)),
+        }
+    }
+}
+
+/// One tree prepared for the fastest exact method available to it.
+enum Method {
+    Empty,
+    /// The root's segment first.
+    Linear(Vec<Segment>),
     Classic,
+}
+
+/// One segment of a tree's plan.
+struct Plan {
+    root: usize,
+    points: usize,
+    /// Segments entered inside this one: (their root node, index in the plan).
+    enter: Vec<(usize, u32)>,
+}
+
+/// Where a tree switches to fewer points: its segments, the root's first.
+///
+/// A subtree whose paths all hold fewer distinct features than the deepest path needs fewer
+/// points (LightGBM's leaf-wise trees: most subtrees need 3–5 of the tree's 5–9). Entering it
+/// costs rebuilding P at its root from the path's edges and crediting its G to them
+/// (`lanes::restart`, `lanes::flush`): about 2 · depth · points per row against the saving of
+/// (points above − points below) per edge inside, so only big enough subtrees are entered.
+fn plan(tree: &Tree, shape: &Shape, q_root: usize) -> Vec<Plan> {
+    let mut segments = vec![Plan {
+        root: 0,
+        points: q_root,
+        enter: Vec::new(),
+    }];
+    let mut i = 0;
+    while i < segments.len() {
+        let (root, q) = (segments[i].root, segments[i].points);
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if tree.is_leaf(node) {
+                continue;
+            }
+            for c in <[usize; 2]>::from(tree.children(node)) {
+                if tree.is_leaf(c) {
+                    continue;
+                }
+                let qc = points(shape.unique[c]).unwrap_or(q);
+                let saving = (shape.size[c] - 1) * (q - qc.min(q));
+                let cost = 2 * shape.depth[c] * qc + 8;
+                if qc < q && saving > 2 * cost {
+                    let index = segments.len() as u32;
+                    segments[i].enter.push((c, index));
+                    segments.push(Plan {
+                        root: c,
+                        points: qc,
+                        enter: Vec::new(),
+                    });
+                } else {
+                    stack.push(c);
+                }
+            }
+        }
+        i += 1;
+    }
+    segments
 }
 
 /// The model-only precomputation of every tree, built once and reused for every row.
@@ -150,25 +221,15 @@ impl LinearTrees {
                 if t.is_leaf(0) {
                     return Method::Empty;
                 }
-                // Degree of the integrand is u − 1; Q points integrate degree 2Q − 1 exactly.
-                let q = max_unique_features(t).div_ceil(2).max(1);
-                match q {
-                    1 => Method::Q1(prepare(t)),
-                    2 => Method::Q2(prepare(t)),
-                    3 => Method::Q3(prepare(t)),
-                    4 => Method::Q4(prepare(t)),
-                    5 => Method::Q5(prepare(t)),
-                    6 => Method::Q6(prepare(t)),
-                    // Every size up to 10 (leaf-wise LightGBM trees need 5–9 points), then
-                    // rounded up: each size is one more copy of the kernel.
-                    7 => Method::Q7(prepare(t)),
-                    8 => Method::Q8(prepare(t)),
-                    9 => Method::Q9(prepare(t)),
-                    10 => Method::Q10(prepare(t)),
-                    11 | 12 => Method::Q12(prepare(t)),
-                    13..=MAX_Q => Method::Q16(prepare(t)),
-                    _ => Method::Classic,
-                }
+                let shape = Shape::new(t);
+                let Some(q) = points(shape.unique[0]) else {
+                    return Method::Classic;
+                };
+                let segments = plan(t, &shape, q)
+                    .into_iter()
+                    .map(|p| Segment::new(p.points, t, &shape, p.root, &p.enter))
+                    .collect();
+                Method::Linear(segments)
             })
             .collect();
         LinearTrees { trees, methods }
@@ -180,157 +241,167 @@ impl LinearTrees {
         let tree = &self.trees[i];
         match &self.methods[i] {
             Method::Empty => {}
-            Method::Q1(p) => batch.run(p, tree, output),
-            Method::Q2(p) => batch.run(p, tree, output),
-            Method::Q3(p) => batch.run(p, tree, output),
-            Method::Q4(p) => batch.run(p, tree, output),
-            Method::Q5(p) => batch.run(p, tree, output),
-            Method::Q6(p) => batch.run(p, tree, output),
-            Method::Q7(p) => batch.run(p, tree, output),
-            Method::Q8(p) => batch.run(p, tree, output),
-            Method::Q9(p) => batch.run(p, tree, output),
-            Method::Q10(p) => batch.run(p, tree, output),
-            Method::Q12(p) => batch.run(p, tree, output),
-            Method::Q16(p) => batch.run(p, tree, output),
+            Method::Linear(segments) => batch.run(segments, tree, output),
             Method::Classic => batch.run_classic(tree, output),
         }
     }
 }
 
-/// F(t) for a merged feature with cover fraction z and hot bit o: z + (o − z)·t.
-fn factor(z: f64, hot: bool, t: f64) -> f64 {
-    let o = if hot { 1.0 } else { 0.0 };
-    z + (o - z) * t
-}
+/// Lopsided random trees (a bushy side and a long spine, as leaf-wise boosting grows them), so
+/// that subtrees need fewer points than their tree and segments are planned; shared with the
+/// batch kernels' tests.
+#[cfg(test)]
+pub(crate) mod lopsided {
+    use crate::model::{MissingType, Split, Tree, TreeBuilder};
+    use crate::rng::SplitMix64;
+    use crate::{Ensemble, Link, Matrix, ModelFormat};
 
-/// w·(o − z)/F(t), defined as 0 when o = z = 0 (the feature cannot contribute).
-fn coefficient(z: f64, hot: bool, t: f64, w: f64) -> f64 {
-    let o = if hot { 1.0 } else { 0.0 };
-    let f = factor(z, hot, t);
-    if o - z == 0.0 || f == 0.0 {
-        0.0
-    } else {
-        w * (o - z) / f
+    fn unit(rng: &mut SplitMix64) -> f64 {
+        (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
-}
 
-fn prepare<const Q: usize>(tree: &Tree) -> Prepared<Q> {
-    let (nodes, weights) = gauss_legendre(Q);
-    let n = tree.num_nodes();
-    let empty = Edge {
-        prev: u16::MAX,
-        ratio: [[1.0; 4]; Q],
-        coef: [[0.0; 4]; Q],
-    };
-    let mut edges = vec![empty; n];
-    let mut leaf_value = vec![0.0; n];
-    // DFS carrying, per feature on the path, (depth of its last edge's child, merged z).
-    struct Frame {
-        node: usize,
-        depth: usize,
-        seen: Vec<(usize, u16, f64)>,
-    }
-    let mut stack = vec![Frame {
-        node: 0,
-        depth: 0,
-        seen: Vec::new(),
-    }];
-    while let Some(Frame { node, depth, seen }) = stack.pop() {
-        if tree.is_leaf(node) {
-            leaf_value[node] = tree.predict_leaf_value(node);
-            continue;
-        }
-        let feature = tree.split_feature(node);
-        let (l, r) = tree.children(node);
-        let cover = tree.node_cover(node);
-        for child in [l, r] {
-            let z_edge = tree.node_cover(child) / cover;
-            let previous = seen.iter().find(|(f, _, _)| *f == feature).copied();
-            let (prev, z_old) = match previous {
-                Some((_, d, z)) => (d, z),
-                None => (u16::MAX, 1.0),
-            };
-            let z_new = z_old * z_edge;
-            let mut e = empty;
-            e.prev = prev;
-            for r in &mut e.ratio {
-                r[2] = z_edge;
-            }
-            for (v, hot) in [(0usize, true), (1, false)] {
-                for q in 0..Q {
-                    let t = nodes[q];
-                    // With no previous edge the old factor is 1 (z = 1, hot).
-                    let old = if previous.is_some() {
-                        factor(z_old, true, t)
-                    } else {
-                        1.0
-                    };
-                    e.ratio[q][v] = factor(z_new, hot, t) / old;
-                    let old_coef = if previous.is_some() {
-                        coefficient(z_old, true, t, weights[q])
-                    } else {
-                        0.0
-                    };
-                    e.coef[q][v] = coefficient(z_new, hot, t, weights[q]) - old_coef;
-                }
-            }
-            edges[child] = e;
-            let mut child_seen: Vec<(usize, u16, f64)> = seen
-                .iter()
-                .filter(|(f, _, _)| *f != feature)
-                .copied()
-                .collect();
-            child_seen.push((feature, (depth + 1) as u16, z_new));
-            stack.push(Frame {
-                node: child,
-                depth: depth + 1,
-                seen: child_seen,
-            });
-        }
-    }
-    // Twigs from the plain tables, then the leaves' edges folded with their values.
-    let mut twig_of = vec![u32::MAX; n];
-    let mut twigs = Vec::new();
-    for node in 0..n {
-        if tree.is_leaf(node) {
-            continue;
-        }
-        let (l, r) = tree.children(node);
-        if !(tree.is_leaf(l) && tree.is_leaf(r)) {
-            continue;
-        }
-        let (el, er) = (&edges[l], &edges[r]);
-        let (vl, vr) = (leaf_value[l], leaf_value[r]);
-        let mut t = Twig {
-            g: [[0.0; 4]; Q],
-            credit: [[0.0; 4]; Q],
+    /// A node covering `cover` rows, a leaf until given children.
+    fn node(b: &mut TreeBuilder, rng: &mut SplitMix64, f: usize, cover: f64) -> usize {
+        let id = b.left.len();
+        b.left.push(-1);
+        b.right.push(-1);
+        b.feature.push(rng.below(f) as i64);
+        b.threshold.push(unit(rng) * 2.0 - 1.0);
+        b.default_left.push(rng.below(2) == 0);
+        // XGBoost's f32 comparison and LightGBM's f64 one, mixed.
+        let split = if rng.below(2) == 0 {
+            Split::LessF32
+        } else {
+            Split::Lgb(MissingType::NaN)
         };
-        for q in 0..Q {
-            // The right leaf's variant is the left's flipped: 0 ↔ 1, 2 stays.
-            for (w, fw) in [(0, 1), (1, 0), (2, 2)] {
-                let (gl, gr) = (vl * el.ratio[q][w], vr * er.ratio[q][fw]);
-                t.g[q][w] = gl + gr;
-                t.credit[q][w] = gl * el.coef[q][w] + gr * er.coef[q][fw];
+        b.split.push(split);
+        b.cover.push(cover);
+        b.value.push(unit(rng) * 2.0 - 1.0);
+        id
+    }
+
+    fn split(b: &mut TreeBuilder, rng: &mut SplitMix64, id: usize) -> (f64, f64) {
+        let left = b.cover[id] * (0.1 + 0.8 * unit(rng));
+        (left, b.cover[id] - left)
+    }
+
+    fn bush(
+        b: &mut TreeBuilder,
+        rng: &mut SplitMix64,
+        f: usize,
+        depth: usize,
+        cover: f64,
+    ) -> usize {
+        let id = node(b, rng, f, cover);
+        if depth > 0 {
+            let (cl, cr) = split(b, rng, id);
+            b.left[id] = bush(b, rng, f, depth - 1, cl) as i64;
+            b.right[id] = bush(b, rng, f, depth - 1, cr) as i64;
+        }
+        id
+    }
+
+    fn spine(b: &mut TreeBuilder, rng: &mut SplitMix64, f: usize, n: usize, cover: f64) -> usize {
+        if n == 0 {
+            return bush(b, rng, f, 2, cover);
+        }
+        let id = node(b, rng, f, cover);
+        let (cl, cr) = split(b, rng, id);
+        // Bushes on either side of the spine: segments are entered from left and right.
+        let (bushy, deep) = if n.is_multiple_of(2) {
+            (cl, cr)
+        } else {
+            (cr, cl)
+        };
+        let depth = 1 + rng.below(3);
+        let bushy = bush(b, rng, f, depth, bushy);
+        let deep = spine(b, rng, f, n - 1, deep);
+        let (l, r) = if n.is_multiple_of(2) {
+            (bushy, deep)
+        } else {
+            (deep, bushy)
+        };
+        b.left[id] = l as i64;
+        b.right[id] = r as i64;
+        id
+    }
+
+    /// A depth-5 bush beside a spine of `length` splits with small bushes hanging off it.
+    pub(crate) fn tree(rng: &mut SplitMix64, f: usize, length: usize, index: usize) -> Tree {
+        let mut b = TreeBuilder::default();
+        let root = node(&mut b, rng, f, 1000.0);
+        let (cl, cr) = split(&mut b, rng, root);
+        b.left[root] = bush(&mut b, rng, f, 5, cl) as i64;
+        b.right[root] = spine(&mut b, rng, f, length, cr) as i64;
+        b.build(index, f).expect("valid lopsided tree")
+    }
+
+    /// Trees with spines of 6 to 26 splits on `f` features (paths of up to ~20 distinct
+    /// features: 3 to 10 points), and rows with 5 % NaN.
+    pub(crate) fn model_and_rows(seed: u64, f: usize, rows: usize) -> (Ensemble, Matrix) {
+        let mut rng = SplitMix64(seed);
+        let trees: Vec<Tree> = (0..12).map(|i| tree(&mut rng, f, 6 + 2 * i, i)).collect();
+        let outputs = vec![0; trees.len()];
+        let model = Ensemble::new(
+            ModelFormat::XgboostJson,
+            "reg:squarederror".into(),
+            f,
+            1,
+            None,
+            vec![0.0],
+            Link::Identity,
+            trees,
+            outputs,
+        )
+        .expect("valid ensemble");
+        let values = (0..rows * f)
+            .map(|_| match rng.below(20) {
+                0 => f64::NAN,
+                _ => unit(&mut rng) * 2.4 - 1.2,
+            })
+            .collect();
+        (model, Matrix::new(rows, f, values).expect("shape"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::path::{Condition, PathScratch, tree_shap};
+
+    #[test]
+    fn lopsided_trees_are_split_into_segments_with_fewer_points() {
+        let (model, _) = lopsided::model_and_rows(3, 30, 1);
+        let mut below = 0;
+        for tree in model.trees.iter().map(Tree::preorder) {
+            let shape = Shape::new(&tree);
+            let q = points(shape.unique[0]).expect("at most 16 points");
+            let segments = plan(&tree, &shape, q);
+            assert!(segments[1..].iter().all(|s| s.points < q && s.root != 0));
+            below += segments.len() - 1;
+        }
+        assert!(below >= 12, "only {below} segments below the roots");
+    }
+
+    #[test]
+    fn segments_give_the_classic_algorithms_values() {
+        // Paths repeat features (30 features, paths of up to ~20 splits), so re-merged
+        // features cross segment boundaries.
+        let (model, rows) = lopsided::model_and_rows(4, 30, 40);
+        let fast = crate::explain::shap_values(&model, &rows).expect("shap");
+        let mut scratch = PathScratch::default();
+        for r in 0..rows.rows {
+            let mut classic = vec![0.0; model.num_features];
+            for t in &model.trees {
+                tree_shap(t, rows.row(r), &mut classic, Condition::Off, &mut scratch);
+            }
+            for (j, want) in classic.iter().enumerate() {
+                let got = fast.block(r, 0)[j];
+                assert!(
+                    (got - want).abs() < 1e-9 * (1.0 + want.abs()),
+                    "row {r} feature {j}: {got} vs {want}"
+                );
             }
         }
-        twig_of[node] = twigs.len() as u32;
-        twigs.push(t);
-    }
-    for node in 0..n {
-        if node != 0 && tree.is_leaf(node) {
-            let (e, v) = (&mut edges[node], leaf_value[node]);
-            for q in 0..Q {
-                for w in 0..3 {
-                    e.ratio[q][w] *= v;
-                    e.coef[q][w] *= e.ratio[q][w];
-                }
-            }
-        }
-    }
-    Prepared {
-        edges,
-        twig_of,
-        twigs,
-        leaf_value,
     }
 }

@@ -13,6 +13,7 @@ mod lanes;
 mod linear;
 mod pairs;
 pub mod path;
+mod prepare;
 
 pub use interventional::{Background, interventional_values};
 pub use pairs::interaction_values;

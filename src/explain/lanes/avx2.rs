@@ -1,0 +1,317 @@
+//! The same kernels, four rows per AVX2 instruction. Callers must have checked AVX2 (these are
+//! `target_feature` functions, inlined into the AVX2 copy of the DFS). Loads and stores are
+//! unaligned; each kernel asserts its bounds once, up front, then uses raw pointers.
+
+// Fixed-size loops over quadrature points index several arrays in lockstep.
+#![allow(clippy::needless_range_loop)]
+
+use super::super::prepare::{Edge, Table, Twig};
+use super::LANES;
+use crate::model::{NumericTest, Tree};
+use std::arch::x86_64::*;
+
+const W: usize = 4;
+const _: () = assert!(LANES.is_multiple_of(W));
+
+/// Four rows' encoded variants (see [`super::encode`]): the permute index of each.
+///
+/// # Safety
+/// `w` must point to four readable u64.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn index(w: *const u64) -> __m256i {
+    // SAFETY: the caller guarantees four u64 at `w` (unaligned load).
+    unsafe { _mm256_loadu_si256(w.cast()) }
+}
+
+/// `slots[variant]` per row: one permute across the register (vpermps) instead of the
+/// three broadcasts and two blends of compare-and-select. Only the low three bits of each
+/// index are used, so no index can reach outside the register.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pick(idx: __m256i, slots: &[f64; 4]) -> __m256d {
+    // SAFETY: `slots` is four f64 (unaligned load).
+    let t = unsafe { _mm256_loadu_pd(slots.as_ptr()) };
+    _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(t), idx))
+}
+
+/// As `portable::route`, four rows per step for numeric splits (categorical splits are
+/// set lookups: row by row, as `portable`).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn route(
+    tree: &Tree,
+    node: usize,
+    xs: &[f64],
+    prev: Option<&[u64]>,
+    var: &mut [u64],
+    np: usize,
+) {
+    let Some(test) = NumericTest::of(tree, node) else {
+        return super::portable::route(tree, node, xs, prev, var, np);
+    };
+    // One bounds check per call (see `descend`).
+    assert!(np.is_multiple_of(W) && xs.len() >= np && var.len() >= np);
+    assert!(prev.is_none_or(|p| p.len() >= np));
+    let (xp, vp) = (xs.as_ptr(), var.as_mut_ptr());
+    let hot = _mm256_set1_epi64x(super::HOT as i64);
+    let cold_here = _mm256_set1_epi64x(super::COLD_HERE as i64);
+    let already = _mm256_set1_epi64x(super::ALREADY_COLD as i64);
+    let mut c = 0;
+    while c < np {
+        // SAFETY: in bounds by the assertions above.
+        unsafe {
+            let left = _mm256_castpd_si256(test.left4(_mm256_loadu_pd(xp.add(c))));
+            // All-ones lanes go left (variant 0), the others right (1).
+            let mut v = _mm256_blendv_epi8(cold_here, hot, left);
+            if let Some(prev) = prev {
+                let was_hot =
+                    _mm256_cmpeq_epi64(_mm256_loadu_si256(prev.as_ptr().add(c).cast()), hot);
+                v = _mm256_blendv_epi8(already, v, was_hot);
+            }
+            _mm256_storeu_si256(vp.add(c).cast(), v);
+        }
+        c += W;
+    }
+}
+
+/// As `portable::descend`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn descend<const Q: usize>(
+    src: &[f64],
+    dst: &mut [f64],
+    var: &[u64],
+    ratio: &Table<Q>,
+    s: usize,
+    np: usize,
+) {
+    // One bounds check per call instead of one per load: every access below is at
+    // `q * s + c` with q < Q and c + 4 ≤ np.
+    let end = (Q - 1) * s + np;
+    assert!(np.is_multiple_of(W) && var.len() >= np && src.len() >= end && dst.len() >= end);
+    let (sp, dp, vp) = (src.as_ptr(), dst.as_mut_ptr(), var.as_ptr());
+    for c in (0..np / W).map(|i| i * W) {
+        // SAFETY: in bounds by the assertion above.
+        unsafe {
+            let m = index(vp.add(c));
+            for q in 0..Q {
+                let r = pick(m, &ratio[q]);
+                let x = _mm256_loadu_pd(sp.add(q * s + c));
+                _mm256_storeu_pd(dp.add(q * s + c), _mm256_mul_pd(x, r));
+            }
+        }
+    }
+}
+
+/// As `portable::credit`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn credit<const Q: usize>(
+    g: &[f64],
+    var: &[u64],
+    coef: &Table<Q>,
+    phi: &mut [f64],
+    parent: &mut [f64],
+    is_left: bool,
+    s: usize,
+    np: usize,
+) {
+    // One bounds check per call (see `descend`).
+    let end = (Q - 1) * s + np;
+    assert!(np.is_multiple_of(W) && var.len() >= np && phi.len() >= np);
+    assert!(g.len() >= end && parent.len() >= end);
+    let (gp, vp, pp) = (g.as_ptr(), var.as_ptr(), phi.as_mut_ptr());
+    let up = parent.as_mut_ptr();
+    for c in (0..np / W).map(|i| i * W) {
+        // SAFETY: in bounds by the assertions above.
+        unsafe {
+            let m = index(vp.add(c));
+            let mut acc = _mm256_setzero_pd();
+            for q in 0..Q {
+                let k = pick(m, &coef[q]);
+                let x = _mm256_loadu_pd(gp.add(q * s + c));
+                let t = _mm256_mul_pd(x, k);
+                acc = if q == 0 { t } else { _mm256_add_pd(acc, t) };
+                let at = up.add(q * s + c);
+                let out = if is_left {
+                    x
+                } else {
+                    _mm256_add_pd(_mm256_loadu_pd(at), x)
+                };
+                _mm256_storeu_pd(at, out);
+            }
+            let ph = _mm256_loadu_pd(pp.add(c));
+            _mm256_storeu_pd(pp.add(c), _mm256_add_pd(ph, acc));
+        }
+    }
+}
+
+/// As `portable::leaf`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn leaf<const Q: usize>(
+    e: &Edge<Q>,
+    is_left: bool,
+    p: &[f64],
+    g: &mut [f64],
+    var: &[u64],
+    phi: &mut [f64],
+    (s, np): (usize, usize),
+) {
+    // One bounds check per call (see `descend`).
+    let end = (Q - 1) * s + np;
+    assert!(np.is_multiple_of(W) && var.len() >= np && phi.len() >= np);
+    assert!(p.len() >= end && g.len() >= end);
+    let (pp, gp, vp, php) = (p.as_ptr(), g.as_mut_ptr(), var.as_ptr(), phi.as_mut_ptr());
+    for c in (0..np / W).map(|i| i * W) {
+        // SAFETY: in bounds by the assertions above.
+        unsafe {
+            let m = index(vp.add(c));
+            let mut acc = _mm256_setzero_pd();
+            for q in 0..Q {
+                let x = _mm256_loadu_pd(pp.add(q * s + c));
+                let g1 = _mm256_mul_pd(x, pick(m, &e.ratio[q]));
+                let t = _mm256_mul_pd(x, pick(m, &e.coef[q]));
+                acc = if q == 0 { t } else { _mm256_add_pd(acc, t) };
+                let at = gp.add(q * s + c);
+                let out = if is_left {
+                    g1
+                } else {
+                    _mm256_add_pd(_mm256_loadu_pd(at), g1)
+                };
+                _mm256_storeu_pd(at, out);
+            }
+            let ph = _mm256_loadu_pd(php.add(c));
+            _mm256_storeu_pd(php.add(c), _mm256_add_pd(ph, acc));
+        }
+    }
+}
+
+/// As `portable::twig`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn twig<const Q: usize>(
+    (e, t): (&Edge<Q>, &Twig<Q>),
+    is_left: bool,
+    p: &[f64],
+    g: &mut [f64],
+    (var, var2): (&[u64], &[u64]),
+    phi: &mut [f64],
+    (at_e, at_c): (usize, usize),
+    (s, np): (usize, usize),
+) {
+    // One bounds check per call (see `descend`).
+    let end = (Q - 1) * s + np;
+    assert!(np.is_multiple_of(W) && var.len() >= np && var2.len() >= np);
+    assert!(p.len() >= end && g.len() >= end);
+    assert!(phi.len() >= at_e.max(at_c) + np);
+    let (pp, gp, vp, v2p) = (p.as_ptr(), g.as_mut_ptr(), var.as_ptr(), var2.as_ptr());
+    // Both feature rows of `phi` through one pointer: they are the same row when the twig
+    // splits on its parent's feature again.
+    let php = phi.as_mut_ptr();
+    for c in (0..np / W).map(|i| i * W) {
+        // SAFETY: in bounds by the assertions above.
+        unsafe {
+            let (me, ml) = (index(vp.add(c)), index(v2p.add(c)));
+            let mut acc_c = _mm256_setzero_pd();
+            let mut acc_e = _mm256_setzero_pd();
+            for q in 0..Q {
+                let x = _mm256_loadu_pd(pp.add(q * s + c));
+                let pc = _mm256_mul_pd(x, pick(me, &e.ratio[q]));
+                let gc = _mm256_mul_pd(pc, pick(ml, &t.g[q]));
+                let tc = _mm256_mul_pd(pc, pick(ml, &t.credit[q]));
+                let te = _mm256_mul_pd(gc, pick(me, &e.coef[q]));
+                if q == 0 {
+                    (acc_c, acc_e) = (tc, te);
+                } else {
+                    acc_c = _mm256_add_pd(acc_c, tc);
+                    acc_e = _mm256_add_pd(acc_e, te);
+                }
+                let at = gp.add(q * s + c);
+                let out = if is_left {
+                    gc
+                } else {
+                    _mm256_add_pd(_mm256_loadu_pd(at), gc)
+                };
+                _mm256_storeu_pd(at, out);
+            }
+            let pc = php.add(at_c + c);
+            _mm256_storeu_pd(pc, _mm256_add_pd(_mm256_loadu_pd(pc), acc_c));
+            let pe = php.add(at_e + c);
+            _mm256_storeu_pd(pe, _mm256_add_pd(_mm256_loadu_pd(pe), acc_e));
+        }
+    }
+}
+
+/// As `portable::restart`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn restart<const Q: usize>(
+    path: &[(Edge<Q>, usize)],
+    var: &[u64],
+    p: &mut [f64],
+    s: usize,
+    np: usize,
+) {
+    // One bounds check per call (see `descend`).
+    assert!(np.is_multiple_of(W) && var.len() >= path.len() * s + np);
+    assert!(p.len() >= (Q - 1) * s + np);
+    let (vp, pp) = (var.as_ptr(), p.as_mut_ptr());
+    for c in (0..np / W).map(|i| i * W) {
+        let mut x = [_mm256_setzero_pd(); Q];
+        for (a, (e, _)) in path.iter().enumerate() {
+            // SAFETY: in bounds by the assertions above.
+            let m = unsafe { index(vp.add((a + 1) * s + c)) };
+            for q in 0..Q {
+                let r = pick(m, &e.ratio[q]);
+                x[q] = if a == 0 { r } else { _mm256_mul_pd(x[q], r) };
+            }
+        }
+        for q in 0..Q {
+            // SAFETY: in bounds by the assertions above.
+            unsafe { _mm256_storeu_pd(pp.add(q * s + c), x[q]) };
+        }
+    }
+}
+
+/// As `portable::flush`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn flush<const Q: usize>(
+    path: &[(Edge<Q>, usize)],
+    var: &[u64],
+    g: &[f64],
+    phi: &mut [f64],
+    (phi_at, stride): (usize, usize),
+    s: usize,
+    np: usize,
+) {
+    // One bounds check per call (see `descend`).
+    let top = path.iter().map(|(_, f)| *f).max().unwrap_or(0);
+    assert!(np.is_multiple_of(W) && var.len() >= path.len() * s + np);
+    assert!(g.len() >= (Q - 1) * s + np && phi.len() >= phi_at + top * stride + np);
+    let (vp, gp, php) = (var.as_ptr(), g.as_ptr(), phi.as_mut_ptr());
+    for c in (0..np / W).map(|i| i * W) {
+        let mut x = [_mm256_setzero_pd(); Q];
+        for q in 0..Q {
+            // SAFETY: in bounds by the assertions above.
+            x[q] = unsafe { _mm256_loadu_pd(gp.add(q * s + c)) };
+        }
+        for (a, (e, f)) in path.iter().enumerate() {
+            // SAFETY: in bounds by the assertions above.
+            unsafe {
+                let m = index(vp.add((a + 1) * s + c));
+                let mut acc = _mm256_setzero_pd();
+                for q in 0..Q {
+                    let t = _mm256_mul_pd(x[q], pick(m, &e.coef[q]));
+                    acc = if q == 0 { t } else { _mm256_add_pd(acc, t) };
+                }
+                let at = php.add(phi_at + f * stride + c);
+                _mm256_storeu_pd(at, _mm256_add_pd(_mm256_loadu_pd(at), acc));
+            }
+        }
+    }
+}
