@@ -5,6 +5,8 @@
 #   scripts/bench-baseline.sh [REV] [ROUNDS]   REV defaults to f9daf82, the engine when issue 14
 #                                              (the engine at the hardware's limit) was filed;
 #                                              ROUNDS to 3
+#   ONLY=REGEX scripts/bench-baseline.sh …      only the workloads whose name matches (grep -E),
+#                                              e.g. ONLY=path
 #
 # Needs the inputs `make bench` generates (target/bench). Both engines run through
 # examples/profile_engine.rs (today's copy, laid over REV in a git worktree at
@@ -43,6 +45,7 @@ CL-path-1t path cl.txt xc.csv 5000 1
 RF-path-1t path rf.skops xr.csv 2000 1
 W1-interactions-1t interactions w1.json x.csv 300 1
 W1-interventional-1t interventional w1.json x.csv 500 1"
+WORKLOADS=$(grep -E "^[^ ]*(${ONLY:-.})" <<< "$WORKLOADS")
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
 for round in $(seq "$ROUNDS"); do

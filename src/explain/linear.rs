@@ -169,7 +169,7 @@ fn plan(tree: &Tree, shape: &Shape, q_root: usize) -> Vec<Plan> {
                 let qc = points(shape.unique[c]).unwrap_or(q);
                 let saving = (shape.size[c] - 1) * (q - qc.min(q));
                 let cost = 2 * shape.depth[c] * qc + 8;
-                if qc < q && saving > 2 * cost {
+                if qc < q && saving > cost {
                     let index = segments.len() as u32;
                     segments[i].enter.push((c, index));
                     segments.push(Plan {
