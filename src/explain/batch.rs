@@ -174,6 +174,18 @@ fn has_avx2() -> bool {
     }
 }
 
+/// Calls kernel `$f` with its last const parameter set to `$fresh`: the edge's feature is new on
+/// the path, so only variants 0 and 1 occur and the AVX2 kernels pick them with a blend.
+macro_rules! fresh {
+    ($fresh:expr, $($f:ident)::+ ::<$q:ident>($($arg:expr),* $(,)?)) => {
+        if $fresh {
+            $($f)::+::<$q, true>($($arg),*)
+        } else {
+            $($f)::+::<$q, false>($($arg),*)
+        }
+    };
+}
+
 /// Defines the DFS under a name and extra attributes: once portable, once with AVX2. The
 /// recursion must call its own copy (a function with `target_feature` is compiled for those
 /// features only, and the `lanes` loops are `inline(always)` so they inherit them). Three
@@ -288,7 +300,7 @@ macro_rules! define_visit {
                 }
                 let var = &b.var[(d + 1) * PS..(d + 1) * PS + np];
                 if tree.is_leaf(child) {
-                    k::leaf(
+                    fresh!(e.prev == u16::MAX, k::leaf::<Q>(
                         e,
                         write,
                         &b.p[lvl(d)..lvl(d + 1)],
@@ -296,7 +308,7 @@ macro_rules! define_visit {
                         var,
                         &mut b.phi[at..at + np],
                         (PS, np),
-                    );
+                    ));
                     continue;
                 }
                 let twig = pt.twig_of[child - base];
@@ -310,7 +322,7 @@ macro_rules! define_visit {
                     let prev = (prev != u16::MAX)
                         .then(|| &upper[prev as usize * PS..prev as usize * PS + np]);
                     k::route(tree, child, &b.xt[fc * s..], prev, lower, np);
-                    k::twig(
+                    let args = (
                         (e, &pt.twigs[twig as usize]),
                         write,
                         &b.p[lvl(d)..lvl(d + 1)],
@@ -320,18 +332,26 @@ macro_rules! define_visit {
                         (at, phi_at + fc * s),
                         (PS, np),
                     );
+                    match (e.prev == u16::MAX, prev.is_none()) {
+                        (true, true) => k::twig::<Q, true, true>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
+                        (true, false) => k::twig::<Q, true, false>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
+                        (false, true) => k::twig::<Q, false, true>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
+                        (false, false) => k::twig::<Q, false, false>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
+                    }
                     continue;
                 }
                 {
                     let (upper, lower) = b.p.split_at_mut(lvl(d + 1));
-                    k::descend(&upper[lvl(d)..], &mut lower[..Q * PS], var, &e.ratio, PS, np);
+                    let (src, dst) = (&upper[lvl(d)..], &mut lower[..Q * PS]);
+                    fresh!(e.prev == u16::MAX, k::descend::<Q>(src, dst, var, &e.ratio, PS, np));
                 }
                 $visit(b, segs, pt, tree, child, d + 1, phi_at, off);
                 let var = &b.var[(d + 1) * PS..(d + 1) * PS + np];
                 let (upper, lower) = b.g.split_at_mut(lvl(d + 1));
                 let gc = &lower[..Q * PS];
                 let parent = &mut upper[lvl(d)..];
-                k::credit(gc, var, &e.coef, &mut b.phi[at..at + np], parent, write, PS, np);
+                let phi = &mut b.phi[at..at + np];
+                fresh!(e.prev == u16::MAX, k::credit::<Q>(gc, var, &e.coef, phi, parent, write, PS, np));
             }
         }
     };

@@ -35,6 +35,20 @@ fn pick(idx: __m256i, slots: &[f64; 4]) -> __m256d {
     _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(t), idx))
 }
 
+/// `slots[variant]` per row, for an edge whose feature is new on the path when `FRESH` (then
+/// only variants 0 and 1 occur: a blend on the encoding's sign bit, see `super::HOT`), else
+/// by [`pick`].
+#[inline]
+#[target_feature(enable = "avx2")]
+fn select<const FRESH: bool>(idx: __m256i, slots: &[f64; 4]) -> __m256d {
+    if FRESH {
+        let (a, b) = (_mm256_set1_pd(slots[0]), _mm256_set1_pd(slots[1]));
+        _mm256_blendv_pd(a, b, _mm256_castsi256_pd(idx))
+    } else {
+        pick(idx, slots)
+    }
+}
+
 /// As `portable::route`, four rows per step for numeric splits (categorical splits are
 /// set lookups: row by row, as `portable`).
 #[inline]
@@ -78,7 +92,7 @@ pub fn route(
 /// As `portable::descend`.
 #[inline]
 #[target_feature(enable = "avx2")]
-pub fn descend<const Q: usize>(
+pub fn descend<const Q: usize, const F: bool>(
     src: &[f64],
     dst: &mut [f64],
     var: &[u64],
@@ -96,7 +110,7 @@ pub fn descend<const Q: usize>(
         unsafe {
             let m = index(vp.add(c));
             for q in 0..Q {
-                let r = pick(m, &ratio[q]);
+                let r = select::<F>(m, &ratio[q]);
                 let x = _mm256_loadu_pd(sp.add(q * s + c));
                 _mm256_storeu_pd(dp.add(q * s + c), _mm256_mul_pd(x, r));
             }
@@ -108,7 +122,7 @@ pub fn descend<const Q: usize>(
 #[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx2")]
-pub fn credit<const Q: usize>(
+pub fn credit<const Q: usize, const F: bool>(
     g: &[f64],
     var: &[u64],
     coef: &Table<Q>,
@@ -130,7 +144,7 @@ pub fn credit<const Q: usize>(
             let m = index(vp.add(c));
             let mut acc = _mm256_setzero_pd();
             for q in 0..Q {
-                let k = pick(m, &coef[q]);
+                let k = select::<F>(m, &coef[q]);
                 let x = _mm256_loadu_pd(gp.add(q * s + c));
                 let t = _mm256_mul_pd(x, k);
                 acc = if q == 0 { t } else { _mm256_add_pd(acc, t) };
@@ -151,7 +165,7 @@ pub fn credit<const Q: usize>(
 /// As `portable::leaf`.
 #[inline]
 #[target_feature(enable = "avx2")]
-pub fn leaf<const Q: usize>(
+pub fn leaf<const Q: usize, const F: bool>(
     e: &Edge<Q>,
     is_left: bool,
     p: &[f64],
@@ -172,8 +186,8 @@ pub fn leaf<const Q: usize>(
             let mut acc = _mm256_setzero_pd();
             for q in 0..Q {
                 let x = _mm256_loadu_pd(pp.add(q * s + c));
-                let g1 = _mm256_mul_pd(x, pick(m, &e.ratio[q]));
-                let t = _mm256_mul_pd(x, pick(m, &e.coef[q]));
+                let g1 = _mm256_mul_pd(x, select::<F>(m, &e.ratio[q]));
+                let t = _mm256_mul_pd(x, select::<F>(m, &e.coef[q]));
                 acc = if q == 0 { t } else { _mm256_add_pd(acc, t) };
                 let at = gp.add(q * s + c);
                 let out = if is_left {
@@ -193,7 +207,7 @@ pub fn leaf<const Q: usize>(
 #[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx2")]
-pub fn twig<const Q: usize>(
+pub fn twig<const Q: usize, const FE: bool, const FC: bool>(
     (e, t): (&Edge<Q>, &Twig<Q>),
     is_left: bool,
     p: &[f64],
@@ -220,10 +234,10 @@ pub fn twig<const Q: usize>(
             let mut acc_e = _mm256_setzero_pd();
             for q in 0..Q {
                 let x = _mm256_loadu_pd(pp.add(q * s + c));
-                let pc = _mm256_mul_pd(x, pick(me, &e.ratio[q]));
-                let gc = _mm256_mul_pd(pc, pick(ml, &t.g[q]));
-                let tc = _mm256_mul_pd(pc, pick(ml, &t.credit[q]));
-                let te = _mm256_mul_pd(gc, pick(me, &e.coef[q]));
+                let pc = _mm256_mul_pd(x, select::<FE>(me, &e.ratio[q]));
+                let gc = _mm256_mul_pd(pc, select::<FC>(ml, &t.g[q]));
+                let tc = _mm256_mul_pd(pc, select::<FC>(ml, &t.credit[q]));
+                let te = _mm256_mul_pd(gc, select::<FE>(me, &e.coef[q]));
                 if q == 0 {
                     (acc_c, acc_e) = (tc, te);
                 } else {

@@ -42,7 +42,7 @@ pub fn route(
 }
 /// P at the child level: `dst[q] = src[q] · ratio[variant][q]` for the first `np` rows.
 #[inline(always)]
-pub fn descend<const Q: usize>(
+pub fn descend<const Q: usize, const F: bool>(
     src: &[f64],
     dst: &mut [f64],
     var: &[u64],
@@ -63,7 +63,7 @@ pub fn descend<const Q: usize>(
 /// child, added for the right): one pass over the child's G instead of two.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn credit<const Q: usize>(
+pub fn credit<const Q: usize, const F: bool>(
     g: &[f64],
     var: &[u64],
     coef: &Table<Q>,
@@ -92,7 +92,7 @@ pub fn credit<const Q: usize>(
 /// without the round trip through the child's level.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn leaf<const Q: usize>(
+pub fn leaf<const Q: usize, const F: bool>(
     e: &Edge<Q>,
     is_left: bool,
     p: &[f64],
@@ -122,7 +122,7 @@ pub fn leaf<const Q: usize>(
 /// `var` is the edge into the twig, `var2` the edge into its left leaf.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub fn twig<const Q: usize>(
+pub fn twig<const Q: usize, const FE: bool, const FC: bool>(
     (e, t): (&Edge<Q>, &Twig<Q>),
     is_left: bool,
     p: &[f64],
