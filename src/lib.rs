@@ -26,8 +26,9 @@
 //! - `rows`: `DataRows`, CSV or Parquet chosen by the file's content, and the `RowBlocks` trait.
 //! - `describe`: a data file's columns, rows and missing cells, before a model is chosen.
 //! - `explain`: SHAP values of row blocks. Path-dependent TreeSHAP runs as Linear TreeSHAP
-//!   with per-tree Gauss–Legendre quadrature and model-only precomputation (`explain/linear`),
-//!   pushing batches of up to 256 rows through one tree at a time (`explain/batch`); interaction
+//!   with Gauss–Legendre quadrature per tree and per big enough subtree (`explain/linear`) and
+//!   model-only tables (`explain/prepare`), pushing batches of up to 256 rows through one tree
+//!   at a time (`explain/batch`, row loops in `explain/lanes`: portable and AVX2); interaction
 //!   values credit every feature pair of each leaf in one pass (`explain/pairs`); the classic
 //!   algorithm (`explain/path`) serves trees too deep for the quadrature and, with the classic
 //!   interaction algorithm (`explain/interactions`), is the oracle in tests; interventional

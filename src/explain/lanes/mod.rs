@@ -13,10 +13,20 @@
 //! A row's edge variant (0 follows the edge, 1 leaves the feature's path here, 2 already cold)
 //! picks one of three model-only constants per point; in `avx2` that pick is one lane permute of
 //! the point's four table slots per four rows (an indexed load would be a gather; compare and blend
-//! took five instructions per pick: callgrind W1 1433 -> 1176 per row and tree). Variants come
+//! took five instructions per pick: callgrind W1 1433 -> 1176 per row and tree), or, on an edge
+//! whose feature is new on the path (~90 % of edges: only variants 0 and 1), one blend. Variants come
 //! straight from routing (`route`, the node's split test applied four rows at a time for numeric
 //! splits) for the left child and are flipped in place for the right child, and each child's credit
 //! pass also merges its G into the parent's, so no pass over rows exists only to move data.
+//! Fused kernels cover the commonest shapes: a leaf child in one pass (`leaf`), a twig child (both
+//! its children leaves) with its edge in one pass (`twig`, tables folded per twig in `prepare`).
+//! A segment of a tree at fewer points starts from P rebuilt along its path (`restart`) and
+//! credits its G to that path's edges at the end (`flush`).
+//!
+//! Measured and rejected on the Zen 1 machine this was tuned on (alternating runs): FMA for the
+//! credit sums (no gain: the sums are short chains and FMA's latency is longer), fusing a lone
+//! leaf into its internal sibling's credit pass (no gain), batches of 64, 128 or 512 rows (256
+//! is best; 512 halves LW, whose deeper levels then leave L2).
 //!
 //! Padding rows (from the batch's row count up to a multiple of LANES) are computed like the
 //! others and never read back; their inputs are finite or NaN left-overs, which cannot trap.
