@@ -173,8 +173,9 @@ impl<'a, const Q: usize> Walk<'a, Q> {
         s: &'a mut Scratch,
     ) -> Self {
         let room = (tree.depth() + 1) * Q;
-        if s.a.len() < room {
-            s.a.resize(room, 0.0);
+        if s.b.len() < room {
+            // `a` twice: a twig keeps one A per leaf.
+            s.a.resize(2 * room, 0.0);
             s.b.resize(room, 0.0);
             s.active.resize(tree.depth() + 1, 0);
         }
@@ -197,6 +198,10 @@ impl<'a, const Q: usize> Walk<'a, Q> {
         let feature = tree.split_feature(node);
         let (l, r) = tree.children(node);
         let goes_left = tree.goes_left(node, self.row[feature]);
+        if tree.is_leaf(l) && tree.is_leaf(r) {
+            self.twig(node, goes_left);
+            return;
+        }
         for (child, follows) in [(l, goes_left), (r, !goes_left)] {
             let z_edge = tree.node_cover(child) / tree.node_cover(node);
             match self.s.path.iter().position(|&(f, _, _)| f == feature) {
@@ -212,6 +217,93 @@ impl<'a, const Q: usize> Walk<'a, Q> {
                     self.s.path.pop();
                 }
             }
+        }
+    }
+
+    /// Both leaves of a twig (a node whose children are leaves, split on `t`) at once. Their
+    /// paths differ only in t's factor, so for a pair (x, y) without t the two leaves' terms
+    /// share `B_y` and add up as one dot product of `A_x^L + A_x^R` with `B_y`; a pair (x, t)
+    /// sums one product per leaf. Every pair then gets one update of the matrix instead of two
+    /// (back-to-back updates of one entry wait on each other: the profile's top cost).
+    fn twig(&mut self, node: usize, goes_left: bool) {
+        let tree = self.tree;
+        let rule = self.rule;
+        let t = tree.split_feature(node);
+        let (l, r) = tree.children(node);
+        let s = &mut *self.s;
+        // t's merged factor on each side: (z, hot) from its entry on the path, if any.
+        let above = s.path.iter().find(|e| e.0 == t).copied();
+        let side = |child: usize, follows: bool| {
+            let z_edge = tree.node_cover(child) / tree.node_cover(node);
+            match above {
+                Some((_, z, hot)) => (z * z_edge, hot && follows),
+                None => (z_edge, follows),
+            }
+        };
+        let sides = [side(l, goes_left), side(r, !goes_left)];
+        let values = [tree.predict_leaf_value(l), tree.predict_leaf_value(r)];
+        // v·w·P per side: the other features' factors, then t's.
+        let mut common = rule.weights;
+        for &(_, z, hot) in s.path.iter().filter(|e| e.0 != t) {
+            let o = if hot { 1.0 } else { 0.0 };
+            for j in 0..Q {
+                common[j] *= z + (o - z) * rule.nodes[j];
+            }
+        }
+        let mut vwp = [[0.0; Q]; 2];
+        // t's `B` per side (zero where t's c is: it credits nothing).
+        let mut bt = [[0.0; Q]; 2];
+        for (k, &(z, hot)) in sides.iter().enumerate() {
+            let o = if hot { 1.0 } else { 0.0 };
+            let c = o - z;
+            for j in 0..Q {
+                let f = z + (o - z) * rule.nodes[j];
+                vwp[k][j] = values[k] * (common[j] * f);
+                if c != 0.0 {
+                    bt[k][j] = c / f;
+                }
+            }
+        }
+        // The other features' A per side (`a`, then `b` holds the right side's) and B.
+        let mut n = 0;
+        let room = s.a.len() / 2;
+        for &(feature, z, hot) in s.path.iter().filter(|e| e.0 != t) {
+            let o = if hot { 1.0 } else { 0.0 };
+            let c = o - z;
+            if c == 0.0 {
+                continue;
+            }
+            for j in 0..Q {
+                let inv = 1.0 / (z + (o - z) * rule.nodes[j]);
+                let scale = 0.5 * c * inv;
+                s.a[n * Q + j] = scale * vwp[0][j];
+                s.a[room + n * Q + j] = scale * vwp[1][j];
+                s.b[n * Q + j] = c * inv;
+            }
+            s.active[n] = feature;
+            n += 1;
+        }
+        let f1 = self.f1;
+        for x in 0..n {
+            let (al, ar) = (
+                &s.a[x * Q..(x + 1) * Q],
+                &s.a[room + x * Q..room + (x + 1) * Q],
+            );
+            let fx = s.active[x];
+            for y in x + 1..n {
+                let by = &s.b[y * Q..(y + 1) * Q];
+                let mut value = (al[0] + ar[0]) * by[0];
+                for j in 1..Q {
+                    value += (al[j] + ar[j]) * by[j];
+                }
+                let fy = s.active[y];
+                self.m[fx.min(fy) * f1 + fx.max(fy)] += value;
+            }
+            let mut value = al[0] * bt[0][0] + ar[0] * bt[1][0];
+            for j in 1..Q {
+                value += al[j] * bt[0][j] + ar[j] * bt[1][j];
+            }
+            self.m[fx.min(t) * f1 + fx.max(t)] += value;
         }
     }
 
@@ -296,5 +388,22 @@ mod tests {
         check::<32>();
         check::<64>();
         check::<128>();
+    }
+
+    /// Lopsided trees (30 features, paths of up to ~20 splits) repeat features on paths, so
+    /// twigs split on a feature already met above, on either side.
+    #[test]
+    fn twigs_and_leaves_give_the_classic_algorithms_values_on_lopsided_trees() {
+        let (model, rows) = crate::explain::linear::lopsided::model_and_rows(6, 30, 6);
+        let fast = interaction_values(&model, &rows).expect("interactions");
+        let classic = crate::explain::interactions::classic_interaction_values(&model, &rows)
+            .expect("classic interactions");
+        assert!(fast.iter().any(|&v| v != 0.0));
+        for (i, (a, b)) in fast.iter().zip(&classic).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-9 * (1.0 + b.abs()),
+                "entry {i}: {a} vs {b}"
+            );
+        }
     }
 }
