@@ -1,6 +1,6 @@
 //! How a node sends a row left or right: [`Tree::goes_left`] for one value, and
 //! [`NumericTest`], a numeric split resolved once per node into one uniform form that the
-//! batched explainers apply to many rows (four per instruction with AVX2).
+//! batched explainers apply to many rows (four per instruction with AVX2, `for_each4`).
 //!
 //! Why a resolved form: the six numeric split kinds differ only in whether the value is first
 //! rounded to f32, which comparison is made, and where NaN (and LightGBM's zero band) goes.
@@ -152,34 +152,83 @@ impl NumericTest {
         }
     }
 
-    /// The test for four values at once: all-ones lanes go left. The same IEEE operations as
+    /// `each(i, left)` for every four values `xs[i..i + 4]` (`xs.len()` a multiple of four),
+    /// in order: all-ones lanes of `left` go left. The same IEEE operations as
     /// [`goes_left`](Self::goes_left): `vcvtpd2ps` rounds to nearest-even like `as f32`
-    /// (overflowing to ±inf), and the ordered compares are false on NaN, which is then
-    /// replaced by `special_left`.
+    /// (overflowing to ±inf, NaN staying NaN), and NaN goes to `special_left` through the
+    /// compare's own predicate: ordered (false on NaN) when NaN goes right, the negated
+    /// unordered one (true on NaN) when it goes left. LightGBM's zero band takes its own test
+    /// and blend. The test's kind is fixed per compiled loop, matched once per call: matching
+    /// per four values kept a branch chain, both roundings and a NaN blend in routing's loop
+    /// (a quarter of W1's instructions).
     #[cfg(target_arch = "x86_64")]
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(crate) fn left4(&self, x: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m256d {
+    pub(crate) fn for_each4(
+        &self,
+        xs: &[f64],
+        each: impl FnMut(usize, std::arch::x86_64::__m256d),
+    ) {
         use std::arch::x86_64::*;
-        let v = if self.round_f32 {
-            _mm256_cvtps_pd(_mm256_cvtpd_ps(x))
-        } else {
-            x
-        };
-        let t = _mm256_set1_pd(self.threshold);
-        let test = match self.cmp {
-            Cmp::Lt => _mm256_cmp_pd::<_CMP_LT_OQ>(v, t),
-            Cmp::Le => _mm256_cmp_pd::<_CMP_LE_OQ>(v, t),
-            Cmp::Eq => _mm256_cmp_pd::<_CMP_EQ_OQ>(v, t),
-        };
-        let mut special = _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x);
-        if self.zero_band {
-            let lo = _mm256_cmp_pd::<_CMP_GE_OQ>(x, _mm256_set1_pd(-ZERO_THRESHOLD));
-            let hi = _mm256_cmp_pd::<_CMP_LE_OQ>(x, _mm256_set1_pd(ZERO_THRESHOLD));
-            special = _mm256_or_pd(special, _mm256_and_pd(lo, hi));
+        macro_rules! run {
+            ($round:literal, $p:ident) => {
+                if self.zero_band {
+                    self.run4::<$round, $p, true>(xs, each)
+                } else {
+                    self.run4::<$round, $p, false>(xs, each)
+                }
+            };
         }
+        match (self.round_f32, self.cmp, self.special_left) {
+            (true, Cmp::Lt, false) => run!(true, _CMP_LT_OQ),
+            (true, Cmp::Lt, true) => run!(true, _CMP_NGE_UQ),
+            (true, Cmp::Le, false) => run!(true, _CMP_LE_OQ),
+            (true, Cmp::Le, true) => run!(true, _CMP_NGT_UQ),
+            (true, Cmp::Eq, false) => run!(true, _CMP_EQ_OQ),
+            (true, Cmp::Eq, true) => run!(true, _CMP_EQ_UQ),
+            (false, Cmp::Lt, false) => run!(false, _CMP_LT_OQ),
+            (false, Cmp::Lt, true) => run!(false, _CMP_NGE_UQ),
+            (false, Cmp::Le, false) => run!(false, _CMP_LE_OQ),
+            (false, Cmp::Le, true) => run!(false, _CMP_NGT_UQ),
+            (false, Cmp::Eq, false) => run!(false, _CMP_EQ_OQ),
+            (false, Cmp::Eq, true) => run!(false, _CMP_EQ_UQ),
+        }
+    }
+
+    /// [`for_each4`](Self::for_each4) for one kind of test.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn run4<const ROUND: bool, const P: i32, const BAND: bool>(
+        &self,
+        xs: &[f64],
+        mut each: impl FnMut(usize, std::arch::x86_64::__m256d),
+    ) {
+        use std::arch::x86_64::*;
+        let t = _mm256_set1_pd(self.threshold);
+        let (lo, hi) = (
+            _mm256_set1_pd(-ZERO_THRESHOLD),
+            _mm256_set1_pd(ZERO_THRESHOLD),
+        );
         let side = _mm256_castsi256_pd(_mm256_set1_epi64x(-(self.special_left as i64)));
-        _mm256_blendv_pd(test, side, special)
+        for (i, four) in xs.chunks_exact(4).enumerate() {
+            // SAFETY: `four` is four f64 (unaligned load).
+            let x = unsafe { _mm256_loadu_pd(four.as_ptr()) };
+            let v = if ROUND {
+                _mm256_cvtps_pd(_mm256_cvtpd_ps(x))
+            } else {
+                x
+            };
+            let mut left = _mm256_cmp_pd::<P>(v, t);
+            if BAND {
+                let inside = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(x, lo),
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(x, hi),
+                );
+                left = _mm256_blendv_pd(left, side, inside);
+            }
+            each(4 * i, left);
+        }
     }
 }
 
@@ -260,14 +309,13 @@ mod tests {
         }
     }
 
-    /// `left4` on four values, as booleans.
+    /// `for_each4` on four values, as booleans.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn left4_bits(test: &NumericTest, x: [f64; 4]) -> [bool; 4] {
         use std::arch::x86_64::*;
-        // SAFETY: `x` is four f64 (unaligned load).
-        let m = test.left4(unsafe { _mm256_loadu_pd(x.as_ptr()) });
-        let bits = _mm256_movemask_pd(m);
+        let mut bits = 0;
+        test.for_each4(&x, |_, m| bits = _mm256_movemask_pd(m));
         [0, 1, 2, 3].map(|i| bits >> i & 1 == 1)
     }
 

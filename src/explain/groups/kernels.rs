@@ -46,18 +46,18 @@ pub(super) fn split_avx2(
     use std::arch::x86_64::*;
     let (xs, left, right) = (&xs[..BLOCK], &mut left[..BLOCK], &mut right[..BLOCK]);
     let bit = _mm256_set1_epi64x(bit as i64);
-    for c in (0..BLOCK).step_by(4) {
+    test.for_each4(xs, |c, l| {
+        let l = _mm256_castpd_si256(l);
         // SAFETY: c + 4 ≤ BLOCK, and every slice above has BLOCK elements (unaligned loads
         // and stores).
         unsafe {
-            let l = _mm256_castpd_si256(test.left4(_mm256_loadu_pd(xs.as_ptr().add(c))));
             let p = _mm256_loadu_si256(parent.as_ptr().add(c).cast());
             let to_left = _mm256_or_si256(p, _mm256_andnot_si256(l, bit));
             let to_right = _mm256_or_si256(p, _mm256_and_si256(l, bit));
             _mm256_storeu_si256(left.as_mut_ptr().add(c).cast(), to_left);
             _mm256_storeu_si256(right.as_mut_ptr().add(c).cast(), to_right);
         }
-    }
+    });
 }
 
 /// `Σ values[i]` over `at` (a multiple of four indices) in four running sums, one per lane of

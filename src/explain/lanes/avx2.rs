@@ -67,17 +67,15 @@ pub fn route(
     // One bounds check per call (see `descend`).
     assert!(np.is_multiple_of(W) && xs.len() >= np && var.len() >= np);
     assert!(prev.is_none_or(|p| p.len() >= np));
-    let (xp, vp) = (xs.as_ptr(), var.as_mut_ptr());
+    let vp = var.as_mut_ptr();
     let hot = _mm256_set1_epi64x(super::HOT as i64);
     let cold_here = _mm256_set1_epi64x(super::COLD_HERE as i64);
     let already = _mm256_set1_epi64x(super::ALREADY_COLD as i64);
-    let mut c = 0;
-    while c < np {
-        // SAFETY: in bounds by the assertions above.
+    test.for_each4(&xs[..np], |c, left| {
+        // SAFETY: c + 4 ≤ np, in bounds by the assertions above.
         unsafe {
-            let left = _mm256_castpd_si256(test.left4(_mm256_loadu_pd(xp.add(c))));
             // All-ones lanes go left (variant 0), the others right (1).
-            let mut v = _mm256_blendv_epi8(cold_here, hot, left);
+            let mut v = _mm256_blendv_epi8(cold_here, hot, _mm256_castpd_si256(left));
             if let Some(prev) = prev {
                 let was_hot =
                     _mm256_cmpeq_epi64(_mm256_loadu_si256(prev.as_ptr().add(c).cast()), hot);
@@ -85,8 +83,7 @@ pub fn route(
             }
             _mm256_storeu_si256(vp.add(c).cast(), v);
         }
-        c += W;
-    }
+    });
 }
 
 /// As `portable::descend`.
