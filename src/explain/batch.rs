@@ -281,15 +281,15 @@ macro_rules! define_visit {
                     .then(|| &upper[prev as usize * PS..prev as usize * PS + np]);
                 k::route(tree, node, &b.xt[feature * s..], prev, lower, np);
             }
-            // A child entering a segment keeps its G to itself: then both children add to a
-            // zeroed G here instead of the left one writing it.
-            let entered = pt.enter[l - base] != u32::MAX || pt.enter[r - base] != u32::MAX;
-            if entered {
+            // A child entering a segment keeps its G to itself: the other child then writes
+            // this node's G (the right one when the left entered); both entering leaves it 0.
+            let entered = [l, r].map(|c| pt.enter[c - base] != u32::MAX);
+            if entered == [true, true] {
                 b.g[lvl(d)..lvl(d + 1)].fill(0.0);
             }
             for (child, is_left) in [(l, true), (r, false)] {
                 let e = &pt.edges[child - base];
-                let write = is_left && !entered;
+                let write = is_left || entered[0];
                 if !is_left {
                     lanes::flip(&mut b.var[(d + 1) * PS..(d + 1) * PS + np]);
                 }
