@@ -15,7 +15,7 @@
 //! instruction set, so batching, threading and the CPU never change a result.
 
 use super::lanes::{self, LANES};
-use super::linear::Segment;
+use super::linear::{Segment, on_segment};
 use super::path::{Condition, PathScratch, tree_shap};
 use super::prepare::Prepared;
 use crate::model::Tree;
@@ -184,6 +184,34 @@ macro_rules! fresh {
             $($f)::+::<$q, false>($($arg),*)
         }
     };
+    // Two flags: the twig's own edge, then its leaves' edges.
+    ($fe:expr, $fc:expr, $($f:ident)::+ ::<$q:ident>($($arg:expr),* $(,)?)) => {
+        match ($fe, $fc) {
+            (true, true) => $($f)::+::<$q, true, true>($($arg),*),
+            (true, false) => $($f)::+::<$q, true, false>($($arg),*),
+            (false, true) => $($f)::+::<$q, false, true>($($arg),*),
+            (false, false) => $($f)::+::<$q, false, false>($($arg),*),
+        }
+    };
+}
+
+/// Routes `node`'s rows (split on `feature`) into the variants of level `level`, marking rows
+/// cold where the previous edge on the feature (its level `prev`, `u16::MAX` for none) had.
+macro_rules! route {
+    ($k:ident, $b:ident, $tree:ident, $node:expr, $feature:expr, $prev:expr, $level:expr) => {{
+        let np = $b.np;
+        let (upper, lower) = $b.var.split_at_mut($level * PS);
+        let at = $prev as usize * PS;
+        let prev = ($prev != u16::MAX).then(|| &upper[at..at + np]);
+        $k::route(
+            $tree,
+            $node,
+            &$b.xt[$feature * $b.stride..],
+            prev,
+            lower,
+            np,
+        );
+    }};
 }
 
 /// Defines the DFS under a name and extra attributes: once portable, once with AVX2. The
@@ -209,20 +237,7 @@ macro_rules! define_visit {
             at: (usize, usize),
             phi_at: usize,
         ) {
-            match &segs[i] {
-                Segment::Q1(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q2(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q3(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q4(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q5(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q6(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q7(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q8(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q9(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q10(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q12(pt) => $segment(b, segs, pt, tree, at, phi_at),
-                Segment::Q16(pt) => $segment(b, segs, pt, tree, at, phi_at),
-            }
+            on_segment!(&segs[i], pt => $segment(b, segs, pt, tree, at, phi_at))
         }
 
         $(#[$attr])*
@@ -275,18 +290,15 @@ macro_rules! define_visit {
             let at = phi_at + feature * s;
             // Both edges have the same previous edge on this feature (if any).
             let prev = pt.edges[l - base].prev;
-            {
-                let (upper, lower) = b.var.split_at_mut((d + 1) * PS);
-                let prev = (prev != u16::MAX)
-                    .then(|| &upper[prev as usize * PS..prev as usize * PS + np]);
-                k::route(tree, node, &b.xt[feature * s..], prev, lower, np);
-            }
+            route!(k, b, tree, node, feature, prev, d + 1);
             // A child entering a segment keeps its G to itself: the other child then writes
             // this node's G (the right one when the left entered); both entering leaves it 0.
             let entered = [l, r].map(|c| pt.enter[c - base] != u32::MAX);
             if entered == [true, true] {
                 b.g[lvl(d)..lvl(d + 1)].fill(0.0);
             }
+            // Only variants 0 and 1 where the feature is new on the path (see `lanes::HOT`).
+            let fresh = prev == u16::MAX;
             for (child, is_left) in [(l, true), (r, false)] {
                 let e = &pt.edges[child - base];
                 let write = is_left || entered[0];
@@ -300,7 +312,7 @@ macro_rules! define_visit {
                 }
                 let var = &b.var[(d + 1) * PS..(d + 1) * PS + np];
                 if tree.is_leaf(child) {
-                    fresh!(e.prev == u16::MAX, k::leaf::<Q>(
+                    fresh!(fresh, k::leaf::<Q>(
                         e,
                         write,
                         &b.p[lvl(d)..lvl(d + 1)],
@@ -318,32 +330,24 @@ macro_rules! define_visit {
                     let (cl, _) = tree.children(child);
                     let fc = tree.split_feature(child);
                     let prev = pt.edges[cl - base].prev;
-                    let (upper, lower) = b.var.split_at_mut((d + 2) * PS);
-                    let prev = (prev != u16::MAX)
-                        .then(|| &upper[prev as usize * PS..prev as usize * PS + np]);
-                    k::route(tree, child, &b.xt[fc * s..], prev, lower, np);
-                    let args = (
+                    route!(k, b, tree, child, fc, prev, d + 2);
+                    let (var, leaves) = b.var.split_at((d + 2) * PS);
+                    fresh!(fresh, prev == u16::MAX, k::twig::<Q>(
                         (e, &pt.twigs[twig as usize]),
                         write,
                         &b.p[lvl(d)..lvl(d + 1)],
                         &mut b.g[lvl(d)..lvl(d + 1)],
-                        (&upper[(d + 1) * PS..(d + 1) * PS + np], &lower[..np]),
+                        (&var[(d + 1) * PS..(d + 1) * PS + np], &leaves[..np]),
                         &mut b.phi,
                         (at, phi_at + fc * s),
                         (PS, np),
-                    );
-                    match (e.prev == u16::MAX, prev.is_none()) {
-                        (true, true) => k::twig::<Q, true, true>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
-                        (true, false) => k::twig::<Q, true, false>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
-                        (false, true) => k::twig::<Q, false, true>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
-                        (false, false) => k::twig::<Q, false, false>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
-                    }
+                    ));
                     continue;
                 }
                 {
                     let (upper, lower) = b.p.split_at_mut(lvl(d + 1));
                     let (src, dst) = (&upper[lvl(d)..], &mut lower[..Q * PS]);
-                    fresh!(e.prev == u16::MAX, k::descend::<Q>(src, dst, var, &e.ratio, PS, np));
+                    fresh!(fresh, k::descend::<Q>(src, dst, var, &e.ratio, PS, np));
                 }
                 $visit(b, segs, pt, tree, child, d + 1, phi_at, off);
                 let var = &b.var[(d + 1) * PS..(d + 1) * PS + np];
@@ -351,7 +355,7 @@ macro_rules! define_visit {
                 let gc = &lower[..Q * PS];
                 let parent = &mut upper[lvl(d)..];
                 let phi = &mut b.phi[at..at + np];
-                fresh!(e.prev == u16::MAX, k::credit::<Q>(gc, var, &e.coef, phi, parent, write, PS, np));
+                fresh!(fresh, k::credit::<Q>(gc, var, &e.coef, phi, parent, write, PS, np));
             }
         }
     };

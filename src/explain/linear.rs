@@ -88,23 +88,32 @@ pub(super) enum Segment {
     Q16(Prepared<16>),
 }
 
+/// `$body` with `$pt` bound to a segment's `Prepared<Q>`, whatever its number of points `Q`
+/// (each arm is compiled for its own `Q`).
+macro_rules! on_segment {
+    ($segment:expr, $pt:ident => $body:expr) => {
+        match $segment {
+            Segment::Q1($pt) => $body,
+            Segment::Q2($pt) => $body,
+            Segment::Q3($pt) => $body,
+            Segment::Q4($pt) => $body,
+            Segment::Q5($pt) => $body,
+            Segment::Q6($pt) => $body,
+            Segment::Q7($pt) => $body,
+            Segment::Q8($pt) => $body,
+            Segment::Q9($pt) => $body,
+            Segment::Q10($pt) => $body,
+            Segment::Q12($pt) => $body,
+            Segment::Q16($pt) => $body,
+        }
+    };
+}
+pub(super) use on_segment;
+
 impl Segment {
     /// Its number of quadrature points.
     pub(super) fn points(&self) -> usize {
-        match self {
-            Segment::Q1(_) => 1,
-            Segment::Q2(_) => 2,
-            Segment::Q3(_) => 3,
-            Segment::Q4(_) => 4,
-            Segment::Q5(_) => 5,
-            Segment::Q6(_) => 6,
-            Segment::Q7(_) => 7,
-            Segment::Q8(_) => 8,
-            Segment::Q9(_) => 9,
-            Segment::Q10(_) => 10,
-            Segment::Q12(_) => 12,
-            Segment::Q16(_) => 16,
-        }
+        on_segment!(self, pt => pt.points())
     }
 
     fn new(q: usize, tree: &Tree, shape: &Shape, base: usize, enter: &[(usize, u32)]) -> Self {

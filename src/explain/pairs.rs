@@ -14,6 +14,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::linear::{gauss_legendre, max_unique_features};
+use super::prepare::factor;
 use super::{check_covers, check_shape, shap_values};
 use crate::data::Matrix;
 use crate::error::Result;
@@ -245,9 +246,8 @@ impl<'a, const Q: usize> Walk<'a, Q> {
         // v·w·P per side: the other features' factors, then t's.
         let mut common = rule.weights;
         for &(_, z, hot) in s.path.iter().filter(|e| e.0 != t) {
-            let o = if hot { 1.0 } else { 0.0 };
             for j in 0..Q {
-                common[j] *= z + (o - z) * rule.nodes[j];
+                common[j] *= factor(z, hot, rule.nodes[j]);
             }
         }
         let mut vwp = [[0.0; Q]; 2];
@@ -257,14 +257,15 @@ impl<'a, const Q: usize> Walk<'a, Q> {
             let o = if hot { 1.0 } else { 0.0 };
             let c = o - z;
             for j in 0..Q {
-                let f = z + (o - z) * rule.nodes[j];
+                let f = factor(z, hot, rule.nodes[j]);
                 vwp[k][j] = values[k] * (common[j] * f);
                 if c != 0.0 {
                     bt[k][j] = c / f;
                 }
             }
         }
-        // The other features' A per side (`a`, then `b` holds the right side's) and B.
+        // The other features' A per side (`a`: the left leaf's, then from `room` the right
+        // leaf's) and their shared B.
         let mut n = 0;
         let room = s.a.len() / 2;
         for &(feature, z, hot) in s.path.iter().filter(|e| e.0 != t) {
@@ -274,7 +275,7 @@ impl<'a, const Q: usize> Walk<'a, Q> {
                 continue;
             }
             for j in 0..Q {
-                let inv = 1.0 / (z + (o - z) * rule.nodes[j]);
+                let inv = 1.0 / factor(z, hot, rule.nodes[j]);
                 let scale = 0.5 * c * inv;
                 s.a[n * Q + j] = scale * vwp[0][j];
                 s.a[room + n * Q + j] = scale * vwp[1][j];
@@ -322,9 +323,8 @@ impl<'a, const Q: usize> Walk<'a, Q> {
         let s = &mut *self.s;
         let mut wp = rule.weights;
         for &(_, z, hot) in s.path.iter() {
-            let o = if hot { 1.0 } else { 0.0 };
             for j in 0..Q {
-                wp[j] *= z + (o - z) * rule.nodes[j];
+                wp[j] *= factor(z, hot, rule.nodes[j]);
             }
         }
         // Features with c = 0 credit nothing (and may have a zero factor): left out.
@@ -340,7 +340,7 @@ impl<'a, const Q: usize> Walk<'a, Q> {
             let b = &mut s.b[n * Q..(n + 1) * Q];
             for j in 0..Q {
                 // One division per point and feature; two showed in the profile.
-                let inv = 1.0 / (z + (o - z) * rule.nodes[j]);
+                let inv = 1.0 / factor(z, hot, rule.nodes[j]);
                 a[j] = scale * wp[j] * inv;
                 b[j] = c * inv;
             }

@@ -60,6 +60,12 @@ pub(super) struct Prepared<const Q: usize> {
     pub(super) path: Vec<(Edge<Q>, usize)>,
 }
 
+impl<const Q: usize> Prepared<Q> {
+    pub(super) fn points(&self) -> usize {
+        Q
+    }
+}
+
 /// Q-independent facts about the edge into a node (the root's are unused).
 #[derive(Clone, Copy, Default)]
 struct EdgeInfo {
@@ -131,7 +137,7 @@ impl Shape {
 }
 
 /// F(t) for a merged feature with cover fraction z and hot bit o: z + (o − z)·t.
-fn factor(z: f64, hot: bool, t: f64) -> f64 {
+pub(super) fn factor(z: f64, hot: bool, t: f64) -> f64 {
     let o = if hot { 1.0 } else { 0.0 };
     z + (o - z) * t
 }
