@@ -232,14 +232,18 @@ async fn check_job(
     let Ok(job) = JobId::parse(id) else {
         return Ok(());
     };
-    if state.auth.store.is_deleted(id).await.map_err(queue_error)? {
-        return Err(not_found(id));
-    }
+    // The job first: its key is on the queue partition's shard, whose breaker answers at once
+    // while that shard is down. `deleted:` has no hash tag (it may live on another shard, or on
+    // the failed one behind the pool's breaker), so asking it first would make every poll of
+    // a job wait on that shard during an outage instead of failing fast.
     let status = match state.queue.job(&job).await {
         Ok(status) => status,
         Err(QueueError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(queue_error(e)),
     };
+    if state.auth.store.is_deleted(id).await.map_err(queue_error)? {
+        return Err(not_found(id));
+    }
     let owner = JobSpec::parse(status.payload.as_str())
         .ok()
         .and_then(|s| s.owner);

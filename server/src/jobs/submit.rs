@@ -117,6 +117,8 @@ pub async fn submit(
             )));
         }
     };
+    // While Redis is out, answer 503 before reading the uploads and writing headers.
+    queue.check_submit(key.as_ref())?;
     let model = record(uploads, "model", &request.model, UploadKind::Model, by).await?;
     let data = record(uploads, "data", &request.data, UploadKind::Data, by).await?;
     let UploadSummary::Data(summary) = &data.1.summary else {

@@ -8,7 +8,9 @@
 
 use super::QueueConfig;
 use super::error::QueueError;
-use super::ids::{FencingToken, JobId, RowRange, TaskId, WorkerId, random_unit, stable_hash};
+use super::ids::{
+    FencingToken, IdempotencyKey, JobId, RowRange, TaskId, WorkerId, random_unit, stable_hash,
+};
 use super::keys::Partition;
 use super::scripts::{self, FailArgs, ReapArgs, ScriptCall, SubmitArgs};
 use super::types::{
@@ -16,7 +18,7 @@ use super::types::{
     QueueDepths, ReapReport, Released, SubmitRequest, Submitted, TaskPayload,
 };
 use super::worker::TaskError;
-use crate::redis::RedisPool;
+use crate::redis::{RedisCallError, RedisPool};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,6 +71,30 @@ impl Queue {
         Ok(self.pool.invoke(&call.invocation(), key).await?)
     }
 
+    /// The partition a submit goes to; `advance` moves the round-robin on (a real submit).
+    fn submit_index(&self, key: Option<&IdempotencyKey>, advance: bool) -> usize {
+        let n = self.partitions.len();
+        match key {
+            // The same key always lands in the same partition, so one script sees all its uses.
+            Some(key) => (stable_hash(key.as_str().as_bytes()) % n as u64) as usize,
+            None if advance => self.next.fetch_add(1, Ordering::Relaxed) % n,
+            None => self.next.load(Ordering::Relaxed) % n,
+        }
+    }
+
+    /// `Unavailable` at once when the breaker of the partition a submit would go to refuses
+    /// calls: the handler then answers 503 in microseconds instead of reading uploads and
+    /// writing headers first for a job that cannot be queued.
+    pub fn check_submit(&self, key: Option<&IdempotencyKey>) -> Result<(), QueueError> {
+        let partition = &self.partitions[self.submit_index(key, false)];
+        match self.pool.refuses(&partition.ready()) {
+            Some(retry_after) => Err(QueueError::Unavailable(RedisCallError::BreakerOpen {
+                retry_after,
+            })),
+            None => Ok(()),
+        }
+    }
+
     /// Queues a job split into chunk tasks (idempotent with a key).
     pub async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, QueueError> {
         if req.rows_total == 0 {
@@ -88,13 +114,7 @@ impl Queue {
                 req.rows_total, req.chunk_rows, self.config.max_chunks
             )));
         }
-        let n = self.partitions.len();
-        let index = match &req.idempotency_key {
-            // The same key always lands in the same partition, so one script sees all its uses.
-            Some(key) => (stable_hash(key.as_str().as_bytes()) % n as u64) as usize,
-            None => self.next.fetch_add(1, Ordering::Relaxed) % n,
-        };
-        let partition = &self.partitions[index];
+        let partition = &self.partitions[self.submit_index(req.idempotency_key.as_ref(), true)];
         let job = JobId::generate(partition.index);
         let call = scripts::submit(
             partition,

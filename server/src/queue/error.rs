@@ -68,11 +68,16 @@ impl From<RedisCallError> for QueueError {
     fn from(e: RedisCallError) -> Self {
         // A server that is loading its AOF, failing over or read-only after a failover is
         // "not available yet", not a bug: the caller should retry, like a dropped connection.
+        // So is a redirect the cluster client could not follow in time (MOVED / ASK to a
+        // replica being promoted: seen as a 500 on a submit just after a primary was killed).
         let transient = matches!(
             &e,
             RedisCallError::Redis(r) if matches!(
                 r.code(),
-                Some("LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY")
+                Some(
+                    "LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY" | "MOVED"
+                        | "ASK"
+                )
             )
         );
         // `maxmemory` reached: Redis refuses writes until memory is freed. That is a full
@@ -85,5 +90,35 @@ impl From<RedisCallError> for QueueError {
         } else {
             QueueError::Rejected(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error redis-rs gives for a reply line like `-MOVED 7740 127.0.0.1:7001`.
+    fn reply(line: &str) -> RedisCallError {
+        let value = redis::parse_redis_value(format!("-{line}\r\n").as_bytes()).expect("parses");
+        RedisCallError::Redis(value.extract_error().expect_err("an error reply"))
+    }
+
+    #[test]
+    fn a_cluster_between_states_is_unavailable_and_a_script_error_is_not() {
+        for line in [
+            "MOVED 7740 127.0.0.1:7001",
+            "ASK 7740 127.0.0.1:7001",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "CLUSTERDOWN The cluster is down",
+            "READONLY You can't write against a read only replica.",
+            "LOADING Redis is loading the dataset in memory",
+        ] {
+            let e = QueueError::from(reply(line));
+            assert!(matches!(e, QueueError::Unavailable(_)), "{line}: {e:?}");
+        }
+        let e = QueueError::from(reply("ERR user_script:1: Script attempted to access key"));
+        assert!(matches!(e, QueueError::Rejected(_)), "{e:?}");
+        let e = QueueError::from(reply("OOM command not allowed"));
+        assert!(matches!(e, QueueError::Full { .. }), "{e:?}");
     }
 }

@@ -105,29 +105,27 @@ impl Breaker {
         self.next_probe_at
     }
 
+    /// Whether a call at `now` would be refused, and for how long, without changing anything
+    /// (a due probe counts as allowed).
+    pub fn refuses(&self, now: Instant) -> Option<Duration> {
+        match self.state {
+            BreakerState::Closed => None,
+            BreakerState::Open => self.next_probe_at.filter(|&at| now < at).map(|at| at - now),
+            BreakerState::HalfOpen => Some(self.config.open_for),
+        }
+    }
+
     /// Asks to make a call at `now`.
     pub fn admit(&mut self, now: Instant) -> Admission {
-        match self.state {
-            BreakerState::Closed => Admission::Allowed,
-            BreakerState::Open => match self.next_probe_at {
-                Some(at) if now < at => {
-                    self.rejected_total += 1;
-                    Admission::Rejected {
-                        retry_after: at - now,
-                    }
-                }
-                _ => {
-                    self.state = BreakerState::HalfOpen;
-                    Admission::Allowed
-                }
-            },
-            BreakerState::HalfOpen => {
-                self.rejected_total += 1;
-                Admission::Rejected {
-                    retry_after: self.config.open_for,
-                }
-            }
+        if let Some(retry_after) = self.refuses(now) {
+            self.rejected_total += 1;
+            return Admission::Rejected { retry_after };
         }
+        if self.state == BreakerState::Open {
+            // The probe is due: this call is it.
+            self.state = BreakerState::HalfOpen;
+        }
+        Admission::Allowed
     }
 
     /// Records a call that reached Redis and got an answer (even an error reply).

@@ -94,6 +94,11 @@ impl Breakers {
         })
     }
 
+    /// Whether the breaker guarding `tag` would refuse a call at `now` (nothing is counted).
+    pub fn refuses(&self, tag: Option<&str>, now: Instant) -> Option<std::time::Duration> {
+        self.with(tag, |b| b.refuses(now))
+    }
+
     /// The state of the breaker guarding calls with `tag`, and its next probe time if open.
     pub fn state_of(&self, tag: Option<&str>) -> (BreakerState, Option<Instant>) {
         self.with(tag, |b| (b.state(), b.next_probe_at()))

@@ -326,6 +326,13 @@ impl RedisPool {
         self.send(cmd, true, tag.as_deref()).await
     }
 
+    /// Whether a call on `key` would be refused by its breaker now, and for how long (nothing
+    /// is sent or counted): lets a handler answer 503 before doing work it could not store.
+    pub fn refuses(&self, key: &str) -> Option<Duration> {
+        let tag = hash_tag_of(key.as_bytes());
+        self.breakers.refuses(tag.as_deref(), Instant::now())
+    }
+
     /// The breaker guarding calls whose keys carry hash tag `tag` (on one server, and for
     /// `None`, the pool's): its state, and how long until its next probe while it is open.
     pub fn breaker_for(&self, tag: Option<&str>) -> (BreakerState, Option<Duration>) {
