@@ -6,14 +6,16 @@
 //! instead of once per row, and each per-node step is a branch-free loop over rows. P(t) and
 //! G(t) are stored point-major (`(level * Q + q) * stride + b`) so that for a fixed quadrature
 //! point consecutive rows are consecutive in memory and the per-edge loops (`lanes`) vectorise
-//! across rows, LANES at a time; on x86-64 the DFS is compiled a second time with AVX2 enabled
-//! and picked at run time. (A row-major layout, each row's Q values together, vectorises only
+//! across rows, LANES at a time; on x86-64 the DFS is compiled twice more, with AVX2 and with
+//! AVX-512, and the widest the CPU has is picked at run time. The per-level buffers start on a
+//! cache line (`aligned`), so no lane group's load or store straddles two. (A row-major layout, each row's Q values together, vectorises only
 //! across the Q points: 3 for depth-6 trees, a poor fit for 4- or 8-wide registers.)
 //! Rows are transposed to columns (feature-major) for contiguous split tests, and SHAP values
 //! accumulate in a transposed buffer, written back per row at the end.
 //! Each row's arithmetic is exactly what it would be alone, in the same order whatever the
 //! instruction set, so batching, threading and the CPU never change a result.
 
+use super::aligned::Aligned;
 use super::lanes::{self, LANES};
 use super::linear::{Segment, on_segment};
 use super::path::{Condition, PathScratch, tree_shap};
@@ -46,19 +48,19 @@ pub struct Batch {
     nf: usize,
     outputs: usize,
     /// Rows transposed: `xt[j * stride + b]` is feature j of row b.
-    xt: Vec<f64>,
+    xt: Aligned<f64>,
     /// SHAP values transposed: `phi[(o * nf + j) * stride + b]`.
-    phi: Vec<f64>,
+    phi: Aligned<f64>,
     /// P(t) per path level, quadrature point and row: `p[(level * Q + q) * PS + b]`.
-    p: Vec<f64>,
+    p: Aligned<f64>,
     /// G(t), laid out like `p`.
-    g: Vec<f64>,
+    g: Aligned<f64>,
     /// Edge variant per level and row: 0 row follows, 1 row leaves here, 2 already cold,
     /// encoded as the AVX2 permute index that picks it (`lanes::encode`): u64, the lane width
     /// of the f64 it selects.
-    var: Vec<u64>,
-    /// AVX2 available: run the AVX2 copy of the DFS.
-    avx2: bool,
+    var: Aligned<u64>,
+    /// Which copy of the DFS runs (the widest the CPU has).
+    isa: Isa,
     classic: PathScratch,
     row: Vec<f64>,
     tmp: Vec<f64>,
@@ -76,12 +78,12 @@ impl Batch {
             np: 0,
             nf,
             outputs,
-            xt: vec![0.0; nf * stride],
-            phi: vec![0.0; outputs * nf * stride],
-            p: Vec::new(),
-            g: Vec::new(),
-            var: Vec::new(),
-            avx2: has_avx2(),
+            xt: Aligned::filled(nf * stride, 0.0),
+            phi: Aligned::filled(outputs * nf * stride, 0.0),
+            p: Aligned::new(),
+            g: Aligned::new(),
+            var: Aligned::new(),
+            isa: Isa::detect(),
             classic: PathScratch::default(),
             row: vec![0.0; nf],
             tmp: vec![0.0; nf],
@@ -130,13 +132,15 @@ impl Batch {
         }
         self.var[..PS].fill(lanes::HOT);
         let phi_at = output * self.nf * self.stride;
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is set only when the CPU reports AVX2 (`has_avx2`).
-            unsafe { enter_avx2(self, segments, 0, tree, (0, 0), phi_at) };
-            return;
+        match self.isa {
+            // SAFETY: `isa` is only ever what `Isa::detect` found the CPU to have (or less).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { enter_avx512(self, segments, 0, tree, (0, 0), phi_at) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { enter_avx2(self, segments, 0, tree, (0, 0), phi_at) },
+            _ => enter_portable(self, segments, 0, tree, (0, 0), phi_at),
         }
-        enter_portable(self, segments, 0, tree, (0, 0), phi_at);
     }
 
     /// Trees too deep for the quadrature sizes: the classic algorithm, row by row.
@@ -162,15 +166,28 @@ impl Batch {
     }
 }
 
-/// Runtime CPU detection, done once per batch buffer.
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+/// The instruction sets the kernels come in, narrowest first. All give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Isa {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+impl Isa {
+    /// Runtime CPU detection, done once per batch buffer.
+    fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx2") {
+                return Isa::Avx512;
+            }
+            if has!("avx2") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
     }
 }
 
@@ -372,19 +389,28 @@ define_visit!(
     lanes::avx2
 );
 
+define_visit!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f")]
+    fn enter_avx512,
+    segment_avx512,
+    visit_avx512,
+    lanes::avx512
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::explain::linear::{LinearTrees, lopsided};
 
-    /// Every tree of `model` through one batch, with or without AVX2; the SHAP values of
-    /// each row as stored.
-    fn explain(model: &crate::Ensemble, rows: &crate::Matrix, avx2: bool) -> Vec<f64> {
+    /// Every tree of `model` through one batch, with the kernels of `isa` (if the CPU has
+    /// it, else the widest it has); the SHAP values of each row as stored.
+    fn explain(model: &crate::Ensemble, rows: &crate::Matrix, isa: Isa) -> Vec<f64> {
         let (f, k) = (model.num_features, model.num_outputs);
         let prepared = LinearTrees::new(&model.trees);
         let n = rows.rows.min(BATCH);
         let mut batch = Batch::new(f, k, n);
-        batch.avx2 = avx2 && has_avx2();
+        batch.isa = isa.min(Isa::detect());
         batch.load(&rows.values[..n * f], n);
         for (t, &o) in model.tree_output.iter().enumerate() {
             prepared.add(t, o, &mut batch);
@@ -395,20 +421,22 @@ mod tests {
     }
 
     #[test]
-    fn the_avx2_kernels_give_the_portable_kernels_results_bit_for_bit() {
+    fn the_avx2_and_avx512_kernels_give_the_portable_kernels_results_bit_for_bit() {
         let fixtures = ["xgb_binary_d6", "lgb_binary_d8", "lgb_cat_multi"]
             .map(|dir| (dir.to_string(), crate::explain::fixture(dir)));
         // Lopsided trees: segments at fewer points (rebuilt P, flushed G), 37 rows (padding).
         let lopsided = ("lopsided".into(), lopsided::model_and_rows(5, 30, 37));
         for (name, (model, rows)) in fixtures.into_iter().chain([lopsided]) {
-            let portable = explain(&model, &rows, false);
-            let fast = explain(&model, &rows, true);
+            let portable = explain(&model, &rows, Isa::Portable);
             assert!(portable.iter().any(|&v| v != 0.0), "{name}: no values");
-            let same = portable
-                .iter()
-                .zip(&fast)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "{name}: AVX2 and portable kernels differ");
+            for isa in [Isa::Avx2, Isa::Avx512] {
+                let fast = explain(&model, &rows, isa);
+                let same = portable
+                    .iter()
+                    .zip(&fast)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{name}: {isa:?} and portable kernels differ");
+            }
         }
     }
 }

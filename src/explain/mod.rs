@@ -5,6 +5,7 @@
 //! computes each row independently, in a fixed order over trees, so results are bit-identical
 //! for any thread count and any chunking. Rows run in parallel on the current rayon pool.
 
+mod aligned;
 mod batch;
 mod groups;
 pub mod interactions;
