@@ -1,6 +1,7 @@
 //! How a node sends a row left or right: [`Tree::goes_left`] for one value, and
 //! [`NumericTest`], a numeric split resolved once per node into one uniform form that the
-//! batched explainers apply to many rows (four per instruction with AVX2, `for_each4`).
+//! batched explainers apply to many rows (four per instruction with AVX2, `for_each4`; eight
+//! with AVX-512, `for_each8`).
 //!
 //! Why a resolved form: the six numeric split kinds differ only in whether the value is first
 //! rounded to f32, which comparison is made, and where NaN (and LightGBM's zero band) goes.
@@ -98,6 +99,28 @@ enum Cmp {
     Eq,
 }
 
+/// The compiled loop for `$test`'s kind: `$run!(round_f32, predicate)`. The predicate sends
+/// NaN where it belongs (see `NumericTest::for_each4`); one table for every vector width.
+#[cfg(target_arch = "x86_64")]
+macro_rules! by_kind {
+    ($test:ident, $run:ident) => {
+        match ($test.round_f32, $test.cmp, $test.special_left) {
+            (true, Cmp::Lt, false) => $run!(true, _CMP_LT_OQ),
+            (true, Cmp::Lt, true) => $run!(true, _CMP_NGE_UQ),
+            (true, Cmp::Le, false) => $run!(true, _CMP_LE_OQ),
+            (true, Cmp::Le, true) => $run!(true, _CMP_NGT_UQ),
+            (true, Cmp::Eq, false) => $run!(true, _CMP_EQ_OQ),
+            (true, Cmp::Eq, true) => $run!(true, _CMP_EQ_UQ),
+            (false, Cmp::Lt, false) => $run!(false, _CMP_LT_OQ),
+            (false, Cmp::Lt, true) => $run!(false, _CMP_NGE_UQ),
+            (false, Cmp::Le, false) => $run!(false, _CMP_LE_OQ),
+            (false, Cmp::Le, true) => $run!(false, _CMP_NGT_UQ),
+            (false, Cmp::Eq, false) => $run!(false, _CMP_EQ_OQ),
+            (false, Cmp::Eq, true) => $run!(false, _CMP_EQ_UQ),
+        }
+    };
+}
+
 /// A numeric split of one node, resolved: a row goes left iff its value is "special" (NaN, or
 /// inside LightGBM's zero band) and `special_left`, or it is not special and
 /// `value <cmp> threshold`, the value first rounded to f32 when `round_f32`.
@@ -179,19 +202,63 @@ impl NumericTest {
                 }
             };
         }
-        match (self.round_f32, self.cmp, self.special_left) {
-            (true, Cmp::Lt, false) => run!(true, _CMP_LT_OQ),
-            (true, Cmp::Lt, true) => run!(true, _CMP_NGE_UQ),
-            (true, Cmp::Le, false) => run!(true, _CMP_LE_OQ),
-            (true, Cmp::Le, true) => run!(true, _CMP_NGT_UQ),
-            (true, Cmp::Eq, false) => run!(true, _CMP_EQ_OQ),
-            (true, Cmp::Eq, true) => run!(true, _CMP_EQ_UQ),
-            (false, Cmp::Lt, false) => run!(false, _CMP_LT_OQ),
-            (false, Cmp::Lt, true) => run!(false, _CMP_NGE_UQ),
-            (false, Cmp::Le, false) => run!(false, _CMP_LE_OQ),
-            (false, Cmp::Le, true) => run!(false, _CMP_NGT_UQ),
-            (false, Cmp::Eq, false) => run!(false, _CMP_EQ_OQ),
-            (false, Cmp::Eq, true) => run!(false, _CMP_EQ_UQ),
+        by_kind!(self, run)
+    }
+
+    /// [`for_each4`](Self::for_each4) eight values at a time with AVX-512: `left` is a mask,
+    /// bit i set when `xs[i]` goes left (`xs.len()` a multiple of eight).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f")]
+    pub(crate) fn for_each8(
+        &self,
+        xs: &[f64],
+        each: impl FnMut(usize, std::arch::x86_64::__mmask8),
+    ) {
+        use std::arch::x86_64::*;
+        macro_rules! run {
+            ($round:literal, $p:ident) => {
+                if self.zero_band {
+                    self.run8::<$round, $p, true>(xs, each)
+                } else {
+                    self.run8::<$round, $p, false>(xs, each)
+                }
+            };
+        }
+        by_kind!(self, run)
+    }
+
+    /// [`for_each8`](Self::for_each8) for one kind of test.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f")]
+    fn run8<const ROUND: bool, const P: i32, const BAND: bool>(
+        &self,
+        xs: &[f64],
+        mut each: impl FnMut(usize, std::arch::x86_64::__mmask8),
+    ) {
+        use std::arch::x86_64::*;
+        let t = _mm512_set1_pd(self.threshold);
+        let (lo, hi) = (
+            _mm512_set1_pd(-ZERO_THRESHOLD),
+            _mm512_set1_pd(ZERO_THRESHOLD),
+        );
+        let side: __mmask8 = if self.special_left { 0xFF } else { 0 };
+        for (i, eight) in xs.chunks_exact(8).enumerate() {
+            // SAFETY: `eight` is eight f64 (unaligned load).
+            let x = unsafe { _mm512_loadu_pd(eight.as_ptr()) };
+            let v = if ROUND {
+                _mm512_cvtps_pd(_mm512_cvtpd_ps(x))
+            } else {
+                x
+            };
+            let mut left = _mm512_cmp_pd_mask::<P>(v, t);
+            if BAND {
+                let inside = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, lo)
+                    & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, hi);
+                left = (left & !inside) | (side & inside);
+            }
+            each(8 * i, left);
         }
     }
 
@@ -304,6 +371,22 @@ mod tests {
                             }
                         }
                     }
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx2")
+                    {
+                        for x in xs.chunks(8) {
+                            let mut eight = [f64::NAN; 8];
+                            eight[..x.len()].copy_from_slice(x);
+                            // SAFETY: AVX-512F was detected just above (AVX2 with it).
+                            let got = unsafe { test.left8_bits(eight) };
+                            for (lane, &v) in eight.iter().enumerate() {
+                                let want = tree.goes_left(0, v);
+                                let bit = got >> lane & 1 == 1;
+                                assert_eq!(bit, want, "AVX-512 {split:?} t={t} dl={dl} x={v:e}");
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -317,6 +400,17 @@ mod tests {
         let mut bits = 0;
         test.for_each4(&x, |_, m| bits = _mm256_movemask_pd(m));
         [0, 1, 2, 3].map(|i| bits >> i & 1 == 1)
+    }
+
+    impl NumericTest {
+        /// `for_each8` on eight values: the mask.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,avx512f")]
+        fn left8_bits(&self, x: [f64; 8]) -> u8 {
+            let mut bits = 0;
+            self.for_each8(&x, |_, m| bits = m);
+            bits
+        }
     }
 
     #[test]
