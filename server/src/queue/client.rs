@@ -18,7 +18,7 @@ use super::types::{
     QueueDepths, ReapReport, Released, SubmitRequest, Submitted, TaskPayload,
 };
 use super::worker::TaskError;
-use crate::redis::{RedisCallError, RedisPool};
+use crate::redis::RedisPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,12 +87,7 @@ impl Queue {
     /// writing headers first for a job that cannot be queued.
     pub fn check_submit(&self, key: Option<&IdempotencyKey>) -> Result<(), QueueError> {
         let partition = &self.partitions[self.submit_index(key, false)];
-        match self.pool.refuses(&partition.ready()) {
-            Some(retry_after) => Err(QueueError::Unavailable(RedisCallError::BreakerOpen {
-                retry_after,
-            })),
-            None => Ok(()),
-        }
+        Ok(self.pool.refuse_early(&partition.ready())?)
     }
 
     /// Queues a job split into chunk tasks (idempotent with a key).

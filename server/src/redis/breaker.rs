@@ -105,20 +105,24 @@ impl Breaker {
         self.next_probe_at
     }
 
-    /// Whether a call at `now` would be refused, and for how long, without changing anything
-    /// (a due probe counts as allowed).
-    pub fn refuses(&self, now: Instant) -> Option<Duration> {
-        match self.state {
+    /// Refuses (and counts) a call at `now` while open or half-open, for how long; unlike
+    /// [`admit`](Self::admit) it never lets a call through as the probe (a due probe counts
+    /// as not refused, and stays due).
+    pub fn refuse(&mut self, now: Instant) -> Option<Duration> {
+        let retry_after = match self.state {
             BreakerState::Closed => None,
             BreakerState::Open => self.next_probe_at.filter(|&at| now < at).map(|at| at - now),
             BreakerState::HalfOpen => Some(self.config.open_for),
+        };
+        if retry_after.is_some() {
+            self.rejected_total += 1;
         }
+        retry_after
     }
 
     /// Asks to make a call at `now`.
     pub fn admit(&mut self, now: Instant) -> Admission {
-        if let Some(retry_after) = self.refuses(now) {
-            self.rejected_total += 1;
+        if let Some(retry_after) = self.refuse(now) {
             return Admission::Rejected { retry_after };
         }
         if self.state == BreakerState::Open {
@@ -187,6 +191,26 @@ mod tests {
         );
         assert_eq!(b.rejected_total, 1);
         assert_eq!(b.opened_total, 1);
+    }
+
+    #[test]
+    fn refuse_counts_a_refusal_but_never_takes_the_probe() {
+        let (mut b, t0) = breaker();
+        assert_eq!(b.refuse(t0), None);
+        for _ in 0..3 {
+            b.on_failure(t0);
+        }
+        let early = t0 + Duration::from_millis(100);
+        assert_eq!(b.refuse(early), Some(Duration::from_millis(400)));
+        assert_eq!(b.rejected_total, 1);
+        // The probe is due: `refuse` lets it be (state unchanged), `admit` hands it out.
+        let due = t0 + Duration::from_millis(600);
+        assert_eq!(b.refuse(due), None);
+        assert_eq!(b.state(), BreakerState::Open);
+        assert_eq!(b.admit(due), Admission::Allowed);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert_eq!(b.refuse(due), Some(Duration::from_millis(500)));
+        assert_eq!(b.rejected_total, 2);
     }
 
     #[test]

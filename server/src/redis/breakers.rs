@@ -94,9 +94,10 @@ impl Breakers {
         })
     }
 
-    /// Whether the breaker guarding `tag` would refuse a call at `now` (nothing is counted).
-    pub fn refuses(&self, tag: Option<&str>, now: Instant) -> Option<std::time::Duration> {
-        self.with(tag, |b| b.refuses(now))
+    /// The breaker guarding `tag` refuses a call at `now` (counted), or lets nothing
+    /// through as its probe (see `Breaker::refuse`).
+    pub fn refuse(&self, tag: Option<&str>, now: Instant) -> Option<std::time::Duration> {
+        self.with(tag, |b| b.refuse(now))
     }
 
     /// The state of the breaker guarding calls with `tag`, and its next probe time if open.

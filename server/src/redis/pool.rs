@@ -326,11 +326,18 @@ impl RedisPool {
         self.send(cmd, true, tag.as_deref()).await
     }
 
-    /// Whether a call on `key` would be refused by its breaker now, and for how long (nothing
-    /// is sent or counted): lets a handler answer 503 before doing work it could not store.
-    pub fn refuses(&self, key: &str) -> Option<Duration> {
+    /// `BreakerOpen` when a call on `key` would be refused by its breaker now (counted as a
+    /// refusal; nothing is sent, and a due probe is left to the next real call): lets a
+    /// handler answer 503 before doing work it could not store.
+    pub fn refuse_early(&self, key: &str) -> Result<(), RedisCallError> {
         let tag = hash_tag_of(key.as_bytes());
-        self.breakers.refuses(tag.as_deref(), Instant::now())
+        match self.breakers.refuse(tag.as_deref(), Instant::now()) {
+            Some(retry_after) => {
+                metrics::counter!(telemetry::REDIS_ERRORS, "kind" => "breaker_open").increment(1);
+                Err(RedisCallError::BreakerOpen { retry_after })
+            }
+            None => Ok(()),
+        }
     }
 
     /// The breaker guarding calls whose keys carry hash tag `tag` (on one server, and for
