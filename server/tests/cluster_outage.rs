@@ -105,8 +105,8 @@ async fn a_killed_primary_gives_brief_503s_then_its_replica_serves_the_same_app(
     // Refused calls never wait for Redis. Typically they answer within FAST; on this 2-core
     // machine, with six redis-servers electing a new primary, some (submits, in every case
     // looked into) have taken 0.1–1 s inside a handler that made no Redis call (the breaker
-    // marks around them prove none), in one run enough to reach the 90th percentile. So: the median within
-    // FAST, and every one under the timeout a call to Redis would wait out.
+    // marks around them prove none), in one run enough to reach the 90th percentile. So: the
+    // median within FAST, and every one under the timeout a call to Redis would wait out.
     let median = percentile(&fast, 0.5);
     assert!(
         median < FAST,
