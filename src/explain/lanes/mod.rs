@@ -9,7 +9,8 @@
 //! auto-vectoriser kept the per-row variant pick as branches and scalar code, measured slower than
 //! the row-major original under callgrind); `avx512`, eight rows (one lane group) per
 //! instruction (on a Xeon with AVX-512, W1 and LW 1.5× faster than the AVX2 kernels on unaligned
-//! buffers; the cache-line-aligned buffers alone gave AVX2 1.14× / 1.2×). All do the same IEEE
+//! buffers; the cache-line-aligned buffers alone gave AVX2 1.14× / 1.2×). The two SIMD sets
+//! share their kernels' text (`simd`), each with its own vector primitives. All do the same IEEE
 //! operations in the same order per row, so the results do not depend on the instruction set or
 //! on the batch a row lands in.
 //!
@@ -92,6 +93,9 @@ pub fn leaf_node(v: f64, p: &[f64], g: &mut [f64]) {
 }
 
 pub mod portable;
+
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
