@@ -43,6 +43,8 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
         s.view
             .with_untracked(|v| v.row.map(|r| r.to_string()).unwrap_or_default()),
     );
+    // Set once the person types a row number: the automatic first row must not overwrite it.
+    let touched = StoredValue::new(false);
     let rank_feature = RwSignal::new(String::new());
     let filter = RwSignal::new(String::new());
     let features = move || {
@@ -66,7 +68,8 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
         });
     });
     // Opened without a row: show the highest prediction (of the cohort, for the class shown)
-    // rather than an empty panel. Once, on mount; a deep link's row wins.
+    // rather than an empty panel. Once, on mount; a deep link's row, or a number typed while
+    // the answer was on its way, wins.
     if s.view.with_untracked(|v| v.row.is_none()) {
         let id = s.id.get_untracked();
         let k = class.get_untracked();
@@ -83,6 +86,7 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
             if let Loaded::Ready(r) = get::<RankedRows>(url).await
                 && let Some(top) = r.rows.first()
                 && s.view.with_untracked(|v| v.row.is_none())
+                && !touched.get_value()
             {
                 typed.set(top.row.to_string());
                 s.view.update(|v| v.row = Some(top.row));
@@ -137,7 +141,10 @@ pub fn RowExplorer(class: Signal<usize>) -> impl IntoView {
                         min="0"
                         data-testid="row-input"
                         prop:value=move || typed.get()
-                        on:input=move |ev| typed.set(event_target_value(&ev))
+                        on:input=move |ev| {
+                            touched.set_value(true);
+                            typed.set(event_target_value(&ev));
+                        }
                         on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Enter" { show_typed() }
                     />
                 </label>
