@@ -4,6 +4,7 @@
 //! was already checked by [`TreeBuilder::build`]. After that, explainers trust the structure.
 
 mod catboost;
+mod category_test;
 mod covers;
 mod lightgbm;
 mod onnx;
@@ -19,6 +20,7 @@ pub use skops::{ZipLimits as SkopsLimits, from_zip_with_limits as from_skops_wit
 pub use tree::{MAX_CATEGORY, MAX_DEPTH, MissingType, Split, Tree, TreeBuilder, bitset_of};
 
 pub(crate) use catboost::cat_feature_hash;
+pub(crate) use category_test::CategoryTest;
 pub(crate) use route::NumericTest;
 
 use crate::error::{Error, Result};

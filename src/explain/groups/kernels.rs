@@ -5,7 +5,7 @@
 //! a few rows, and a gather's latency is not hidden).
 
 use super::block::BLOCK;
-use crate::model::{NumericTest, Tree};
+use crate::model::{CategoryTest, NumericTest, Tree};
 
 /// The failed bits of `node`'s children for a block: a row's bit `bit` is set in the child it
 /// does not go to. `xs` are the rows' values of the node's feature.
@@ -20,10 +20,13 @@ pub(super) fn split(
     (left, right): (&mut [u64], &mut [u64]),
 ) {
     let (xs, left, right) = (&xs[..BLOCK], &mut left[..BLOCK], &mut right[..BLOCK]);
+    // A categorical split resolved once, for a branch-free test per row (`CategoryTest`).
+    let category = test.map_or_else(|| CategoryTest::of(tree, node), |_| None);
     for i in 0..BLOCK {
-        let goes_left = match test {
-            Some(test) => test.goes_left(xs[i]),
-            None => tree.goes_left(node, xs[i]),
+        let goes_left = match (test, &category) {
+            (Some(test), _) => test.goes_left(xs[i]),
+            (None, Some(category)) => category.goes_left(xs[i]),
+            (None, None) => tree.goes_left(node, xs[i]),
         };
         // All ones when the row goes left.
         let l = (goes_left as u64).wrapping_neg();

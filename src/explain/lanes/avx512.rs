@@ -4,14 +4,16 @@
 //! `avx2` (the encoding's 32-bit index pairs are the same), or for a fresh edge one masked
 //! blend on the encoding's sign bit, its mask computed once per lane group. Routing compares
 //! eight rows per instruction into a mask (`NumericTest::for_each8`); with four per step (the
-//! AVX2 routing) it was 14 % of the LightGBM bench's time.
+//! AVX2 routing) it was 14 % of the LightGBM bench's time. A categorical split looks eight rows
+//! up in its set at once (`CategoryTest::for_each8`): row by row, it was most of the
+//! categorical bench models' time.
 
 // Fixed-size loops over quadrature points index several arrays in lockstep.
 #![allow(clippy::needless_range_loop)]
 
 use super::super::prepare::{Edge, Table, Twig};
 use super::LANES;
-use crate::model::{NumericTest, Tree};
+use crate::model::{CategoryTest, NumericTest, Tree};
 use std::arch::x86_64::*;
 
 const W: usize = 8;
@@ -62,8 +64,9 @@ fn select<const FRESH: bool>(m: Index, slots: &[f64; 4]) -> __m512d {
     }
 }
 
-/// As `portable::route`, eight rows per step for numeric splits (categorical splits are
-/// set lookups: row by row, as `portable`).
+/// As `portable::route`, eight rows per step: numeric splits by compares
+/// (`NumericTest::for_each8`), categorical ones by a lookup in the set held in a register
+/// (`CategoryTest::for_each8`; sets over 512 categories go row by row, as `portable`).
 #[inline]
 #[target_feature(enable = "avx2,avx512f")]
 pub fn route(
@@ -74,9 +77,6 @@ pub fn route(
     var: &mut [u64],
     np: usize,
 ) {
-    let Some(test) = NumericTest::of(tree, node) else {
-        return super::portable::route(tree, node, xs, prev, var, np);
-    };
     // One bounds check per call (see `descend`).
     assert!(np.is_multiple_of(W) && xs.len() >= np && var.len() >= np);
     assert!(prev.is_none_or(|p| p.len() >= np));
@@ -84,7 +84,7 @@ pub fn route(
     let hot = _mm512_set1_epi64(super::HOT as i64);
     let cold_here = _mm512_set1_epi64(super::COLD_HERE as i64);
     let already = _mm512_set1_epi64(super::ALREADY_COLD as i64);
-    test.for_each8(&xs[..np], |c, left| {
+    let store = |c: usize, left: __mmask8| {
         // SAFETY: c + 8 ≤ np, in bounds by the assertions above.
         unsafe {
             // Rows going left: variant 0, the others 1.
@@ -96,7 +96,14 @@ pub fn route(
             }
             _mm512_storeu_si512(vp.add(c).cast(), v);
         }
-    });
+    };
+    if let Some(test) = NumericTest::of(tree, node) {
+        test.for_each8(&xs[..np], store);
+    } else if let Some(test) = CategoryTest::of(tree, node).filter(CategoryTest::fits_vector) {
+        test.for_each8(&xs[..np], store);
+    } else {
+        super::portable::route(tree, node, xs, prev, var, np);
+    }
 }
 
 /// A lane group's worth of rows.

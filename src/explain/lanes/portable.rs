@@ -5,7 +5,7 @@
 
 use super::super::prepare::{Edge, Table, Twig};
 use super::{COLD_HERE, HOT};
-use crate::model::{NumericTest, Tree};
+use crate::model::{CategoryTest, NumericTest, Tree};
 
 /// The variants of the edge into `node`'s left child for the first `np` rows, `xs` their
 /// values of its split feature: 0 the row goes left, 1 right, 2 where `prev` says the
@@ -26,15 +26,23 @@ pub fn route(
                 *v = if test.goes_left(x) { HOT } else { COLD_HERE };
             }
         }
-        None => {
-            for (v, &x) in var.iter_mut().zip(xs) {
-                *v = if tree.goes_left(node, x) {
-                    HOT
-                } else {
-                    COLD_HERE
-                };
+        None => match CategoryTest::of(tree, node) {
+            // An index, not a branch: a categorical side is as random as the data.
+            Some(test) => {
+                for (v, &x) in var.iter_mut().zip(xs) {
+                    *v = [COLD_HERE, HOT][test.goes_left(x) as usize];
+                }
             }
-        }
+            None => {
+                for (v, &x) in var.iter_mut().zip(xs) {
+                    *v = if tree.goes_left(node, x) {
+                        HOT
+                    } else {
+                        COLD_HERE
+                    };
+                }
+            }
+        },
     }
     if let Some(prev) = prev {
         super::mark_cold(var, prev);
