@@ -74,16 +74,78 @@ impl<'a> CategoryTest<'a> {
 /// [`CategoryTest::for_each8`]; larger sets are routed row by row.
 #[cfg(target_arch = "x86_64")]
 const VECTOR_WORDS: usize = 16;
+/// The same for an AVX2 register (256 categories), for [`CategoryTest::for_each4`].
+#[cfg(target_arch = "x86_64")]
+const AVX2_WORDS: usize = 8;
 
 #[cfg(target_arch = "x86_64")]
 impl CategoryTest<'_> {
     /// Whether [`for_each8`](Self::for_each8) can take this set.
-    pub(crate) fn fits_vector(&self) -> bool {
+    pub(crate) fn fits_avx512(&self) -> bool {
         self.words.len() <= VECTOR_WORDS
     }
 
+    /// Whether [`for_each4`](Self::for_each4) can take this set.
+    pub(crate) fn fits_avx2(&self) -> bool {
+        self.words.len() <= AVX2_WORDS
+    }
+
+    /// [`for_each8`](Self::for_each8) four values at a time with AVX2 (the set fits
+    /// [`fits_avx2`](Self::fits_avx2)): all-ones lanes of `left` go left, as
+    /// `NumericTest::for_each4`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn for_each4(
+        &self,
+        xs: &[f64],
+        mut each: impl FnMut(usize, std::arch::x86_64::__m256d),
+    ) {
+        use std::arch::x86_64::*;
+        let n = self.words.len().min(AVX2_WORDS);
+        let mut table = [0u32; AVX2_WORDS];
+        table[..n].copy_from_slice(&self.words[..n]);
+        // SAFETY: `table` is eight u32 (unaligned load).
+        let words = unsafe { _mm256_loadu_si256(table.as_ptr().cast()) };
+        let end = _mm256_set1_pd((32 * n) as f64);
+        let zero = _mm256_setzero_pd();
+        let (low5, one) = (_mm256_set1_epi32(31), _mm256_set1_epi32(1));
+        let all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+        let nan_side = if self.nan_left { all } else { zero };
+        let flip = if self.member_left { zero } else { all };
+        for (i, four) in xs.chunks_exact(4).enumerate() {
+            // SAFETY: `four` is four f64 (unaligned load).
+            let x = unsafe { _mm256_loadu_pd(four.as_ptr()) };
+            let v = if self.round_f32 {
+                _mm256_cvtps_pd(_mm256_cvtpd_ps(x))
+            } else {
+                x
+            };
+            let mut member = _mm256_and_pd(
+                _mm256_cmp_pd::<_CMP_GE_OQ>(v, zero),
+                _mm256_cmp_pd::<_CMP_LT_OQ>(v, end),
+            );
+            if self.whole_only {
+                let whole = _mm256_round_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
+                member = _mm256_and_pd(member, _mm256_cmp_pd::<_CMP_EQ_OQ>(v, whole));
+            }
+            // Four codes in the low half; the upper lanes are never read.
+            let code = _mm256_castsi128_si256(_mm256_cvttpd_epi32(v));
+            let word = _mm256_permutevar8x32_epi32(words, _mm256_srli_epi32::<5>(code));
+            let bit = _mm256_and_si256(_mm256_srlv_epi32(word, _mm256_and_si256(code, low5)), one);
+            // 32-bit all-ones lanes, widened to the four f64 lanes by sign extension.
+            let bit = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(_mm256_cmpeq_epi32(bit, one)));
+            member = _mm256_and_pd(member, _mm256_castsi256_pd(bit));
+            let nan = _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x);
+            let left = _mm256_or_pd(
+                _mm256_and_pd(nan, nan_side),
+                _mm256_andnot_pd(nan, _mm256_xor_pd(member, flip)),
+            );
+            each(i * 4, left);
+        }
+    }
+
     /// `each(i, left)` for every eight values `xs[i..i + 8]` (`xs.len()` a multiple of eight,
-    /// the set [`fits_vector`](Self::fits_vector)), bit k of `left` set when `xs[i + k]` goes
+    /// the set [`fits_avx512`](Self::fits_avx512)), bit k of `left` set when `xs[i + k]` goes
     /// left: [`goes_left`](Self::goes_left)'s answers. The set is one register, a row's word
     /// a `vpermd` of it by the row's code / 32, and membership that word's bit code % 32. A
     /// value is a member only when it is at least 0 and below the set's end (both compares are
@@ -159,10 +221,19 @@ mod tests {
             xs.extend([c, c + 0.5, c - 1e-9, c + 1e-9, c + 0.999_999_999_9]);
         }
         // Up to sixteen words: the most one AVX-512 register holds (code 511).
-        for c in [479.0, 480.0, 510.0, 511.0, 511.5, 512.0, 513.0] {
+        for c in [
+            199.0, 200.0, 254.0, 255.0, 255.5, 256.0, 479.0, 480.0, 510.0, 511.0, 511.5, 512.0,
+        ] {
             xs.push(c);
         }
-        let sets: [&[i64]; 5] = [&[], &[0], &[1, 3, 31, 32, 33], &[5, 63, 64], &[0, 480, 511]];
+        let sets: [&[i64]; 6] = [
+            &[],
+            &[0],
+            &[1, 3, 31, 32, 33],
+            &[5, 63, 64],
+            &[2, 200, 255],
+            &[0, 480, 511],
+        ];
         for split in [Split::XgbCategory, Split::LgbCategory, Split::InSetF32] {
             for set in sets {
                 for dl in [false, true] {
@@ -178,10 +249,29 @@ mod tests {
                         assert_eq!(test.goes_left(x), want, "{split:?} {set:?} dl={dl} x={x:e}");
                     }
                     #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx2") && test.fits_avx2() {
+                        for x in xs.chunks(4) {
+                            let mut four = [f64::NAN; 4];
+                            four[..x.len()].copy_from_slice(x);
+                            let mut got = 0;
+                            // SAFETY: AVX2 was detected just above.
+                            unsafe {
+                                test.for_each4(&four, |_, left| {
+                                    got = std::arch::x86_64::_mm256_movemask_pd(left)
+                                })
+                            };
+                            for (lane, &v) in four.iter().enumerate() {
+                                let want = tree.goes_left(0, v);
+                                let bit = got >> lane & 1 == 1;
+                                assert_eq!(bit, want, "AVX2 {split:?} {set:?} dl={dl} x={v:e}");
+                            }
+                        }
+                    }
+                    #[cfg(target_arch = "x86_64")]
                     if std::arch::is_x86_feature_detected!("avx512f")
                         && std::arch::is_x86_feature_detected!("avx2")
                     {
-                        assert!(test.fits_vector());
+                        assert!(test.fits_avx512());
                         for x in xs.chunks(8) {
                             let mut eight = [f64::NAN; 8];
                             eight[..x.len()].copy_from_slice(x);

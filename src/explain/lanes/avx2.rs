@@ -7,7 +7,7 @@
 
 use super::super::prepare::{Edge, Table, Twig};
 use super::LANES;
-use crate::model::{NumericTest, Tree};
+use crate::model::{CategoryTest, NumericTest, Tree};
 use std::arch::x86_64::*;
 
 const W: usize = 4;
@@ -49,9 +49,9 @@ fn select<const FRESH: bool>(idx: __m256i, slots: &[f64; 4]) -> __m256d {
     }
 }
 
-/// As `portable::route`, four rows per step for numeric splits (categorical splits are
-/// set lookups: row by row and branch-free, as `portable`; the AVX-512 routing holds the set
-/// in a register).
+/// As `portable::route`, four rows per step: numeric splits by compares
+/// (`NumericTest::for_each4`), categorical ones by a lookup in the set held in a register
+/// (`CategoryTest::for_each4`; sets over 256 categories go row by row, as `portable`).
 #[inline]
 #[target_feature(enable = "avx2")]
 pub fn route(
@@ -62,9 +62,6 @@ pub fn route(
     var: &mut [u64],
     np: usize,
 ) {
-    let Some(test) = NumericTest::of(tree, node) else {
-        return super::portable::route(tree, node, xs, prev, var, np);
-    };
     // One bounds check per call (see `descend`).
     assert!(np.is_multiple_of(W) && xs.len() >= np && var.len() >= np);
     assert!(prev.is_none_or(|p| p.len() >= np));
@@ -72,7 +69,7 @@ pub fn route(
     let hot = _mm256_set1_epi64x(super::HOT as i64);
     let cold_here = _mm256_set1_epi64x(super::COLD_HERE as i64);
     let already = _mm256_set1_epi64x(super::ALREADY_COLD as i64);
-    test.for_each4(&xs[..np], |c, left| {
+    let store = |c: usize, left: __m256d| {
         // SAFETY: c + 4 ≤ np, in bounds by the assertions above.
         unsafe {
             // All-ones lanes go left (variant 0), the others right (1).
@@ -84,7 +81,14 @@ pub fn route(
             }
             _mm256_storeu_si256(vp.add(c).cast(), v);
         }
-    });
+    };
+    if let Some(test) = NumericTest::of(tree, node) {
+        test.for_each4(&xs[..np], store);
+    } else if let Some(test) = CategoryTest::of(tree, node).filter(CategoryTest::fits_avx2) {
+        test.for_each4(&xs[..np], store);
+    } else {
+        super::portable::route(tree, node, xs, prev, var, np);
+    }
 }
 
 /// A lane group's worth of rows.

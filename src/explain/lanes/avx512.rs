@@ -99,7 +99,7 @@ pub fn route(
     };
     if let Some(test) = NumericTest::of(tree, node) {
         test.for_each8(&xs[..np], store);
-    } else if let Some(test) = CategoryTest::of(tree, node).filter(CategoryTest::fits_vector) {
+    } else if let Some(test) = CategoryTest::of(tree, node).filter(CategoryTest::fits_avx512) {
         test.for_each8(&xs[..np], store);
     } else {
         super::portable::route(tree, node, xs, prev, var, np);
